@@ -1,0 +1,206 @@
+"""framebench: train the same task in PyTorch, Keras (TensorFlow) and scikit-learn, side by side.
+
+    python compare.py --task mnist
+    python compare.py --task cifar10 --frameworks pytorch,keras --epochs 2
+    python compare.py --list
+
+Tables go to stdout, progress bars and logs to stderr. Exit codes: 0 all rows ok; 2 usage
+error; 3 data error; 4 some frameworks failed (their rows say why); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+EXIT_OK, EXIT_USAGE, EXIT_DATA, EXIT_FAILED, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
+FATAL_FIRST_ROW = {"DataError": EXIT_DATA, "SubsetError": EXIT_USAGE}  # every row would fail the same way
+
+
+class UsageError(Exception):
+    """A bad flag value: one line on stderr, exit code 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but errors are one line (no usage dump) and exit with EXIT_USAGE."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
+    return value
+
+
+def build_parser() -> Parser:
+    """Every flag, each with its default in --help."""
+    from frameworks.base import framework_names
+    from workbench.report import FORMATS
+
+    p = Parser(prog="compare.py", description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--task", default="mnist", help="task to run (see --list)")
+    p.add_argument("--frameworks", default=",".join(framework_names()), help="comma-separated subset of frameworks")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where torch and TensorFlow run")
+    p.add_argument("--epochs", type=_positive_int, default=None, help="epochs (default: the task spec's)")
+    p.add_argument("--batch-size", type=_positive_int, default=None, help="batch size (default: the task spec's)")
+    p.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default: the task spec's)")
+    p.add_argument("--seed", type=_non_negative_int, default=None, help="seed for weights and batch order (default: the spec's)")
+    p.add_argument("--subset", type=_positive_int, default=None, help="train on the first N training samples only")
+    p.add_argument("--threads", type=_positive_int, default=os.cpu_count() or 1, help="threads for every framework")
+    p.add_argument("--dtype", default="float32", choices=("float32", "float64"), help="weights and activations")
+    p.add_argument("--data-dir", default=None, help="data folder (else $FRAMEBENCH_DATA, else the user cache)")
+    p.add_argument("--format", default="simple", metavar="FMT", help=f"table format: a tabulate format, csv or json ({', '.join(FORMATS)})")
+    p.add_argument("--output", default=None, metavar="FILE", help="also save all results as JSON to FILE")
+    p.add_argument("--timeout", type=_positive_float, default=None, help="seconds allowed per framework run (default: none)")
+    p.add_argument("--in-process", action="store_true", help="run rows in this process (debugging; no isolation)")
+    p.add_argument("--dry-run", action="store_true", help="one batch per adapter, end to end, in seconds")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--list", action="store_true", help="list tasks and frameworks (with availability) and exit")
+    return p
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Parse and validate every flag; raises UsageError with one line."""
+    from frameworks.base import check_framework
+    from tasks import registry
+    from workbench.report import FORMATS
+
+    args = build_parser().parse_args(argv)
+    if args.list:
+        return args
+    registry.get(args.task)  # unknown task -> UnknownTaskError listing the names
+    args.framework_list = [f.strip() for f in args.frameworks.split(",") if f.strip()]
+    if not args.framework_list:
+        raise UsageError("--frameworks is empty")
+    for name in args.framework_list:
+        check_framework(name)
+    if args.format not in FORMATS:
+        raise UsageError(f"unknown --format {args.format!r}: use a tabulate format ({', '.join(FORMATS[:6])}, ...), csv or json")
+    if args.output is not None:
+        folder = Path(args.output).resolve().parent
+        if not folder.is_dir():
+            raise UsageError(f"--output folder {folder} does not exist")
+        try:  # really try: permission bits say little for root or special file systems
+            tempfile.TemporaryFile(dir=folder).close()
+        except OSError:
+            raise UsageError(f"--output folder {folder} is not writable") from None
+    if args.data_dir is not None and Path(args.data_dir).exists() and not Path(args.data_dir).is_dir():
+        raise UsageError(f"--data-dir {args.data_dir} is not a folder")
+    return args
+
+
+def list_text() -> str:
+    """Tasks and frameworks, with availability."""
+    from tabulate import tabulate
+
+    from frameworks.base import framework_names, missing_packages
+    from tasks import registry
+
+    tasks = [[n, registry.get(n).spec.title] for n in registry.names()]
+    frameworks = []
+    for name in framework_names():
+        missing = missing_packages(name)
+        frameworks.append([name, "available" if not missing else f"not installed: {', '.join(missing)}"])
+    return tabulate(tasks, headers=["task", "title"]) + "\n\n" + tabulate(frameworks, headers=["framework", "status"]) + "\n"
+
+
+def make_plan(args: argparse.Namespace):  # noqa: ANN201 - workbench.runner.RunPlan
+    """One RunRequest per (framework, model) row."""
+    from frameworks.base import RunSettings, model_names
+    from tasks import registry
+    from workbench.driver import RunRequest
+    from workbench.runner import RunPlan
+
+    spec = registry.get(args.task).spec
+    progress = sys.stderr.isatty() and not args.quiet
+    settings = RunSettings(device=args.device, threads=args.threads, dtype=args.dtype, seed=args.seed or spec.train.seed, progress=progress)
+    requests = [
+        RunRequest(
+            task=args.task, framework=fw, model=model, settings=settings, epochs=args.epochs, batch_size=args.batch_size,
+            lr=args.lr, seed=args.seed, subset=args.subset, data_dir=args.data_dir, dry_run=args.dry_run,
+        )
+        for fw in args.framework_list
+        for model in model_names(fw, spec)
+    ]  # fmt: skip
+    meta = {
+        "task": args.task, "title": spec.title, "device": args.device, "threads": args.threads,
+        "seed": spec.train.seed if args.seed is None else args.seed, "dtype": args.dtype,
+        "dry_run": args.dry_run, "argv": sys.argv[1:],
+    }  # fmt: skip
+    return RunPlan(requests=requests, timeout_s=args.timeout, in_process=args.in_process, output=args.output and Path(args.output), meta=meta)
+
+
+def exit_code(results: list) -> int:
+    """0 if every row is ok, else EXIT_FAILED."""
+    return EXIT_OK if results and all(r.status == "ok" for r in results) else EXIT_FAILED
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse, run every row in its own process, print the tables."""
+    from tasks.registry import UnknownTaskError
+
+    from frameworks.base import UnknownFrameworkError
+
+    try:
+        args = parse_args(argv)
+    except (UsageError, UnknownTaskError, UnknownFrameworkError) as exc:
+        print(f"compare.py: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.list:
+        print(list_text(), end="")
+        return EXIT_OK
+
+    from workbench.report import render
+    from workbench.runner import Interrupted, run_plan
+
+    plan = make_plan(args)
+
+    def fatal(result) -> bool:  # noqa: ANN001
+        """A data or subset error: every other row would fail the same way."""
+        return result.status == "error" and result.message.split(":")[0] in FATAL_FIRST_ROW
+
+    try:
+        results = run_plan(plan, on_result=fatal)
+    except Interrupted as stop:
+        print(render(plan.meta, stop.results, args.format), end="")
+        print("compare.py: interrupted; the finished rows are above" + (f" and in {args.output}" if args.output else ""), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if results and fatal(results[-1]):
+        kind, message = results[-1].message.split(": ", 1)
+        print(f"compare.py: error: {message}", file=sys.stderr)
+        return FATAL_FIRST_ROW[kind]
+    print(render(plan.meta, results, args.format), end="")
+    return exit_code(results)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

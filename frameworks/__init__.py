@@ -1,0 +1,1 @@
+"""Framework adapters: one module per framework, same public names in the same order."""

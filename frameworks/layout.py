@@ -1,0 +1,192 @@
+"""Canonical weight layout <-> each framework: pure NumPy functions, each with a round-trip test.
+
+The canonical layout (see `tasks.spec`) happens to be Keras' own, so the Keras mapping is the
+identity; PyTorch differs in five places:
+
+* Dense kernel: canonical (in, out), torch `weight` (out, in)            -> transpose
+* Conv kernel: canonical HWIO, torch OIHW                                -> permute axes
+* images: canonical NHWC, torch NCHW                                     -> permute axes
+* the first Dense after Flatten: its input rows follow the flatten order,
+  H, W, C canonically but C, H, W in torch                               -> permute rows
+* LSTM: torch keeps `weight_ih` (4u, in), `weight_hh` (4u, u) and two biases
+  `bias_ih`, `bias_hh`; canonical has one bias. Gate order is the same
+  (torch names them i, f, g, o; Keras i, f, c, o; g and c are the cell candidate).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tasks.spec import (
+    LSTM,
+    PARAM_NAMES,
+    BatchNorm,
+    Conv2D,
+    Dense,
+    Embedding,
+    Flatten,
+    ModelSpec,
+    layer_name,
+    layer_shapes,
+    param_key,
+)
+
+# ---------------------------------------------------------------- single tensors
+
+
+def dense_kernel_to_torch(kernel: np.ndarray) -> np.ndarray:
+    """(in, out) -> torch Linear.weight (out, in)."""
+    return np.ascontiguousarray(kernel.T)
+
+
+def dense_kernel_from_torch(weight: np.ndarray) -> np.ndarray:
+    """torch Linear.weight (out, in) -> (in, out)."""
+    return np.ascontiguousarray(weight.T)
+
+
+def conv_kernel_to_torch(kernel: np.ndarray) -> np.ndarray:
+    """HWIO -> OIHW."""
+    return np.ascontiguousarray(kernel.transpose(3, 2, 0, 1))
+
+
+def conv_kernel_from_torch(weight: np.ndarray) -> np.ndarray:
+    """OIHW -> HWIO."""
+    return np.ascontiguousarray(weight.transpose(2, 3, 1, 0))
+
+
+def images_to_torch(X: np.ndarray) -> np.ndarray:
+    """NHWC -> NCHW (a batch of images)."""
+    return np.ascontiguousarray(X.transpose(0, 3, 1, 2))
+
+
+def images_from_torch(X: np.ndarray) -> np.ndarray:
+    """NCHW -> NHWC."""
+    return np.ascontiguousarray(X.transpose(0, 2, 3, 1))
+
+
+def flatten_rows_to_torch(kernel: np.ndarray, hwc: tuple[int, int, int]) -> np.ndarray:
+    """Rows of a Dense kernel after Flatten: H, W, C order -> C, H, W order (still (in, out))."""
+    h, w, c = hwc
+    return np.ascontiguousarray(kernel.reshape(h, w, c, -1).transpose(2, 0, 1, 3).reshape(h * w * c, -1))
+
+
+def flatten_rows_from_torch(kernel: np.ndarray, hwc: tuple[int, int, int]) -> np.ndarray:
+    """Rows of a Dense kernel after Flatten: C, H, W order -> H, W, C order."""
+    h, w, c = hwc
+    return np.ascontiguousarray(kernel.reshape(c, h, w, -1).transpose(1, 2, 0, 3).reshape(h * w * c, -1))
+
+
+def lstm_to_torch(kernel: np.ndarray, recurrent: np.ndarray, bias: np.ndarray) -> dict[str, np.ndarray]:
+    """Canonical LSTM -> torch's four tensors; the second bias is loaded as zeros."""
+    return {
+        "weight_ih_l0": np.ascontiguousarray(kernel.T),
+        "weight_hh_l0": np.ascontiguousarray(recurrent.T),
+        "bias_ih_l0": bias.copy(),
+        "bias_hh_l0": np.zeros_like(bias),
+    }
+
+
+def lstm_from_torch(tensors: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """torch's four LSTM tensors -> canonical (kernel, recurrent_kernel, bias); the two biases sum."""
+    return (
+        np.ascontiguousarray(tensors["weight_ih_l0"].T),
+        np.ascontiguousarray(tensors["weight_hh_l0"].T),
+        tensors["bias_ih_l0"] + tensors["bias_hh_l0"],
+    )
+
+
+# ---------------------------------------------------------------- whole models
+
+
+def _flatten_input(model: ModelSpec) -> dict[int, tuple[int, int, int]]:
+    """Index of each Dense that directly follows a Flatten of an image -> that image's (H, W, C)."""
+    result, shapes = {}, layer_shapes(model)
+    for i in range(1, len(model.layers)):
+        before = model.layers[i - 1]
+        if isinstance(model.layers[i], Dense) and isinstance(before, Flatten) and len(shapes[i - 1][0]) == 3:
+            result[i] = shapes[i - 1][0]
+    return result
+
+
+def to_torch(model: ModelSpec, weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Canonical weights -> a torch `state_dict` (as NumPy) for `frameworks.pytorch.SpecModel`."""
+    state, after_flatten = {}, _flatten_input(model)
+    for i, layer in enumerate(model.layers):
+        w = lambda name: weights[param_key(i, layer, name)]  # noqa: E731
+        if isinstance(layer, Dense):
+            kernel = w("kernel")
+            if i in after_flatten:
+                kernel = flatten_rows_to_torch(kernel, after_flatten[i])
+            state[f"{i}.weight"], state[f"{i}.bias"] = dense_kernel_to_torch(kernel), w("bias")
+        elif isinstance(layer, Conv2D):
+            state[f"{i}.weight"], state[f"{i}.bias"] = conv_kernel_to_torch(w("kernel")), w("bias")
+        elif isinstance(layer, BatchNorm):
+            state[f"{i}.weight"], state[f"{i}.bias"] = w("gamma"), w("beta")
+            state[f"{i}.running_mean"], state[f"{i}.running_var"] = w("moving_mean"), w("moving_var")
+        elif isinstance(layer, Embedding):
+            state[f"{i}.weight"] = w("embeddings")
+        elif isinstance(layer, LSTM):
+            for name, value in lstm_to_torch(w("kernel"), w("recurrent_kernel"), w("bias")).items():
+                state[f"{i}.lstm.{name}"] = value
+    return state
+
+
+def from_torch(model: ModelSpec, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A torch `state_dict` (as NumPy) -> canonical weights. Also maps gradients (same shapes)."""
+    weights, after_flatten = {}, _flatten_input(model)
+    for i, layer in enumerate(model.layers):
+        key = lambda name: param_key(i, layer, name)  # noqa: E731
+        if isinstance(layer, Dense):
+            kernel = dense_kernel_from_torch(state[f"{i}.weight"])
+            if i in after_flatten:
+                kernel = flatten_rows_from_torch(kernel, after_flatten[i])
+            weights[key("kernel")], weights[key("bias")] = kernel, state[f"{i}.bias"]
+        elif isinstance(layer, Conv2D):
+            weights[key("kernel")] = conv_kernel_from_torch(state[f"{i}.weight"])
+            weights[key("bias")] = state[f"{i}.bias"]
+        elif isinstance(layer, BatchNorm):
+            weights[key("gamma")], weights[key("beta")] = state[f"{i}.weight"], state[f"{i}.bias"]
+            if f"{i}.running_mean" in state:  # gradients carry no running statistics
+                weights[key("moving_mean")] = state[f"{i}.running_mean"]
+                weights[key("moving_var")] = state[f"{i}.running_var"]
+        elif isinstance(layer, Embedding):
+            weights[key("embeddings")] = state[f"{i}.weight"]
+        elif isinstance(layer, LSTM):
+            tensors = {name: state[f"{i}.lstm.{name}"] for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")}
+            weights[key("kernel")], weights[key("recurrent_kernel")], weights[key("bias")] = lstm_from_torch(tensors)
+    return weights
+
+
+def to_keras(model: ModelSpec, weights: dict[str, np.ndarray]) -> dict[str, list[np.ndarray]]:
+    """Canonical weights -> {Keras layer name: its `get_weights()` list}; the identity layout."""
+    result: dict[str, list[np.ndarray]] = {}
+    for key, value in weights.items():
+        layer_name = key.split(".")[0]
+        result.setdefault(layer_name, []).append(value)
+    return result
+
+
+def from_keras(model: ModelSpec, layer_weights: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
+    """{Keras layer name: `get_weights()` list} -> canonical weights (identity layout)."""
+    weights = {}
+    for i, layer in enumerate(model.layers):
+        names = PARAM_NAMES.get(type(layer), ())
+        for name, value in zip(names, layer_weights.get(layer_name(i, layer), [])):
+            weights[param_key(i, layer, name)] = value
+    return weights
+
+
+def to_sklearn_mlp(model: ModelSpec, weights: dict[str, np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Canonical Dense-only weights -> MLPClassifier's (coefs_, intercepts_); same (in, out) layout."""
+    coefs = [weights[param_key(i, l, "kernel")] for i, l in enumerate(model.layers) if isinstance(l, Dense)]
+    intercepts = [weights[param_key(i, l, "bias")] for i, l in enumerate(model.layers) if isinstance(l, Dense)]
+    return coefs, intercepts
+
+
+def from_sklearn_mlp(model: ModelSpec, coefs: list[np.ndarray], intercepts: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """MLPClassifier's (coefs_, intercepts_) -> canonical weights."""
+    dense = [(i, l) for i, l in enumerate(model.layers) if isinstance(l, Dense)]
+    weights = {}
+    for (i, layer), coef, intercept in zip(dense, coefs, intercepts):
+        weights[param_key(i, layer, "kernel")], weights[param_key(i, layer, "bias")] = coef, intercept
+    return weights

@@ -1,0 +1,1 @@
+"""Framework-neutral task definitions: specs, data, canonical weights and the NumPy reference."""

@@ -1,0 +1,444 @@
+"""The one NumPy float64 reference: forward, hand-written backward, losses and optimizer steps.
+
+Every framework adapter is checked against this module (STYLE.md item 9). It works on the
+canonical weight layout of `tasks.spec`: a dict keyed by `param_key`, e.g. 'dense_0.kernel'.
+
+Each layer type has one small pair of functions in `LAYER_OPS`:
+
+* ``forward(layer, p, x, training) -> (y, cache)``
+* ``backward(layer, p, cache, dy) -> (dx, grads)``
+
+where ``p`` and ``grads`` hold that layer's weights under their short names ('kernel', 'bias').
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from tasks.spec import (
+    LSTM,
+    NON_TRAINABLE,
+    PARAM_NAMES,
+    BatchNorm,
+    Conv2D,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    Layer,
+    MaxPool2D,
+    ModelSpec,
+    ReLU,
+    param_key,
+    param_shapes,
+)
+
+Weights = dict[str, np.ndarray]  # canonical name -> array, e.g. 'conv2d_0.kernel'
+Params = dict[str, np.ndarray]  # one layer's weights by short name, e.g. 'kernel'
+Cache = Any  # whatever a layer's forward keeps for its backward
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """Logistic function, without overflow for large |z|."""
+    return np.exp(-np.logaddexp(0.0, -z))
+
+
+# ---------------------------------------------------------------- Dense
+
+
+def dense_forward(layer: Dense, p: Params, x: np.ndarray, training: bool) -> tuple[np.ndarray, Cache]:
+    """y = x @ kernel + bias."""
+    return x @ p["kernel"] + p["bias"], x
+
+
+def dense_backward(layer: Dense, p: Params, x: Cache, dy: np.ndarray) -> tuple[np.ndarray, Params]:
+    """Gradients of y = x @ kernel + bias (any leading axes are treated as batch)."""
+    x2, dy2 = x.reshape(-1, x.shape[-1]), dy.reshape(-1, dy.shape[-1])
+    return dy @ p["kernel"].T, {"kernel": x2.T @ dy2, "bias": dy2.sum(axis=0)}
+
+
+# ---------------------------------------------------------------- ReLU
+
+
+def relu_forward(layer: ReLU, p: Params, x: np.ndarray, training: bool) -> tuple[np.ndarray, Cache]:
+    """max(x, 0)."""
+    positive = x > 0
+    return np.where(positive, x, 0.0), positive
+
+
+def relu_backward(layer: ReLU, p: Params, positive: Cache, dy: np.ndarray) -> tuple[np.ndarray, Params]:
+    """Pass the gradient where x > 0 (derivative 0 at x == 0, as PyTorch and TensorFlow)."""
+    return np.where(positive, dy, 0.0), {}
+
+
+# ---------------------------------------------------------------- Conv2D (NHWC, HWIO, stride 1)
+
+
+def conv2d_forward(layer: Conv2D, p: Params, x: np.ndarray, training: bool) -> tuple[np.ndarray, Cache]:
+    """Cross-correlation (no kernel flip) of the zero-padded input with the HWIO kernel."""
+    k, pad = layer.kernel_size, layer.padding
+    x_pad = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    windows = sliding_window_view(x_pad, (k, k), axis=(1, 2))  # (N, H_out, W_out, C, kh, kw)
+    y = np.einsum("nhwcij,ijco->nhwo", windows, p["kernel"], optimize=True) + p["bias"]
+    return y, (x.shape, windows)
+
+
+def conv2d_backward(layer: Conv2D, p: Params, cache: Cache, dy: np.ndarray) -> tuple[np.ndarray, Params]:
+    """Kernel gradient from the input windows; input gradient by scattering each kernel tap back."""
+    (n, h, w, c), windows = cache
+    k, pad = layer.kernel_size, layer.padding
+    h_out, w_out = dy.shape[1:3]
+    d_kernel = np.einsum("nhwcij,nhwo->ijco", windows, dy, optimize=True)
+    dx_pad = np.zeros((n, h + 2 * pad, w + 2 * pad, c))
+    for i in range(k):
+        for j in range(k):
+            dx_pad[:, i : i + h_out, j : j + w_out, :] += dy @ p["kernel"][i, j].T
+    dx = dx_pad[:, pad : pad + h, pad : pad + w, :]
+    return dx, {"kernel": d_kernel, "bias": dy.sum(axis=(0, 1, 2))}
+
+
+# ---------------------------------------------------------------- MaxPool2D (window = stride, floor)
+
+
+def maxpool2d_forward(layer: MaxPool2D, p: Params, x: np.ndarray, training: bool) -> tuple[np.ndarray, Cache]:
+    """Max over non-overlapping s x s windows; trailing rows/columns that do not fill a window are dropped."""
+    s = layer.pool_size
+    n, h, w, c = x.shape
+    h_out, w_out = h // s, w // s
+    blocks = x[:, : h_out * s, : w_out * s, :].reshape(n, h_out, s, w_out, s, c)
+    blocks = blocks.transpose(0, 1, 3, 5, 2, 4).reshape(n, h_out, w_out, c, s * s)  # window row-major
+    argmax = blocks.argmax(axis=-1)  # the first maximum on ties
+    y = np.take_along_axis(blocks, argmax[..., None], axis=-1)[..., 0]
+    return y, (x.shape, argmax)
+
+
+def maxpool2d_backward(layer: MaxPool2D, p: Params, cache: Cache, dy: np.ndarray) -> tuple[np.ndarray, Params]:
+    """Route each output gradient to the (first) argmax of its window; dropped edges get zero."""
+    (n, h, w, c), argmax = cache
+    s = layer.pool_size
+    h_out, w_out = dy.shape[1:3]
+    d_blocks = np.zeros((n, h_out, w_out, c, s * s))
+    np.put_along_axis(d_blocks, argmax[..., None], dy[..., None], axis=-1)
+    dx = np.zeros((n, h, w, c))
+    dx[:, : h_out * s, : w_out * s, :] = (
+        d_blocks.reshape(n, h_out, w_out, c, s, s).transpose(0, 1, 4, 2, 5, 3).reshape(n, h_out * s, w_out * s, c)
+    )
+    return dx, {}
+
+
+# ---------------------------------------------------------------- BatchNorm (last axis)
+
+
+def batchnorm_forward(layer: BatchNorm, p: Params, x: np.ndarray, training: bool) -> tuple[np.ndarray, Cache]:
+    """Normalise with the batch mean and BIASED batch variance (training) or the moving statistics."""
+    axes = tuple(range(x.ndim - 1))
+    if training:
+        mean, var = x.mean(axis=axes), x.var(axis=axes)
+    else:
+        mean, var = p["moving_mean"], p["moving_var"]
+    inv_std = 1.0 / np.sqrt(var + layer.eps)
+    x_hat = (x - mean) * inv_std
+    return p["gamma"] * x_hat + p["beta"], (x_hat, inv_std, training, mean, var)
+
+
+def batchnorm_backward(layer: BatchNorm, p: Params, cache: Cache, dy: np.ndarray) -> tuple[np.ndarray, Params]:
+    """In training mode the gradient also flows through the batch mean and variance."""
+    x_hat, inv_std, training, _, _ = cache
+    axes = tuple(range(dy.ndim - 1))
+    dx_hat = dy * p["gamma"]
+    if training:
+        dx = inv_std * (dx_hat - dx_hat.mean(axis=axes) - x_hat * (dx_hat * x_hat).mean(axis=axes))
+    else:
+        dx = dx_hat * inv_std
+    return dx, {"gamma": (dy * x_hat).sum(axis=axes), "beta": dy.sum(axis=axes)}
+
+
+# ---------------------------------------------------------------- Flatten, Dropout
+
+
+def flatten_forward(layer: Flatten, p: Params, x: np.ndarray, training: bool) -> tuple[np.ndarray, Cache]:
+    """(N, H, W, C) -> (N, H*W*C) in H, W, C order (NumPy's C order)."""
+    return x.reshape(x.shape[0], -1), x.shape
+
+
+def flatten_backward(layer: Flatten, p: Params, shape: Cache, dy: np.ndarray) -> tuple[np.ndarray, Params]:
+    """Reshape the gradient back to the input shape."""
+    return dy.reshape(shape), {}
+
+
+def dropout_forward(layer: Dropout, p: Params, x: np.ndarray, training: bool) -> tuple[np.ndarray, Cache]:
+    """Identity: the equivalence checks run with dropout off."""
+    return x, None
+
+
+def dropout_backward(layer: Dropout, p: Params, cache: Cache, dy: np.ndarray) -> tuple[np.ndarray, Params]:
+    """Identity."""
+    return dy, {}
+
+
+# ---------------------------------------------------------------- Embedding
+
+
+def embedding_forward(layer: Embedding, p: Params, ids: np.ndarray, training: bool) -> tuple[np.ndarray, Cache]:
+    """Look up one row of the (vocab, dim) table per integer id."""
+    return p["embeddings"][ids], ids
+
+
+def embedding_backward(layer: Embedding, p: Params, ids: Cache, dy: np.ndarray) -> tuple[None, Params]:
+    """Add each output gradient into its table row (repeated ids accumulate); ids get no gradient."""
+    d_table = np.zeros_like(p["embeddings"])
+    np.add.at(d_table, ids, dy)
+    return None, {"embeddings": d_table}
+
+
+# ---------------------------------------------------------------- LSTM (gates i, f, c, o; last h)
+
+
+def lstm_forward(layer: LSTM, p: Params, x: np.ndarray, training: bool) -> tuple[np.ndarray, Cache]:
+    """Run over (N, T, F) from a zero state and return the last hidden state (N, units)."""
+    n, num_steps, _ = x.shape
+    u = layer.units
+    h, c = np.zeros((n, u)), np.zeros((n, u))
+    steps = []
+    for t in range(num_steps):
+        z = x[:, t] @ p["kernel"] + h @ p["recurrent_kernel"] + p["bias"]
+        i, f = sigmoid(z[:, :u]), sigmoid(z[:, u : 2 * u])
+        g, o = np.tanh(z[:, 2 * u : 3 * u]), sigmoid(z[:, 3 * u :])
+        h_prev, c_prev = h, c
+        c = f * c_prev + i * g
+        tanh_c = np.tanh(c)
+        h = o * tanh_c
+        steps.append((x[:, t], h_prev, c_prev, i, f, g, o, tanh_c))
+    return h, (x.shape, steps)
+
+
+def lstm_backward(layer: LSTM, p: Params, cache: Cache, dy: np.ndarray) -> tuple[np.ndarray, Params]:
+    """Backpropagation through time; only the last hidden state receives an outside gradient."""
+    x_shape, steps = cache
+    kernel, recurrent = p["kernel"], p["recurrent_kernel"]
+    grads = {"kernel": np.zeros_like(kernel), "recurrent_kernel": np.zeros_like(recurrent), "bias": np.zeros_like(p["bias"])}
+    dx = np.zeros(x_shape)
+    dh, dc = dy, np.zeros_like(dy)
+    for t in reversed(range(len(steps))):
+        x_t, h_prev, c_prev, i, f, g, o, tanh_c = steps[t]
+        dc = dc + dh * o * (1.0 - tanh_c**2)
+        dz = np.concatenate(
+            [
+                dc * g * i * (1.0 - i),  # input gate
+                dc * c_prev * f * (1.0 - f),  # forget gate
+                dc * i * (1.0 - g**2),  # cell candidate
+                dh * tanh_c * o * (1.0 - o),  # output gate
+            ],
+            axis=1,
+        )
+        grads["kernel"] += x_t.T @ dz
+        grads["recurrent_kernel"] += h_prev.T @ dz
+        grads["bias"] += dz.sum(axis=0)
+        dx[:, t] = dz @ kernel.T
+        dh, dc = dz @ recurrent.T, dc * f
+    return dx, grads
+
+
+# ---------------------------------------------------------------- the model
+
+ForwardFn = Callable[[Any, Params, np.ndarray, bool], tuple[np.ndarray, Cache]]
+BackwardFn = Callable[[Any, Params, Cache, np.ndarray], tuple[Any, Params]]
+LAYER_OPS: dict[type, tuple[ForwardFn, BackwardFn]] = {
+    Dense: (dense_forward, dense_backward),
+    ReLU: (relu_forward, relu_backward),
+    Conv2D: (conv2d_forward, conv2d_backward),
+    MaxPool2D: (maxpool2d_forward, maxpool2d_backward),
+    BatchNorm: (batchnorm_forward, batchnorm_backward),
+    Flatten: (flatten_forward, flatten_backward),
+    Dropout: (dropout_forward, dropout_backward),
+    Embedding: (embedding_forward, embedding_backward),
+    LSTM: (lstm_forward, lstm_backward),
+}
+
+
+def _ops(layer: Layer) -> tuple[ForwardFn, BackwardFn]:
+    if type(layer) not in LAYER_OPS:
+        valid = ", ".join(sorted(t.__name__ for t in LAYER_OPS))
+        raise KeyError(f"no reference for layer {type(layer).__name__}; valid: {valid}")
+    return LAYER_OPS[type(layer)]
+
+
+def _layer_params(index: int, layer: Layer, weights: Weights) -> Params:
+    return {name: np.asarray(weights[param_key(index, layer, name)], dtype=np.float64) for name in PARAM_NAMES.get(type(layer), ())}
+
+
+def trainable_keys(model: ModelSpec) -> list[str]:
+    """Canonical names of the trained weights, in layer order (no BatchNorm moving statistics)."""
+    return [key for key in param_shapes(model) if key.split(".")[1] not in NON_TRAINABLE]
+
+
+def _run(model: ModelSpec, weights: Weights, X: np.ndarray, training: bool) -> list[tuple[np.ndarray, Cache]]:
+    """(output, cache) after every layer."""
+    x = np.asarray(X, dtype=np.int64 if model.input_dtype == "int" else np.float64)
+    records = []
+    for i, layer in enumerate(model.layers):
+        x, cache = _ops(layer)[0](layer, _layer_params(i, layer, weights), x, training)
+        records.append((x, cache))
+    return records
+
+
+def forward(model: ModelSpec, weights: Weights, X: np.ndarray, training: bool = False) -> np.ndarray:
+    """Logits (float64); `training` only switches BatchNorm to batch statistics."""
+    return _run(model, weights, X, training)[-1][0]
+
+
+def forward_layers(model: ModelSpec, weights: Weights, X: np.ndarray, training: bool = False) -> list[tuple[str, np.ndarray]]:
+    """(label like '0 Dense', output) after every layer, for per-layer comparison tables."""
+    records = _run(model, weights, X, training)
+    return [(f"{i} {type(layer).__name__}", out) for i, (layer, (out, _)) in enumerate(zip(model.layers, records))]
+
+
+# ---------------------------------------------------------------- losses
+
+LOSSES = ("cross_entropy", "binary_cross_entropy")
+
+
+def _loss_and_logit_grad(logits: np.ndarray, y: np.ndarray, kind: str) -> tuple[float, np.ndarray]:
+    """Mean loss over the batch and its gradient with respect to the logits."""
+    logits = np.asarray(logits, dtype=np.float64)
+    n = logits.shape[0]
+    if kind == "cross_entropy":
+        labels = np.asarray(y).reshape(-1).astype(np.int64)
+        log_probs = logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
+        value = -log_probs[np.arange(n), labels].mean()
+        d_logits = np.exp(log_probs)
+        d_logits[np.arange(n), labels] -= 1.0
+        return float(value), d_logits / n
+    if kind == "binary_cross_entropy":
+        z, t = logits.reshape(n), np.asarray(y, dtype=np.float64).reshape(n)
+        value = (np.logaddexp(0.0, z) - z * t).mean()  # log(1 + e^z) - z*t, stable for any z
+        return float(value), ((sigmoid(z) - t) / n).reshape(logits.shape)
+    raise KeyError(f"unknown loss {kind!r}; valid: {', '.join(LOSSES)}")
+
+
+def loss(logits: np.ndarray, y: np.ndarray, kind: str) -> float:
+    """Mean softmax cross-entropy (int labels) or mean sigmoid BCE (one logit, labels 0/1)."""
+    return _loss_and_logit_grad(logits, y, kind)[0]
+
+
+# ---------------------------------------------------------------- gradients
+
+
+def loss_and_gradients(model: ModelSpec, weights: Weights, X: np.ndarray, y: np.ndarray, training: bool = True) -> tuple[float, Weights]:
+    """Loss and analytic gradient of every trainable weight (training=True: BatchNorm batch statistics)."""
+    records = _run(model, weights, X, training)
+    value, dy = _loss_and_logit_grad(records[-1][0], y, model.loss)
+    grads: Weights = {}
+    for i in reversed(range(len(model.layers))):
+        layer = model.layers[i]
+        dy, layer_grads = _ops(layer)[1](layer, _layer_params(i, layer, weights), records[i][1], dy)
+        for name, grad in layer_grads.items():
+            grads[param_key(i, layer, name)] = grad
+    return value, {key: grads[key] for key in trainable_keys(model)}
+
+
+def finite_difference_gradients(model: ModelSpec, weights: Weights, X: np.ndarray, y: np.ndarray, eps: float = 1e-6, training: bool = True) -> Weights:
+    """Central differences (L(w + eps) - L(w - eps)) / 2eps, one scalar at a time: tiny shapes only."""
+    w = {key: np.array(value, dtype=np.float64) for key, value in weights.items()}  # private copies
+
+    def objective() -> float:
+        return loss(forward(model, w, X, training), y, model.loss)
+
+    grads: Weights = {}
+    for key in trainable_keys(model):
+        flat, grad = w[key].reshape(-1), np.zeros(w[key].size)  # `flat` is a view into w[key]
+        for j in range(flat.size):
+            original = flat[j]
+            flat[j] = original + eps
+            up = objective()
+            flat[j] = original - eps
+            down = objective()
+            flat[j] = original
+            grad[j] = (up - down) / (2 * eps)
+        grads[key] = grad.reshape(w[key].shape)
+    return grads
+
+
+def batchnorm_moving_update(model: ModelSpec, weights: Weights, X: np.ndarray, unbiased_variance: bool) -> Weights:
+    """New moving_mean / moving_var of every BatchNorm after one training-mode forward pass.
+
+    new = (1 - momentum) * old + momentum * batch_statistic; the batch variance is unbiased
+    (n / (n - 1), PyTorch) or biased (Keras) as `unbiased_variance` says. Returns only those keys.
+    """
+    records = _run(model, weights, X, training=True)
+    updated: Weights = {}
+    for i, layer in enumerate(model.layers):
+        if not isinstance(layer, BatchNorm):
+            continue
+        x_hat, _, _, batch_mean, batch_var = records[i][1]
+        n = x_hat.size // x_hat.shape[-1]  # values per channel
+        if unbiased_variance:
+            batch_var = batch_var * n / (n - 1)
+        m = layer.momentum
+        for name, batch_stat in (("moving_mean", batch_mean), ("moving_var", batch_var)):
+            key = param_key(i, layer, name)
+            updated[key] = (1.0 - m) * np.asarray(weights[key], dtype=np.float64) + m * batch_stat
+    return updated
+
+
+# ---------------------------------------------------------------- optimizers
+
+
+def _is_trainable(key: str) -> bool:
+    return key.split(".")[-1] not in NON_TRAINABLE
+
+
+def sgd_step(weights: Weights, grads: Weights, lr: float) -> Weights:
+    """w - lr * grad for every trainable weight in `grads`; everything else passes through."""
+    new = dict(weights)
+    for key, grad in grads.items():
+        if _is_trainable(key):
+            new[key] = weights[key] - lr * grad
+    return new
+
+
+@dataclass(frozen=True)
+class AdamState:
+    """Adam's step count and moment estimates, keyed like the weights."""
+
+    t: int = 0  # steps taken so far
+    m: dict[str, np.ndarray] = field(default_factory=dict)  # first-moment estimates
+    v: dict[str, np.ndarray] = field(default_factory=dict)  # second-moment estimates
+
+
+EPS_STYLES = ("corrected", "uncorrected")
+
+
+def adam_step(
+    weights: Weights,
+    grads: Weights,
+    state: AdamState | None,
+    *,
+    lr: float,
+    beta_1: float,
+    beta_2: float,
+    eps: float,
+    eps_style: str,
+) -> tuple[Weights, AdamState]:
+    """One Adam step (state None = first step); eps_style says where eps enters, see OptimizerSpec."""
+    if eps_style not in EPS_STYLES:
+        raise KeyError(f"unknown eps_style {eps_style!r}; valid: {', '.join(EPS_STYLES)}")
+    state = AdamState() if state is None else state
+    t = state.t + 1
+    new, m, v = dict(weights), dict(state.m), dict(state.v)
+    for key, grad in grads.items():
+        if not _is_trainable(key):
+            continue
+        m[key] = beta_1 * state.m.get(key, 0.0) + (1.0 - beta_1) * grad
+        v[key] = beta_2 * state.v.get(key, 0.0) + (1.0 - beta_2) * grad * grad
+        if eps_style == "corrected":  # PyTorch
+            m_hat, v_hat = m[key] / (1.0 - beta_1**t), v[key] / (1.0 - beta_2**t)
+            new[key] = weights[key] - lr * m_hat / (np.sqrt(v_hat) + eps)
+        else:  # Keras, scikit-learn: bias correction folded into the step size
+            lr_t = lr * np.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
+            new[key] = weights[key] - lr_t * m[key] / (np.sqrt(v[key]) + eps)
+    return new, AdamState(t=t, m=m, v=v)

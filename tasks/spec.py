@@ -1,0 +1,296 @@
+"""The shared task spec: frozen dataclasses that every framework adapter reads.
+
+Canonical conventions (framework-neutral, used by `tasks.init`, `tasks.reference`
+and mapped to each framework by `frameworks.layout`):
+
+* images are NHWC (batch, height, width, channels); `Flatten` flattens in H, W, C order;
+* Dense kernel is (in, out); Conv2D kernel is HWIO (kh, kw, in, out);
+* BatchNorm keeps gamma, beta, moving_mean, moving_var, each of shape (C,);
+* Embedding table is (vocab_size, dim);
+* LSTM keeps kernel (in, 4u), recurrent_kernel (u, 4u) and one bias (4u,), gates i, f, c, o.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Union
+
+# ---------------------------------------------------------------- layers
+
+
+@dataclass(frozen=True)
+class Dense:
+    """Fully connected layer: y = x @ kernel + bias (no activation)."""
+
+    units: int = 10  # output features
+
+
+@dataclass(frozen=True)
+class ReLU:
+    """Elementwise max(x, 0)."""
+
+
+@dataclass(frozen=True)
+class Conv2D:
+    """2-D convolution, stride 1, symmetric zero padding stated explicitly."""
+
+    filters: int = 32  # output channels
+    kernel_size: int = 3  # square kernel side
+    padding: int = 1  # zero rows/columns added on *each* side (no asymmetric "same")
+
+
+@dataclass(frozen=True)
+class MaxPool2D:
+    """Max pooling with stride equal to the window, no padding (floor of odd sizes)."""
+
+    pool_size: int = 2  # square window side and stride
+
+
+@dataclass(frozen=True)
+class BatchNorm:
+    """Batch normalisation over the last (channel) axis, PyTorch's momentum meaning.
+
+    running = (1 - momentum) * running + momentum * batch_statistic
+    """
+
+    momentum: float = 0.1  # weight of the new batch statistic (PyTorch meaning)
+    eps: float = 1e-5  # added to the variance before the square root
+
+
+@dataclass(frozen=True)
+class Flatten:
+    """Flatten all but the batch axis, in canonical NHWC (H, W, C) order."""
+
+
+@dataclass(frozen=True)
+class Dropout:
+    """Inverted dropout; identity at evaluation time and in equivalence checks."""
+
+    rate: float = 0.5  # probability of zeroing a unit while training
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """Lookup table from integer token ids to vectors."""
+
+    vocab_size: int = 20000  # number of rows, ids 0..vocab_size-1
+    dim: int = 128  # vector length
+
+
+@dataclass(frozen=True)
+class LSTM:
+    """Single-layer LSTM over the sequence; outputs the last hidden state.
+
+    Gates i, f, c, o; sigmoid gate activation, tanh cell activation; one bias.
+    """
+
+    units: int = 64  # hidden state size
+
+
+Layer = Union[Dense, ReLU, Conv2D, MaxPool2D, BatchNorm, Flatten, Dropout, Embedding, LSTM]
+PARAM_NAMES: dict[type, tuple[str, ...]] = {
+    Dense: ("kernel", "bias"),
+    Conv2D: ("kernel", "bias"),
+    BatchNorm: ("gamma", "beta", "moving_mean", "moving_var"),
+    Embedding: ("embeddings",),
+    LSTM: ("kernel", "recurrent_kernel", "bias"),
+}
+# BatchNorm's moving statistics are state, not trained parameters.
+NON_TRAINABLE = frozenset({"moving_mean", "moving_var"})
+
+
+# ---------------------------------------------------------------- the rest of a task
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The network: an input shape and a sequence of layers ending in logits."""
+
+    input_shape: tuple[int, ...] = (784,)  # one sample, canonical layout (NHWC for images)
+    layers: tuple[Layer, ...] = ()  # applied in order; the last one outputs logits
+    input_dtype: str = "float"  # "float" (features) or "int" (token ids)
+    loss: str = "cross_entropy"  # "cross_entropy" (softmax logits) or "binary_cross_entropy" (1 logit)
+
+
+@dataclass(frozen=True)
+class InitSpec:
+    """How the canonical initial weights are drawn in NumPy (once, from the seed)."""
+
+    kernel: str = "glorot_uniform"  # Dense/Conv kernels: glorot_uniform | he_uniform | torch_default
+    bias: str = "zeros"  # zeros | torch_default (U(+-1/sqrt(fan_in)))
+    embedding_scale: float = 0.05  # Embedding ~ U(-scale, scale) (Keras' default uniform)
+    recurrent: str = "orthogonal"  # LSTM recurrent kernel: orthogonal | glorot_uniform
+    forget_bias: float = 1.0  # LSTM forget-gate bias (Keras' unit_forget_bias=True gives 1)
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """The optimizer and every constant it uses."""
+
+    name: str = "adam"  # adam | sgd
+    lr: float = 1e-3  # learning rate
+    beta_1: float = 0.9  # Adam first-moment decay
+    beta_2: float = 0.999  # Adam second-moment decay
+    eps: float = 1e-7  # Adam epsilon
+    # Where eps enters Adam's denominator:
+    #   "corrected":   lr * m_hat / (sqrt(v_hat) + eps)            (PyTorch)
+    #   "uncorrected": lr_t * m / (sqrt(v) + eps), lr_t bias-corrected (Keras, scikit-learn)
+    eps_style: str = "corrected"
+    momentum: float = 0.0  # SGD momentum (0 = plain SGD)
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Batching, epochs and the seed that fixes initial weights and batch order."""
+
+    batch_size: int = 128  # samples per step; the last batch of an epoch may be smaller
+    epochs: int = 5  # passes over the training set
+    seed: int = 0  # initial weights, batch order, framework RNGs
+
+
+@dataclass(frozen=True)
+class BaselineSpec:
+    """A scikit-learn baseline row: which estimator, its settings, and how much data it sees."""
+
+    name: str = "logistic_regression"  # row name in the table
+    kind: str = "logistic_regression"  # estimator family, see frameworks/sklearn.py BASELINES
+    options: tuple[tuple[str, object], ...] = ()  # keyword arguments for the estimator
+    max_train: int | None = None  # train on the first N training samples only (the row says so)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Which dataset and how it is preprocessed (once, in shared NumPy code)."""
+
+    name: str = "mnist"  # dataset key in tasks.datasets
+    num_classes: int = 10  # distinct labels
+    preprocessing: str = "scale_0_1"  # documented in the task module
+    augment: bool = False  # random crop + flip in the shared pipeline (image tasks)
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """Per-task tolerances of the numerical equivalence checks (max abs diff)."""
+
+    forward64: float = 1e-10  # float64 logits vs reference
+    forward32: float = 1e-4  # float32 logits vs reference, relative to the logit scale
+    grad64: float = 1e-9  # float64 gradients, adapter vs adapter / reference
+    finite_diff: float = 1e-6  # reference gradients vs central finite differences
+    trajectory64: float = 1e-8  # float64 parameters after each of K steps
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task: data, model, init, optimizer, training, baselines and targets."""
+
+    name: str = "mnist"  # registry key, --task value, test id and file name
+    title: str = ""  # one line for tables and reports
+    data: DataSpec = field(default_factory=DataSpec)
+    model: ModelSpec = field(default_factory=ModelSpec)
+    init: InitSpec = field(default_factory=InitSpec)
+    optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
+    train: TrainSpec = field(default_factory=TrainSpec)
+    baselines: tuple[BaselineSpec, ...] = ()  # scikit-learn rows
+    target_accuracy: float = 0.9  # for "time to accuracy"
+    tolerances: Tolerances = field(default_factory=Tolerances)
+
+
+def with_overrides(
+    spec: TaskSpec,
+    *,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    seed: int | None = None,
+) -> TaskSpec:
+    """Return a copy of `spec` with the CLI's overrides applied (None keeps the spec's value)."""
+    train = replace(
+        spec.train,
+        epochs=spec.train.epochs if epochs is None else epochs,
+        batch_size=spec.train.batch_size if batch_size is None else batch_size,
+        seed=spec.train.seed if seed is None else seed,
+    )
+    optimizer = spec.optimizer if lr is None else replace(spec.optimizer, lr=lr)
+    return replace(spec, train=train, optimizer=optimizer)
+
+
+# ---------------------------------------------------------------- shapes and parameters
+
+
+def output_shape(layer: Layer, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Shape of one sample after `layer`, canonical layout."""
+    if isinstance(layer, Dense):
+        return (*in_shape[:-1], layer.units)
+    if isinstance(layer, Conv2D):
+        h, w, _ = in_shape
+        k, p = layer.kernel_size, layer.padding
+        return (h + 2 * p - k + 1, w + 2 * p - k + 1, layer.filters)
+    if isinstance(layer, MaxPool2D):
+        h, w, c = in_shape
+        return (h // layer.pool_size, w // layer.pool_size, c)
+    if isinstance(layer, Flatten):
+        size = 1
+        for d in in_shape:
+            size *= d
+        return (size,)
+    if isinstance(layer, Embedding):
+        return (*in_shape, layer.dim)
+    if isinstance(layer, LSTM):
+        return (layer.units,)
+    return in_shape  # ReLU, BatchNorm, Dropout
+
+
+def layer_shapes(model: ModelSpec) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """(input shape, output shape) of one sample for every layer, in order."""
+    shapes, shape = [], tuple(model.input_shape)
+    for layer in model.layers:
+        out = output_shape(layer, shape)
+        shapes.append((shape, out))
+        shape = out
+    return shapes
+
+
+def param_shapes(model: ModelSpec) -> dict[str, tuple[int, ...]]:
+    """Canonical name -> shape of every weight, in layer order (see `param_key`)."""
+    result: dict[str, tuple[int, ...]] = {}
+    for i, (layer, (in_shape, _)) in enumerate(zip(model.layers, layer_shapes(model))):
+        if isinstance(layer, Dense):
+            shapes = [(in_shape[-1], layer.units), (layer.units,)]
+        elif isinstance(layer, Conv2D):
+            k = layer.kernel_size
+            shapes = [(k, k, in_shape[-1], layer.filters), (layer.filters,)]
+        elif isinstance(layer, BatchNorm):
+            shapes = [(in_shape[-1],)] * 4
+        elif isinstance(layer, Embedding):
+            shapes = [(layer.vocab_size, layer.dim)]
+        elif isinstance(layer, LSTM):
+            u = layer.units
+            shapes = [(in_shape[-1], 4 * u), (u, 4 * u), (4 * u,)]
+        else:
+            continue
+        for name, shape in zip(PARAM_NAMES[type(layer)], shapes):
+            result[param_key(i, layer, name)] = shape
+    return result
+
+
+def layer_name(index: int, layer: Layer) -> str:
+    """Canonical layer name, e.g. 'dense_0' for a Dense at position 0 (also the Keras layer name)."""
+    return f"{type(layer).__name__.lower()}_{index}"
+
+
+def param_key(index: int, layer: Layer, name: str) -> str:
+    """Canonical weight name, e.g. 'dense_0.kernel' for the kernel of layer 0."""
+    return f"{layer_name(index, layer)}.{name}"
+
+
+def count_params(model: ModelSpec, trainable_only: bool = True) -> int:
+    """Number of (trainable) scalars in the model, from the spec alone."""
+    total = 0
+    for key, shape in param_shapes(model).items():
+        if trainable_only and key.split(".")[1] in NON_TRAINABLE:
+            continue
+        n = 1
+        for d in shape:
+            n *= d
+        total += n
+    return total

@@ -1,0 +1,73 @@
+"""The renderer is a pure function of (meta, results): golden strings pin its output."""
+
+from __future__ import annotations
+
+import json
+
+from workbench.report import render, render_csv
+from workbench.result import EpochRecord, RunResult, load_results, save_results
+
+META = {"task": "mnist", "title": "MNIST MLP", "threads": 2, "seed": 0, "dtype": "float32"}
+
+
+def sample_results() -> list[RunResult]:
+    ok = RunResult(
+        task="mnist", framework="pytorch", model="net", version="2.13.0", device="cpu", threads=2,
+        dataset="MNIST (canonical): 60000 train / 10000 test, from /data", params=235146, epochs=2,
+        train_loss=0.05, test_loss=0.08, test_acc=0.9764, train_s=6.75, throughput=42993.2, infer_s=0.0297,
+        peak_rss_mb=705.4, import_s=1.0, data_s=1.06, build_s=0.0074, first_epoch_s=1.09, steady_epoch_s=1.4,
+        latency_ms_p50=0.0727, latency_ms_p95=0.124, infer_throughput=336233, time_to_target_s=4.34,
+        history=[EpochRecord(1, 0.2, 0.1, 0.9605, 1.09, 1.09), EpochRecord(2, 0.05, 0.08, 0.9764, 1.4, 2.49)],
+    )  # fmt: skip
+    failed = RunResult(task="mnist", framework="keras", model="spec", status="skipped", message="not installed: keras")
+    return [ok, failed]
+
+
+GOLDEN = """\
+framebench | task: mnist | MNIST MLP
+device: cpu | threads: 2 | seed: 0 | dtype: float32
+dataset: MNIST (canonical): 60000 train / 10000 test, from /data
+versions: pytorch 2.13.0
+
+framework    model    params    epochs    train loss    test loss    test acc %    train s    samples/s    infer s    peak MB    status
+-----------  -------  --------  --------  ------------  -----------  ------------  ---------  -----------  ---------  ---------  --------
+pytorch      net      235,146   2         0.0500        0.0800       97.64         6.75       42,993       0.0297     705        ok
+keras        spec     -         -         -             -            -             -          -            -          -          skipped
+
+Timings
+
+framework    model    import s    data s    build s    1st epoch s    epoch s (steady)    latency ms p50    p95    infer samples/s    time to target s
+-----------  -------  ----------  --------  ---------  -------------  ------------------  ----------------  -----  -----------------  ------------------
+pytorch      net      1           1.06      0.0074     1.09           1.4                 0.0727            0.124  336,233            4.34
+keras        spec     -           -         -          -              -                   -                 -      -                  -
+
+Test accuracy (%) after each epoch
+
+framework    model    ep 1    ep 2
+-----------  -------  ------  ------
+pytorch      net      96.05   97.64
+
+keras / spec: skipped: not installed: keras
+"""
+
+
+def test_render_golden():
+    assert render(META, sample_results(), "simple") == GOLDEN
+
+
+def test_render_other_formats():
+    github = render(META, sample_results(), "github")
+    assert "| pytorch     | net     | 235,146  |" in github
+    payload = json.loads(render(META, sample_results(), "json"))
+    assert payload["results"][0]["test_acc"] == 0.9764 and payload["meta"]["task"] == "mnist"
+    lines = render_csv(sample_results()).splitlines()
+    assert lines[0].startswith("task,framework,model,status,message")
+    assert lines[1].startswith("mnist,pytorch,net,ok,") and lines[2].startswith("mnist,keras,spec,skipped,")
+
+
+def test_save_and_load_round_trip(tmp_path):
+    path = tmp_path / "results.json"
+    save_results(path, META, sample_results())
+    meta, results = load_results(path)
+    assert meta == META and results == sample_results()
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]  # no temporary file left behind

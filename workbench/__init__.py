@@ -1,0 +1,1 @@
+"""Running adapters in child processes, timing them, and rendering the results."""

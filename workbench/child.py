@@ -1,0 +1,46 @@
+"""Child-process entry point: `python -m workbench.child REQUEST.json RESULT.json`.
+
+Runs one row with `workbench.driver.run_one` and writes its RunResult as JSON. Any exception
+becomes an `error` result with a one-line message; the traceback goes to the log on stderr
+only when FRAMEBENCH_DEBUG is set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from dataclasses import asdict
+from pathlib import Path
+
+from workbench.driver import RunRequest, run_one
+from workbench.result import RunResult, atomic_write_text
+
+
+def one_line(exc: BaseException) -> str:
+    """`Type: message` on one line, for the table."""
+    text = " ".join(str(exc).split()) or "(no message)"
+    return f"{type(exc).__name__}: {text}"
+
+
+def execute(request: RunRequest) -> RunResult:
+    """Run the request; an exception becomes an `error` row instead of a crash."""
+    try:
+        return run_one(request)
+    except Exception as exc:  # noqa: BLE001 - errors are values: the row shows them
+        if os.environ.get("FRAMEBENCH_DEBUG"):
+            traceback.print_exc()
+        return RunResult(task=request.task, framework=request.framework, model=request.model, status="error", message=one_line(exc))
+
+
+def main(argv: list[str]) -> int:
+    """Read the request, run it, write the result atomically."""
+    request = RunRequest.from_dict(json.loads(Path(argv[0]).read_text()))
+    result = execute(request)
+    atomic_write_text(Path(argv[1]), json.dumps(asdict(result)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

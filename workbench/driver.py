@@ -1,0 +1,211 @@
+"""Runs one (task, framework, model) in the current process and measures it.
+
+All timing and metrics live here, in shared code, so every framework is measured the same way:
+adapters only build, train, predict and hand back weights.
+"""
+
+from __future__ import annotations
+
+import math
+import resource
+import statistics
+import sys
+import time
+import warnings
+from dataclasses import asdict, dataclass, field, replace
+from typing import Callable
+
+import numpy as np
+from tqdm import tqdm
+
+from frameworks.base import RunSettings, load_adapter_module, missing_packages
+from tasks import registry
+from tasks.init import init_weights
+from tasks.pipeline import Dataset, accuracy, epoch_order, mean_loss, subset
+from tasks.spec import TaskSpec, with_overrides
+from workbench.result import EpochRecord, RunResult
+
+LATENCY_CALLS = 100  # batch-1 predictions timed for the latency figures
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Everything a child process needs to run one row."""
+
+    task: str
+    framework: str
+    model: str
+    settings: RunSettings = field(default_factory=RunSettings)
+    epochs: int | None = None  # None: the spec's value
+    batch_size: int | None = None
+    lr: float | None = None
+    seed: int | None = None
+    subset: int | None = None  # first N training samples
+    data_dir: str | None = None
+    dry_run: bool = False  # one batch of training, one batch of test, one epoch
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunRequest":
+        """Inverse of `to_dict`."""
+        return cls(**{**data, "settings": RunSettings(**data["settings"])})
+
+
+def resolve_spec(request: RunRequest) -> TaskSpec:
+    """The task's spec with the request's overrides (a dry run trains one epoch)."""
+    spec = with_overrides(
+        registry.get(request.task).spec,
+        epochs=1 if request.dry_run else request.epochs,
+        batch_size=request.batch_size,
+        lr=request.lr,
+        seed=request.seed,
+    )
+    return spec
+
+
+def load_data(request: RunRequest, spec: TaskSpec) -> Dataset:
+    """The task's prepared data, cut to the subset or to one batch for a dry run."""
+    data = registry.get(request.task).load(request.data_dir)
+    if request.dry_run:
+        n = min(spec.train.batch_size, request.subset or spec.train.batch_size)
+        return subset(data, n, n)
+    return subset(data, request.subset) if request.subset else data
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def _latency_ms(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray, calls: int) -> tuple[float, float]:
+    """Median and 95th percentile of batch-1 prediction time, after 5 warm-up calls."""
+    sample = X[:1]
+    for _ in range(5):
+        predict(sample)
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        predict(sample)
+        times.append((time.perf_counter() - start) * 1e3)
+    return float(np.median(times)), float(np.percentile(times, 95))
+
+
+def run_one(request: RunRequest) -> RunResult:
+    """Import, load, build, train, evaluate and time one row. Failures become statuses."""
+    spec = resolve_spec(request)
+    settings = request.settings
+    result = RunResult(
+        task=request.task,
+        framework=request.framework,
+        model=request.model,
+        threads=settings.threads,
+        dtype=settings.dtype,
+        seed=spec.train.seed,
+        target_accuracy=spec.target_accuracy,
+    )
+    missing = missing_packages(request.framework)
+    if missing:
+        result.status, result.message = "skipped", f"not installed: {', '.join(missing)}"
+        return result
+
+    start = time.perf_counter()
+    module = load_adapter_module(request.framework)
+    result.import_s = time.perf_counter() - start
+    result.version = module.version()
+    result.device = module.configure(settings)
+    settings = replace(settings, device=result.device)
+
+    start = time.perf_counter()
+    data = load_data(request, spec)
+    result.data_s = time.perf_counter() - start
+    result.dataset, result.data_warnings = data.describe(), list(data.warnings)
+    result.train_samples, result.test_samples = len(data.y_train), len(data.y_test)
+
+    start = time.perf_counter()
+    adapter = module.Adapter(spec, settings, request.model)
+    result.model = adapter.model_label
+    adapter.build(init_weights(spec.model, spec.init, spec.train.seed))
+    adapter.set_train_data(data.X_train, data.y_train)
+    result.build_s = time.perf_counter() - start
+
+    predict = _predictor(adapter, data)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if adapter.epochwise:
+            _train_epochs(adapter, spec, data, result, predict, settings.progress)
+        else:
+            start = time.perf_counter()
+            result.epochs = adapter.fit_all(data.X_train, data.y_train, data.train_texts)
+            result.train_s = time.perf_counter() - start
+            result.throughput = len(data.y_train) / result.train_s if result.train_s else None
+    if caught and not result.message:  # e.g. "lbfgs failed to converge": a note in the table
+        result.message = f"{caught[0].category.__name__}: {str(caught[0].message).splitlines()[0]}"
+    result.params = adapter.num_params()
+    if result.status == "ok":
+        _evaluate(predict, data, result, calls=5 if request.dry_run else LATENCY_CALLS)
+        if not adapter.epochwise and result.test_acc >= spec.target_accuracy:
+            result.time_to_target_s = result.train_s
+    result.peak_rss_mb = _peak_rss_mb()
+    result.peak_gpu_mb = _peak_gpu_mb(request.framework, result.device)
+    return result
+
+
+def _predictor(adapter, data: Dataset) -> Callable[[np.ndarray, bool], np.ndarray]:  # noqa: ANN001
+    """predict(X, test) that also hands text baselines the matching raw texts."""
+    if getattr(adapter, "input_kind", None) == "texts":
+        return lambda X, _test=True: adapter.predict(X, data.test_texts[: len(X)])
+    return lambda X, _test=True: adapter.predict(X)
+
+
+def _train_epochs(adapter, spec: TaskSpec, data: Dataset, result: RunResult, predict, progress: bool) -> None:  # noqa: ANN001
+    """Epoch loop: shared order, timing per epoch, evaluation after each, divergence check."""
+    n, elapsed = len(data.y_train), 0.0
+    for epoch in range(1, spec.train.epochs + 1):
+        order = epoch_order(spec.train.seed, epoch, n)
+        desc = f"{result.framework} {result.task} epoch {epoch}/{spec.train.epochs}"
+        with tqdm(total=n, desc=desc, unit="sample", file=sys.stderr, disable=not progress, leave=False) as bar:
+            start = time.perf_counter()
+            train_loss = adapter.fit_epoch(order, bar.update)
+            seconds = time.perf_counter() - start
+        elapsed += seconds
+        result.epochs, result.train_loss, result.train_s = epoch, train_loss, elapsed
+        if not math.isfinite(train_loss):
+            result.status, result.message = "diverged", f"training loss became {train_loss} in epoch {epoch}"
+            break
+        logits = predict(data.X_test)
+        test_acc = accuracy(logits, data.y_test)
+        result.history.append(EpochRecord(epoch, train_loss, mean_loss(logits, data.y_test), test_acc, seconds, elapsed))
+        if result.time_to_target_s is None and test_acc >= spec.target_accuracy:
+            result.time_to_target_s = elapsed
+    times = [h.seconds for h in result.history]
+    if times:
+        result.first_epoch_s = times[0]
+        result.steady_epoch_s = statistics.median(times[1:]) if len(times) > 1 else times[0]
+        result.throughput = n / result.steady_epoch_s if result.steady_epoch_s else None
+
+
+def _evaluate(predict, data: Dataset, result: RunResult, calls: int) -> None:  # noqa: ANN001
+    """Test loss and accuracy, full-test-set inference time and batch-1 latency."""
+    start = time.perf_counter()
+    logits = predict(data.X_test)
+    result.infer_s = time.perf_counter() - start
+    result.infer_throughput = len(data.y_test) / result.infer_s if result.infer_s else None
+    result.test_loss, result.test_acc = mean_loss(logits, data.y_test), accuracy(logits, data.y_test)
+    result.latency_ms_p50, result.latency_ms_p95 = _latency_ms(predict, data.X_test, calls)
+
+
+def _peak_gpu_mb(framework: str, device: str) -> float | None:
+    """Peak GPU memory allocated by the framework in this process, on CUDA only."""
+    if device != "cuda":
+        return None
+    if framework == "pytorch":
+        import torch
+
+        return torch.cuda.max_memory_allocated() / 2**20
+    if framework == "keras":
+        import tensorflow as tf
+
+        return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
+    return None

@@ -1,0 +1,97 @@
+"""The one typed result record, built by shared code, and its atomic JSON storage."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+STATUSES = ("ok", "skipped", "error", "diverged", "timeout", "crashed")
+
+
+@dataclass
+class EpochRecord:
+    """Figures after one epoch."""
+
+    epoch: int  # 1-based
+    train_loss: float  # mean training loss over the epoch's samples
+    test_loss: float
+    test_acc: float
+    seconds: float  # training time of this epoch (evaluation excluded)
+    elapsed: float  # training time since the start of the first epoch
+
+
+@dataclass
+class RunResult:
+    """Everything measured for one (task, framework, model) run. Adapters never build it."""
+
+    task: str
+    framework: str
+    model: str
+    status: str = "ok"  # one of STATUSES
+    message: str = ""  # one line: why it is not ok, or a note
+    version: str = ""  # framework version
+    device: str = ""  # device actually used
+    threads: int = 0
+    dtype: str = "float32"
+    seed: int = 0
+    dataset: str = ""  # one line: name, canonical or not, counts, source
+    data_warnings: list[str] = field(default_factory=list)
+    params: int | None = None  # trainable parameters as the framework counts them
+    epochs: int | None = None  # epochs run (iterations, for one-shot baselines)
+    train_samples: int | None = None
+    test_samples: int | None = None
+    train_loss: float | None = None  # last epoch's mean training loss
+    test_loss: float | None = None
+    test_acc: float | None = None
+    import_s: float | None = None  # importing the framework
+    data_s: float | None = None  # loading and preparing the data
+    build_s: float | None = None  # building the model and loading the weights
+    train_s: float | None = None  # all training time (evaluation excluded)
+    first_epoch_s: float | None = None  # includes warm-up, tracing, compilation
+    steady_epoch_s: float | None = None  # median of the later epochs
+    throughput: float | None = None  # training samples/s in the steady state
+    infer_s: float | None = None  # predicting the whole test set
+    infer_throughput: float | None = None  # test samples/s
+    latency_ms_p50: float | None = None  # batch-1 prediction latency, median
+    latency_ms_p95: float | None = None
+    peak_rss_mb: float | None = None  # peak resident memory of the run's process
+    peak_gpu_mb: float | None = None
+    target_accuracy: float | None = None
+    time_to_target_s: float | None = None  # training time until test accuracy first reached the target
+    history: list[EpochRecord] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunResult":
+        """Rebuild a result from its JSON form (unknown keys are ignored)."""
+        known = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        kwargs["history"] = [EpochRecord(**h) for h in kwargs.get("history", [])]
+        return cls(**kwargs)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write via a temporary file in the same folder, then rename: never a half-written file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_results(path: Path, meta: dict, results: list[RunResult]) -> None:
+    """Save the run's metadata and every result as JSON, atomically."""
+    payload = {"meta": meta, "results": [asdict(r) for r in results]}
+    atomic_write_text(Path(path), json.dumps(payload, indent=2, allow_nan=True))
+
+
+def load_results(path: Path) -> tuple[dict, list[RunResult]]:
+    """Read a file written by `save_results`."""
+    payload = json.loads(Path(path).read_text(encoding="utf-8"))
+    return payload.get("meta", {}), [RunResult.from_dict(r) for r in payload.get("results", [])]
