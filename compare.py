@@ -80,6 +80,9 @@ def build_parser() -> Parser:
     p.add_argument("--data-dir", default=None, help="data folder (else $FRAMEBENCH_DATA, else the user cache)")
     p.add_argument("--format", default="simple", metavar="FMT", help=f"table format: a tabulate format, csv or json ({', '.join(FORMATS)})")
     p.add_argument("--output", default=None, metavar="FILE", help="also save all results as JSON to FILE")
+    p.add_argument("--repeats", type=_positive_int, default=1, help="runs per framework, with seeds seed..seed+N-1")
+    p.add_argument("--compile", action="store_true", help="add variant rows: torch.compile and Keras jit_compile (XLA)")
+    p.add_argument("--tf32", action="store_true", help="allow TensorFloat-32 matmuls on CUDA in torch and TensorFlow")
     p.add_argument("--timeout", type=_positive_float, default=None, help="seconds allowed per framework run (default: none)")
     p.add_argument("--in-process", action="store_true", help="run rows in this process (debugging; no isolation)")
     p.add_argument("--dry-run", action="store_true", help="one batch per adapter, end to end, in seconds")
@@ -142,18 +145,24 @@ def make_plan(args: argparse.Namespace):  # noqa: ANN201 - workbench.runner.RunP
 
     spec = registry.get(args.task).spec
     progress = sys.stderr.isatty() and not args.quiet
-    settings = RunSettings(device=args.device, threads=args.threads, dtype=args.dtype, seed=args.seed or spec.train.seed, progress=progress)
+    first_seed = spec.train.seed if args.seed is None else args.seed
+    variants = [False, True] if args.compile else [False]
     requests = [
         RunRequest(
-            task=args.task, framework=fw, model=model, settings=settings, epochs=args.epochs, batch_size=args.batch_size,
-            lr=args.lr, seed=args.seed, subset=args.subset, data_dir=args.data_dir, dry_run=args.dry_run,
+            task=args.task, framework=fw, model=model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+            seed=seed, subset=args.subset, data_dir=args.data_dir, dry_run=args.dry_run,
+            settings=RunSettings(device=args.device, threads=args.threads, dtype=args.dtype, seed=seed,
+                                 tf32=args.tf32, compile=compiled, progress=progress),
         )
+        for seed in range(first_seed, first_seed + args.repeats)
         for fw in args.framework_list
         for model in model_names(fw, spec)
+        for compiled in (variants if fw in ("pytorch", "keras") else [False])
     ]  # fmt: skip
     meta = {
         "task": args.task, "title": spec.title, "device": args.device, "threads": args.threads,
-        "seed": spec.train.seed if args.seed is None else args.seed, "dtype": args.dtype,
+        "seed": first_seed if args.repeats == 1 else f"{first_seed}..{first_seed + args.repeats - 1}",
+        "dtype": args.dtype, "tf32": args.tf32,
         "dry_run": args.dry_run, "argv": sys.argv[1:],
     }  # fmt: skip
     return RunPlan(requests=requests, timeout_s=args.timeout, in_process=args.in_process, output=args.output and Path(args.output), meta=meta)

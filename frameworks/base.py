@@ -43,6 +43,7 @@ class RunSettings:
     seed: int = 0  # framework RNG seed (dropout etc.); weights and batches come from the spec seed
     deterministic: bool = True  # deterministic kernels where the framework offers them
     tf32: bool = False  # TensorFloat-32 matmuls on CUDA (off for a fair float32 comparison)
+    compile: bool = False  # optional variant: torch.compile / Keras jit_compile (XLA)
     progress: bool = True  # tqdm bars on stderr
 
 

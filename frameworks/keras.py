@@ -169,7 +169,7 @@ class Adapter:
     @property
     def model_label(self) -> str:
         """Model name shown in the table."""
-        return "keras.Sequential + fit"
+        return "keras.Sequential + fit" + (" + XLA" if self.settings.compile else "")
 
     # -------------------------------------------------------------- model and weights
     def build(self, weights: Weights) -> None:
@@ -178,8 +178,10 @@ class Adapter:
         with tf.device(self.device):
             self.model = build_model(self.spec)
             self.set_weights(weights)
-            # jit_compile stated: XLA is an optional variant; PyTorch runs uncompiled too.
-            self.model.compile(optimizer=make_optimizer(self.spec.optimizer), loss=self.loss_fn, jit_compile=False)
+            # jit_compile stated: XLA is an optional variant (--compile); PyTorch runs uncompiled too.
+            self.model.compile(
+                optimizer=make_optimizer(self.spec.optimizer), loss=self.loss_fn, jit_compile=self.settings.compile
+            )
 
     def num_params(self) -> int:
         """Trainable parameters as Keras counts them."""

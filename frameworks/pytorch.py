@@ -156,7 +156,7 @@ class Adapter:
     @property
     def model_label(self) -> str:
         """Model name shown in the table."""
-        return "nn.Module + explicit loop"
+        return "nn.Module + explicit loop" + (" + torch.compile" if self.settings.compile else "")
 
     # -------------------------------------------------------------- model and weights
     def build(self, weights: Weights) -> None:
@@ -164,6 +164,8 @@ class Adapter:
         self.model = build_model(self.spec).to(device=self.device, dtype=self.dtype)
         self.set_weights(weights)
         self.optimizer = make_optimizer(self.spec.optimizer, self.model.parameters())
+        # The optional variant compiles the forward pass; compilation happens in the first steps.
+        self.forward = torch.compile(self.model) if self.settings.compile else self.model
 
     def num_params(self) -> int:
         """Trainable parameters as PyTorch counts them."""
@@ -200,7 +202,7 @@ class Adapter:
     # -------------------------------------------------------------- training
     def _step(self, X_batch: torch.Tensor, y_batch: torch.Tensor) -> torch.Tensor:
         self.optimizer.zero_grad(set_to_none=True)
-        loss = self.loss_fn(self.model(X_batch), y_batch)
+        loss = self.loss_fn(self.forward(X_batch), y_batch)
         loss.backward()
         self.optimizer.step()
         return loss.detach()
@@ -242,5 +244,5 @@ class Adapter:
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Logits in evaluation mode (BatchNorm uses running statistics, dropout off)."""
         self.model.eval()
-        outputs = [self.model(self._inputs(X[i : i + EVAL_BATCH])) for i in range(0, len(X), EVAL_BATCH)]
+        outputs = [self.forward(self._inputs(X[i : i + EVAL_BATCH])) for i in range(0, len(X), EVAL_BATCH)]
         return torch.cat(outputs).cpu().numpy()

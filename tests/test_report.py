@@ -36,10 +36,10 @@ keras        spec     -         -         -             -            -          
 
 Timings
 
-framework    model    import s    data s    build s    1st epoch s    epoch s (steady)    latency ms p50    p95    infer samples/s    time to target s
------------  -------  ----------  --------  ---------  -------------  ------------------  ----------------  -----  -----------------  ------------------
-pytorch      net      1           1.06      0.0074     1.09           1.4                 0.0727            0.124  336,233            4.34
-keras        spec     -           -         -          -              -                   -                 -      -                  -
+framework    model    import s    data s    build s    1st epoch s    epoch s (steady)    latency ms p50    p95    infer samples/s    time to target s    train GFLOP/s    % of peak
+-----------  -------  ----------  --------  ---------  -------------  ------------------  ----------------  -----  -----------------  ------------------  ---------------  -----------
+pytorch      net      1           1.06      0.0074     1.09           1.4                 0.0727            0.124  336,233            4.34                -                -
+keras        spec     -           -         -          -              -                   -                 -      -                  -                   -                -
 
 Test accuracy (%) after each epoch
 
@@ -71,3 +71,15 @@ def test_save_and_load_round_trip(tmp_path):
     meta, results = load_results(path)
     assert meta == META and results == sample_results()
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]  # no temporary file left behind
+
+
+def test_repeats_summary_mean_std_and_spread():
+    runs = []
+    for seed, acc, secs in ((0, 0.97, 10.0), (1, 0.98, 12.0), (2, 0.99, 11.0)):
+        runs.append(RunResult(task="mnist", framework="pytorch", model="net", seed=seed, test_acc=acc, train_s=secs, throughput=1000.0 * seed + 1000))
+    text = render(META, runs, "simple")
+    assert "Summary over seeds" in text
+    row = next(line for line in text.splitlines() if line.startswith("pytorch") and "±" in line)
+    assert "3/3" in row and "0, 1, 2" in row and "98.00 ± 1.00" in row
+    assert "11 (10-12)" in row and "2,000 (1,000-3,000)" in row
+    assert "Summary over seeds" not in render(META, runs[:1], "simple")

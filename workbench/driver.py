@@ -20,9 +20,11 @@ from tqdm import tqdm
 
 from frameworks.base import RunSettings, load_adapter_module, missing_packages
 from tasks import registry
+from tasks.flops import train_flops
 from tasks.init import init_weights
 from tasks.pipeline import Dataset, accuracy, epoch_order, mean_loss, subset
 from tasks.spec import TaskSpec, with_overrides
+from workbench.hardware import saved_peak
 from workbench.result import EpochRecord, RunResult
 
 LATENCY_CALLS = 100  # batch-1 predictions timed for the latency figures
@@ -104,6 +106,7 @@ def run_one(request: RunRequest) -> RunResult:
         dtype=settings.dtype,
         seed=spec.train.seed,
         target_accuracy=spec.target_accuracy,
+        tf32=settings.tf32,
     )
     missing = missing_packages(request.framework)
     if missing:
@@ -143,6 +146,7 @@ def run_one(request: RunRequest) -> RunResult:
     if caught and not result.message:  # e.g. "lbfgs failed to converge": a note in the table
         result.message = f"{caught[0].category.__name__}: {str(caught[0].message).splitlines()[0]}"
     result.params = adapter.num_params()
+    _efficiency(spec, result, settings.threads, adapter.epochwise)
     if result.status == "ok":
         _evaluate(predict, data, result, calls=5 if request.dry_run else LATENCY_CALLS)
         if not adapter.epochwise and result.test_acc >= spec.target_accuracy:
@@ -184,6 +188,17 @@ def _train_epochs(adapter, spec: TaskSpec, data: Dataset, result: RunResult, pre
         result.first_epoch_s = times[0]
         result.steady_epoch_s = statistics.median(times[1:]) if len(times) > 1 else times[0]
         result.throughput = n / result.steady_epoch_s if result.steady_epoch_s else None
+
+
+def _efficiency(spec: TaskSpec, result: RunResult, threads: int, epochwise: bool) -> None:
+    """Achieved training GFLOP/s from the analytic count, its share of the matmul peak, compile time."""
+    if not epochwise or not result.throughput:
+        return  # FLOPs are counted for the spec's network, not for baselines
+    result.train_gflops = train_flops(spec.model) * result.throughput / 1e9
+    peak = saved_peak(threads)
+    result.peak_pct = 100 * result.train_gflops / peak if peak else None
+    if result.first_epoch_s is not None and len(result.history) > 1:
+        result.compile_s = max(result.first_epoch_s - result.steady_epoch_s, 0.0)
 
 
 def _evaluate(predict, data: Dataset, result: RunResult, calls: int) -> None:  # noqa: ANN001

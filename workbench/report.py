@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import statistics
 from dataclasses import asdict, fields
 
 from tabulate import tabulate, tabulate_formats
@@ -40,6 +41,8 @@ TIMING_COLUMNS = (
     ("latency_ms_p95", "p95"),
     ("infer_throughput", "infer samples/s"),
     ("time_to_target_s", "time to target s"),
+    ("train_gflops", "train GFLOP/s"),
+    ("peak_pct", "% of peak"),
 )
 
 
@@ -53,6 +56,8 @@ def _cell(key: str, value: object) -> object:
         return f"{value:.4f}"
     if key in ("throughput", "infer_throughput", "peak_rss_mb"):
         return f"{value:,.0f}"
+    if key in ("train_gflops", "peak_pct"):
+        return f"{value:.1f}"
     if key.endswith("_s") or key.startswith("latency"):
         return f"{value:.3g}" if value < 10 else f"{value:.1f}"
     if key == "params":
@@ -101,6 +106,36 @@ def epoch_table(results: list[RunResult], fmt: str) -> str:
     return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
 
 
+def _spread(values: list[float], fmt: str) -> str:
+    """'median (min-max)' of a list of figures."""
+    if not values:
+        return "-"
+    values = sorted(values)
+    median = statistics.median(values)
+    return f"{median:{fmt}} ({values[0]:{fmt}}-{values[-1]:{fmt}})" if len(values) > 1 else f"{median:{fmt}}"
+
+
+def repeats_table(results: list[RunResult], fmt: str) -> str:
+    """One row per (framework, model) over its seeds: accuracy mean +- std, times as median (min-max)."""
+    groups: dict[tuple[str, str], list[RunResult]] = {}
+    for r in results:
+        groups.setdefault((r.framework, r.model), []).append(r)
+    if all(len(g) < 2 for g in groups.values()):
+        return ""
+    rows = []
+    for (framework, model), runs in groups.items():
+        ok = [r for r in runs if r.status == "ok" and r.test_acc is not None]
+        accs = [100 * r.test_acc for r in ok]
+        acc = f"{statistics.mean(accs):.2f} ± {statistics.stdev(accs) if len(accs) > 1 else 0.0:.2f}" if accs else "-"
+        rows.append([
+            framework, model, f"{len(ok)}/{len(runs)}", ", ".join(str(r.seed) for r in runs), acc,
+            _spread([r.train_s for r in ok if r.train_s], ".3g"),
+            _spread([r.throughput for r in ok if r.throughput], ",.0f"),
+        ])  # fmt: skip
+    headers = ["framework", "model", "ok runs", "seeds", "test acc % (mean ± std)", "train s median (min-max)", "samples/s median (min-max)"]
+    return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
+
+
 def render(meta: dict, results: list[RunResult], fmt: str = "simple") -> str:
     """The whole report for a terminal or file: header, results, timings, per-epoch accuracy, notes."""
     if fmt == "json":
@@ -110,7 +145,11 @@ def render(meta: dict, results: list[RunResult], fmt: str = "simple") -> str:
     table = lambda cols: tabulate(  # noqa: E731
         _rows(results, cols), headers=[h for _, h in cols], tablefmt=fmt, disable_numparse=True
     )
-    parts = ["\n".join(header_lines(meta, results)), table(MAIN_COLUMNS), "Timings", table(TIMING_COLUMNS)]
+    parts = ["\n".join(header_lines(meta, results))]
+    summary = repeats_table(results, fmt)
+    if summary:
+        parts += ["Summary over seeds", summary, "Every run"]
+    parts += [table(MAIN_COLUMNS), "Timings", table(TIMING_COLUMNS)]
     epochs = epoch_table(results, fmt)
     if epochs:
         parts += ["Test accuracy (%) after each epoch", epochs]

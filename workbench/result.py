@@ -36,6 +36,7 @@ class RunResult:
     device: str = ""  # device actually used
     threads: int = 0
     dtype: str = "float32"
+    tf32: bool = False
     seed: int = 0
     dataset: str = ""  # one line: name, canonical or not, counts, source
     data_warnings: list[str] = field(default_factory=list)
@@ -57,6 +58,9 @@ class RunResult:
     infer_throughput: float | None = None  # test samples/s
     latency_ms_p50: float | None = None  # batch-1 prediction latency, median
     latency_ms_p95: float | None = None
+    train_gflops: float | None = None  # achieved training GFLOP/s (analytic FLOPs x steady throughput)
+    peak_pct: float | None = None  # train_gflops as % of this machine's measured float32 GEMM peak
+    compile_s: float | None = None  # first epoch minus a steady epoch: warm-up, tracing, compilation
     peak_rss_mb: float | None = None  # peak resident memory of the run's process
     peak_gpu_mb: float | None = None
     target_accuracy: float | None = None

@@ -1,0 +1,51 @@
+"""Analytic FLOP counts per sample, from the spec alone (a multiply-add counts as 2 FLOPs).
+
+Training is counted as 3x the forward pass (forward, plus a backward pass that costs about
+twice the forward: gradients with respect to inputs and to weights), the usual convention.
+Elementwise work (activations, BatchNorm, pooling, the loss) is counted once per element.
+"""
+
+from __future__ import annotations
+
+from tasks.spec import LSTM, BatchNorm, Conv2D, Dense, Embedding, Flatten, Layer, MaxPool2D, ModelSpec, layer_shapes
+
+TRAIN_FACTOR = 3
+
+
+def _size(shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def layer_flops(layer: Layer, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> int:
+    """Forward FLOPs of one layer for one sample."""
+    if isinstance(layer, Dense):
+        positions = _size(in_shape[:-1])
+        return 2 * positions * in_shape[-1] * layer.units
+    if isinstance(layer, Conv2D):
+        h, w, c_out = out_shape
+        return 2 * h * w * c_out * layer.kernel_size**2 * in_shape[-1]
+    if isinstance(layer, LSTM):
+        steps, features = in_shape
+        u = layer.units
+        matmuls = 2 * steps * 4 * u * (features + u)
+        return matmuls + steps * 10 * u  # gates and cell update, elementwise
+    if isinstance(layer, BatchNorm):
+        return 4 * _size(in_shape)
+    if isinstance(layer, (Embedding, Flatten)):
+        return 0  # a lookup and a reshape move data but do no arithmetic
+    if isinstance(layer, MaxPool2D):
+        return _size(in_shape)
+    return _size(in_shape)  # ReLU, Dropout
+
+
+def forward_flops(model: ModelSpec) -> int:
+    """FLOPs of one inference (forward pass) per sample."""
+    return sum(layer_flops(layer, i, o) for layer, (i, o) in zip(model.layers, layer_shapes(model)))
+
+
+def train_flops(model: ModelSpec) -> int:
+    """FLOPs of one training step per sample (forward + backward)."""
+    return TRAIN_FACTOR * forward_flops(model)
