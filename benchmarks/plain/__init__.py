@@ -1,0 +1,1 @@
+"""Idiomatic plain training scripts, one per (task, framework), for the overhead benchmark."""
