@@ -77,6 +77,7 @@ def keras_column(spec: TaskSpec, module: ModuleType) -> list[tuple[str, str]]:
 def sklearn_column(spec: TaskSpec, module: ModuleType) -> list[tuple[str, str]]:
     """(coefs_ shape, params) of MLPClassifier's Dense layers; '' for layers it has no object for."""
     mlp = module.build_mlp(spec, seed=spec.train.seed)
+    mlp.batch_size = DUMMY_BATCH  # one step on the dummy batch, as the adapter sets per batch
     X = np.zeros((DUMMY_BATCH, int(np.prod(spec.model.input_shape))))
     mlp.partial_fit(X, np.zeros(DUMMY_BATCH, dtype=int), classes=np.arange(spec.data.num_classes))
     dense = iter(zip(mlp.coefs_, mlp.intercepts_))
