@@ -164,7 +164,7 @@ def default_rows(spec: TaskSpec, with_sklearn_mlp: bool) -> list[DefaultRow]:
         f"fit: batch_size {_keras_fit_batch_size()}, shuffle={_default(keras.Model.fit, 'shuffle')}",
         sk(f"batch_size={mlp.batch_size!r} (min(200, n)), shuffle={mlp.shuffle}"),
         f"batch {spec.train.batch_size}, one shared order per epoch from seed {spec.train.seed}",
-        "every adapter walks the same batches in the same order; shuffle=False in fit and MLPClassifier",
+        "every adapter walks the same batches in the same order: shuffle=False in fit" + (" and MLPClassifier" if with_sklearn_mlp else ""),
     ))  # fmt: skip
     if with_sklearn_mlp:
         rows.append(DefaultRow(

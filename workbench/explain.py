@@ -90,6 +90,6 @@ def explain_sections(spec: TaskSpec, frameworks: list[str]) -> list[Section]:
 
 def explain_text(spec: TaskSpec, frameworks: list[str]) -> str:
     """The whole --explain output as one Markdown document."""
-    head = f"# {spec.name}: {spec.title}\n\nOne spec (tasks/{spec.name}.py), {len(frameworks)} adapters: {', '.join(frameworks)}."
+    head = f"# {spec.name}: {spec.title}\n\nOne spec (task `{spec.name}`), {len(frameworks)} adapters: {', '.join(frameworks)}."
     body = [f"## ({'abcd'[i]}) {title}\n\n{text}" for i, (title, text) in enumerate(explain_sections(spec, frameworks))]
     return "\n\n".join([head, *body]) + "\n"
