@@ -7,6 +7,9 @@ Three parts, rendered as Markdown (readable in a terminal, and reused by the rep
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 from tabulate import tabulate
 
 from frameworks.base import load_adapter_module, missing_packages, native_stderr_to
@@ -20,9 +23,6 @@ Section = tuple[str, str]  # (title, Markdown body): also the report's extra-sec
 
 def load_modules(frameworks: list[str]) -> tuple[dict, list[str]]:
     """Adapter modules of the installed frameworks, in order, and one note per missing one."""
-    import os
-    import tempfile
-
     modules, notes = {}, []
     for name in frameworks:
         missing = missing_packages(name)
