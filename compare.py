@@ -3,6 +3,8 @@
     python compare.py --task mnist
     python compare.py --task cifar10 --frameworks pytorch,keras --epochs 2
     python compare.py --list
+    python compare.py --task mnist --explain
+    python compare.py --task mnist --plot curves.png --report report/
 
 Tables go to stdout, progress bars and logs to stderr. Exit codes: 0 all rows ok; 2 usage
 error; 3 data error; 4 some frameworks failed (their rows say why); 130 interrupted.
@@ -87,6 +89,9 @@ def build_parser() -> Parser:
     p.add_argument("--dry-run", action="store_true", help="one batch per adapter, end to end, in seconds")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--list", action="store_true", help="list tasks and frameworks (with availability) and exit")
+    p.add_argument("--explain", action="store_true", help="print each adapter's code, model summary and differing defaults; no training")
+    p.add_argument("--plot", default=None, metavar="FILE.png", help="after the run, write learning curves to FILE.png")
+    p.add_argument("--report", default=None, metavar="DIR", help="after the run, write a Markdown report (and its plots) into DIR")
     return p
 
 
@@ -115,9 +120,48 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             tempfile.TemporaryFile(dir=folder).close()
         except OSError:
             raise UsageError(f"--output folder {folder} is not writable") from None
+    _check_output_paths(args)
     if args.data_dir is not None and Path(args.data_dir).exists() and not Path(args.data_dir).is_dir():
         raise UsageError(f"--data-dir {args.data_dir} is not a folder")
     return args
+
+
+def _check_output_paths(args: argparse.Namespace) -> None:
+    """--plot must name a .png in an existing folder; --report's parent folder must exist."""
+    if args.plot is not None:
+        if Path(args.plot).suffix.lower() != ".png":
+            raise UsageError(f"--plot {args.plot}: the file name must end in .png")
+        if not Path(args.plot).resolve().parent.is_dir():
+            raise UsageError(f"--plot folder {Path(args.plot).resolve().parent} does not exist")
+    if args.report is not None:
+        report = Path(args.report).resolve()
+        if report.exists() and not report.is_dir():
+            raise UsageError(f"--report {args.report} is a file, not a folder")
+        if not report.parent.is_dir():
+            raise UsageError(f"--report parent folder {report.parent} does not exist")
+
+
+def task_spec(args: argparse.Namespace):  # noqa: ANN201 - tasks.spec.TaskSpec
+    """The task's spec with the CLI's overrides."""
+    from tasks import registry
+    from tasks.spec import with_overrides
+
+    return with_overrides(registry.get(args.task).spec, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+
+
+def write_teaching_files(args: argparse.Namespace, meta: dict, results: list) -> None:
+    """--plot and --report: learning curves and the Markdown report of the finished run."""
+    spec = task_spec(args)
+    if args.plot:
+        from workbench.plots import plot_learning_curves
+
+        plot_learning_curves(results, Path(args.plot), f"{spec.name}: {spec.title}")
+        print(f"compare.py: learning curves written to {args.plot}", file=sys.stderr)
+    if args.report:
+        from workbench.markdown_report import write_report
+
+        written = write_report(Path(args.report), meta, results, spec, args.framework_list)
+        print(f"compare.py: report written to {', '.join(str(p) for p in written)}", file=sys.stderr)
 
 
 def list_text() -> str:
@@ -186,6 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         print(list_text(), end="")
         return EXIT_OK
+    if args.explain:
+        from workbench.explain import explain_text
+
+        print(explain_text(task_spec(args), args.framework_list), end="")
+        return EXIT_OK
 
     from workbench.report import render
     from workbench.runner import Interrupted, run_plan
@@ -207,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"compare.py: error: {message}", file=sys.stderr)
         return FATAL_FIRST_ROW[kind]
     print(render(plan.meta, results, args.format), end="")
+    write_teaching_files(args, plan.meta, results)
     return exit_code(results)
 
 
