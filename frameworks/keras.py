@@ -122,8 +122,11 @@ class AdamCorrectedEps(keras.optimizers.Adam):
         v = self._velocities[self._get_variable_index(variable)]
         self.assign_add(m, ops.multiply(ops.subtract(gradient, m), 1 - self.beta_1))
         self.assign_add(v, ops.multiply(ops.subtract(ops.square(gradient), v), 1 - self.beta_2))
-        m_hat = ops.divide(m, 1 - ops.power(ops.cast(self.beta_1, variable.dtype), step))
-        v_hat = ops.divide(v, 1 - ops.power(ops.cast(self.beta_2, variable.dtype), step))
+        # convert_to_tensor, not cast: ops.cast(0.999, "float64") goes through float32 (0.99900001287)
+        beta_1 = ops.convert_to_tensor(self.beta_1, dtype=variable.dtype)
+        beta_2 = ops.convert_to_tensor(self.beta_2, dtype=variable.dtype)
+        m_hat = ops.divide(m, 1 - ops.power(beta_1, step))
+        v_hat = ops.divide(v, 1 - ops.power(beta_2, step))
         self.assign_sub(variable, ops.divide(ops.multiply(m_hat, lr), ops.add(ops.sqrt(v_hat), self.epsilon)))
 
 
@@ -175,6 +178,7 @@ class Adapter:
     def build(self, weights: Weights) -> None:
         """Create the model from the spec, load the canonical weights, compile with the optimizer."""
         keras.config.set_floatx(self.dtype)  # layers take their dtype from floatx when created
+        self.loss_fn = make_loss(self.spec)  # ...and so do losses: one made before computes in the old floatx
         with tf.device(self.device):
             self.model = build_model(self.spec)
             self.set_weights(weights)
