@@ -3,9 +3,11 @@
     python compare.py --task mnist
     python compare.py --task cifar10 --frameworks pytorch,keras --epochs 2
     python compare.py --list
+    python compare.py --task mnist --check
 
 Tables go to stdout, progress bars and logs to stderr. Exit codes: 0 all rows ok; 2 usage
-error; 3 data error; 4 some frameworks failed (their rows say why); 130 interrupted.
+error; 3 data error; 4 some frameworks failed (their rows say why); 5 a --check comparison is
+FAIL; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-EXIT_OK, EXIT_USAGE, EXIT_DATA, EXIT_FAILED, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
+EXIT_OK, EXIT_USAGE, EXIT_DATA, EXIT_FAILED, EXIT_CHECK_FAILED, EXIT_INTERRUPTED = 0, 2, 3, 4, 5, 130
 FATAL_FIRST_ROW = {"DataError": EXIT_DATA, "SubsetError": EXIT_USAGE}  # every row would fail the same way
 
 
@@ -85,6 +87,7 @@ def build_parser() -> Parser:
     p.add_argument("--dry-run", action="store_true", help="one batch per adapter, end to end, in seconds")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--list", action="store_true", help="list tasks and frameworks (with availability) and exit")
+    p.add_argument("--check", action="store_true", help="numerical equivalence tables (forward, gradients, trajectories) vs the NumPy reference")
     return p
 
 
@@ -178,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         print(list_text(), end="")
         return EXIT_OK
+    if args.check:
+        from workbench.equivalence_report import check_main
+
+        return EXIT_CHECK_FAILED if check_main(args.task, args.framework_list, args.data_dir) else EXIT_OK
 
     from workbench.report import render
     from workbench.runner import Interrupted, run_plan

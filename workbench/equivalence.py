@@ -444,3 +444,20 @@ def run_checks(spec: TaskSpec, X: np.ndarray, y: np.ndarray, config: CheckConfig
     if "sklearn" in fws.modules:
         report.notes.append("sklearn: no public gradient API; its partial_fit steps are in the trajectory table")
     return report
+
+
+def task_inputs(task: str, data_dir: str | None, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
+    """The first n training samples of the task's real data, or random inputs if it cannot be loaded."""
+    from tasks import registry
+    from tasks.download import DataError
+
+    spec = registry.get(task).spec
+    try:
+        data = registry.get(task).load(data_dir)
+    except DataError as exc:
+        X, y = random_inputs(spec, n, seed)
+        return X, y, f"random inputs of shape {spec.model.input_shape} (real data not loaded: {str(exc).splitlines()[0]})"
+    if len(data.y_train) < n:
+        X, y = random_inputs(spec, n, seed)
+        return X, y, f"random inputs of shape {spec.model.input_shape} (only {len(data.y_train)} training samples)"
+    return data.X_train[:n], data.y_train[:n], f"real data: the first {n} training samples of {data.describe()}"
