@@ -116,7 +116,8 @@ class AdamCorrectedEps(keras.optimizers.Adam):
         """w -= lr * m_hat / (sqrt(v_hat) + eps)."""
         ops = keras.ops
         lr = ops.cast(learning_rate, variable.dtype)
-        gradient = ops.cast(gradient, variable.dtype)
+        # an Embedding's gradient is IndexedSlices; made dense here, repeated ids summed, as in PyTorch
+        gradient = ops.cast(tf.convert_to_tensor(gradient), variable.dtype)
         step = ops.cast(self.iterations + 1, variable.dtype)
         m = self._momentums[self._get_variable_index(variable)]
         v = self._velocities[self._get_variable_index(variable)]
