@@ -5,9 +5,11 @@
     python compare.py --list
     python compare.py --task mnist --explain
     python compare.py --task mnist --plot curves.png --report report/
+    python compare.py --task mnist --check
 
 Tables go to stdout, progress bars and logs to stderr. Exit codes: 0 all rows ok; 2 usage
-error; 3 data error; 4 some frameworks failed (their rows say why); 130 interrupted.
+error; 3 data error; 4 some frameworks failed (their rows say why); 5 a --check comparison is
+FAIL; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-EXIT_OK, EXIT_USAGE, EXIT_DATA, EXIT_FAILED, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
+EXIT_OK, EXIT_USAGE, EXIT_DATA, EXIT_FAILED, EXIT_CHECK_FAILED, EXIT_INTERRUPTED = 0, 2, 3, 4, 5, 130
 FATAL_FIRST_ROW = {"DataError": EXIT_DATA, "SubsetError": EXIT_USAGE}  # every row would fail the same way
 
 
@@ -92,6 +94,7 @@ def build_parser() -> Parser:
     p.add_argument("--explain", action="store_true", help="print each adapter's code, model summary and differing defaults; no training")
     p.add_argument("--plot", default=None, metavar="FILE.png", help="after the run, write learning curves to FILE.png")
     p.add_argument("--report", default=None, metavar="DIR", help="after the run, write a Markdown report (and its plots) into DIR")
+    p.add_argument("--check", action="store_true", help="numerical equivalence tables (forward, gradients, trajectories) vs the NumPy reference")
     return p
 
 
@@ -149,8 +152,8 @@ def task_spec(args: argparse.Namespace):  # noqa: ANN201 - tasks.spec.TaskSpec
     return with_overrides(registry.get(args.task).spec, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
 
 
-def write_teaching_files(args: argparse.Namespace, meta: dict, results: list) -> None:
-    """--plot and --report: learning curves and the Markdown report of the finished run."""
+def write_teaching_files(args: argparse.Namespace, meta: dict, results: list, check_text: str | None = None) -> None:
+    """--plot and --report: learning curves and the Markdown report (with --check tables if run)."""
     spec = task_spec(args)
     if args.plot:
         from workbench.plots import plot_learning_curves
@@ -160,7 +163,8 @@ def write_teaching_files(args: argparse.Namespace, meta: dict, results: list) ->
     if args.report:
         from workbench.markdown_report import write_report
 
-        written = write_report(Path(args.report), meta, results, spec, args.framework_list)
+        extra = [("Numerical equivalence (--check)", f"```\n{check_text}```")] if check_text else []
+        written = write_report(Path(args.report), meta, results, spec, args.framework_list, extra)
         print(f"compare.py: report written to {', '.join(str(p) for p in written)}", file=sys.stderr)
 
 
@@ -235,6 +239,14 @@ def main(argv: list[str] | None = None) -> int:
 
         print(explain_text(task_spec(args), args.framework_list), end="")
         return EXIT_OK
+    check_text, check_failed = None, False
+    if args.check:
+        from workbench.equivalence_report import check_task
+
+        check_text, check_failed = check_task(args.task, args.framework_list, args.data_dir)
+        print(check_text, end="")
+        if not args.report:  # with --report, the comparison runs too and the report carries the tables
+            return EXIT_CHECK_FAILED if check_failed else EXIT_OK
 
     from workbench.report import render
     from workbench.runner import Interrupted, run_plan
@@ -256,8 +268,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"compare.py: error: {message}", file=sys.stderr)
         return FATAL_FIRST_ROW[kind]
     print(render(plan.meta, results, args.format), end="")
-    write_teaching_files(args, plan.meta, results)
-    return exit_code(results)
+    write_teaching_files(args, plan.meta, results, check_text)
+    code = exit_code(results)
+    return EXIT_CHECK_FAILED if check_failed and code == EXIT_OK else code
 
 
 if __name__ == "__main__":

@@ -116,14 +116,18 @@ class AdamCorrectedEps(keras.optimizers.Adam):
         """w -= lr * m_hat / (sqrt(v_hat) + eps)."""
         ops = keras.ops
         lr = ops.cast(learning_rate, variable.dtype)
-        gradient = ops.cast(gradient, variable.dtype)
+        # an Embedding's gradient is IndexedSlices; made dense here, repeated ids summed, as in PyTorch
+        gradient = ops.cast(tf.convert_to_tensor(gradient), variable.dtype)
         step = ops.cast(self.iterations + 1, variable.dtype)
         m = self._momentums[self._get_variable_index(variable)]
         v = self._velocities[self._get_variable_index(variable)]
         self.assign_add(m, ops.multiply(ops.subtract(gradient, m), 1 - self.beta_1))
         self.assign_add(v, ops.multiply(ops.subtract(ops.square(gradient), v), 1 - self.beta_2))
-        m_hat = ops.divide(m, 1 - ops.power(ops.cast(self.beta_1, variable.dtype), step))
-        v_hat = ops.divide(v, 1 - ops.power(ops.cast(self.beta_2, variable.dtype), step))
+        # convert_to_tensor, not cast: ops.cast(0.999, "float64") goes through float32 (0.99900001287)
+        beta_1 = ops.convert_to_tensor(self.beta_1, dtype=variable.dtype)
+        beta_2 = ops.convert_to_tensor(self.beta_2, dtype=variable.dtype)
+        m_hat = ops.divide(m, 1 - ops.power(beta_1, step))
+        v_hat = ops.divide(v, 1 - ops.power(beta_2, step))
         self.assign_sub(variable, ops.divide(ops.multiply(m_hat, lr), ops.add(ops.sqrt(v_hat), self.epsilon)))
 
 
@@ -175,6 +179,7 @@ class Adapter:
     def build(self, weights: Weights) -> None:
         """Create the model from the spec, load the canonical weights, compile with the optimizer."""
         keras.config.set_floatx(self.dtype)  # layers take their dtype from floatx when created
+        self.loss_fn = make_loss(self.spec)  # ...and so do losses: one made before computes in the old floatx
         with tf.device(self.device):
             self.model = build_model(self.spec)
             self.set_weights(weights)

@@ -76,6 +76,12 @@ def flatten_rows_from_torch(kernel: np.ndarray, hwc: tuple[int, int, int]) -> np
     return np.ascontiguousarray(kernel.reshape(c, h, w, -1).transpose(1, 2, 0, 3).reshape(h * w * c, -1))
 
 
+def flat_features_from_torch(x: np.ndarray, hwc: tuple[int, int, int]) -> np.ndarray:
+    """Output of torch's Flatten (C, H, W order) -> canonical H, W, C order (per-layer comparisons)."""
+    h, w, c = hwc
+    return np.ascontiguousarray(x.reshape(len(x), c, h, w).transpose(0, 2, 3, 1).reshape(len(x), -1))
+
+
 def lstm_to_torch(kernel: np.ndarray, recurrent: np.ndarray, bias: np.ndarray) -> dict[str, np.ndarray]:
     """Canonical LSTM -> torch's four tensors; the second bias is loaded as zeros."""
     return {

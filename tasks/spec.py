@@ -177,6 +177,8 @@ class Tolerances:
     grad64: float = 1e-9  # float64 gradients, adapter vs adapter / reference
     finite_diff: float = 1e-6  # reference gradients vs central finite differences
     trajectory64: float = 1e-8  # float64 parameters after each of K steps
+    grad32: float = 1e-4  # float32 gradients, relative to each gradient's largest magnitude
+    trajectory32: float = 1e-4  # float32 parameters after each step, relative to their largest magnitude
 
 
 @dataclass(frozen=True)

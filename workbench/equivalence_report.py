@@ -1,0 +1,87 @@
+"""Tables of `compare.py --check`: a pure rendering of a `workbench.equivalence.Report`, and its entry point."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections import Counter
+
+from tabulate import tabulate
+
+from workbench.equivalence import Report, Row, default_config, run_checks, task_inputs
+
+SHOWN_STEPS = (1, 2, 5, 10, 20, 50)  # trajectory steps printed (all are checked)
+STATUS_ORDER = ("OK", "INFO", "INACCURATE", "FAIL")  # worst last
+
+
+def _num(x: float) -> str:
+    return "-" if math.isnan(x) else f"{x:.2e}"
+
+
+def _table(rows: list[Row], first: str) -> str:
+    body = [[r.pair, r.item, _num(r.max_abs), _num(r.max_rel), f"{r.tol:g}", r.status] for r in rows]
+    return tabulate(body, headers=["pair", first, "max abs", "max rel", "tol", "status"], disable_numparse=True)
+
+
+def _trajectory_table(rows: list[Row], steps: int) -> str:
+    """Selected steps of every (variant, pair), then its worst step over all `steps`."""
+    shown = {f"step {s}" for s in SHOWN_STEPS if s <= steps} | {f"step {steps}"}
+    body, groups = [], {}
+    for r in rows:
+        groups.setdefault((r.variant, r.pair), []).append(r)
+    for (variant, pair), group in groups.items():
+        stepped = [r for r in group if r.item.startswith("step")]
+        for r in group:
+            if r.item in shown or not r.item.startswith("step"):
+                body.append([variant, pair, r.item, _num(r.max_abs), _num(r.max_rel), r.note, r.status])
+        if stepped:
+            worst = max(stepped, key=lambda r: (STATUS_ORDER.index(r.status), r.max_abs if not math.isnan(r.max_abs) else math.inf))
+            body.append([variant, pair, f"worst of {len(stepped)}", _num(worst.max_abs), _num(worst.max_rel), f"at {worst.item}", worst.status])
+    return tabulate(body, headers=["optimizer", "pair", "step", "max abs", "max rel", "worst weight", "status"], disable_numparse=True)
+
+
+def render(report: Report) -> str:
+    """Every table of the report as text."""
+    c = report.config
+    out = [
+        f"Numerical equivalence: task {report.task}",
+        f"inputs: {report.inputs}",
+        f"batch {c.batch_size} samples, {c.steps} trajectory steps, finite differences on {c.fd_samples} samples; "
+        f"{c.threads} thread(s); dropout off. Status: OK <= tol < INACCURATE <= 1000 tol < FAIL; INFO is not judged. "
+        "float64 is judged on max abs, float32 on max rel (to the largest magnitude of the right side).",
+    ]
+    out += [f"skipped {name}: {reason}" for name, reason in report.skipped.items()]
+    out += [f"note: {note}" for note in report.notes]
+    for dtype in c.dtypes:
+        rows = [r for r in report.rows if r.dtype == dtype]
+        sections = [
+            ("forward", f"Forward, {dtype}: per-layer outputs (eval mode), logits, probabilities", "layer"),
+            ("gradient", f"Gradients, {dtype}: training-mode loss and every trainable parameter (canonical layout)", "parameter"),
+            ("finite_difference", "Reference analytic gradients vs central finite differences (float64, eps 1e-6)", "parameter"),
+        ]
+        for check, title, first in sections:
+            selected = [r for r in rows if r.check == check]
+            if selected:
+                out += ["", title, _table(selected, first)]
+        trajectory = [r for r in rows if r.check == "trajectory"]
+        if trajectory:
+            out += ["", f"Trajectory, {dtype}: every weight after each step, identical batches", _trajectory_table(trajectory, c.steps)]
+    counts = Counter(r.status for r in report.rows)
+    out += ["", "rows: " + ", ".join(f"{counts[s]} {s}" for s in STATUS_ORDER), "result: " + ("FAIL" if report.failed else "no FAIL")]
+    return "\n".join(out) + "\n"
+
+
+def check_task(task: str, frameworks: list[str], data_dir: str | None) -> tuple[str, bool]:
+    """Run every check of one task: (the tables as text, whether any row is FAIL)."""
+    from tasks import registry
+
+    start = time.perf_counter()
+    spec = registry.get(task).spec
+    config = default_config(spec, tuple(frameworks))
+    X, y, inputs = task_inputs(task, data_dir, config.batch_size * config.steps, config.seed)
+    if config.steps < 50:
+        inputs += f"; a larger model: {config.batch_size} samples per batch and {config.steps} steps to stay fast"
+    report = run_checks(spec, X, y, config, inputs)
+    print(f"checked in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    return render(report), report.failed
