@@ -29,7 +29,8 @@ class RunResult:
 
     task: str
     framework: str
-    model: str
+    model: str  # shown in the table: the adapter's label
+    model_id: str = ""  # the model the row was asked for ("spec" or a baseline name); --resume matches on it
     status: str = "ok"  # one of STATUSES
     message: str = ""  # one line: why it is not ok, or a note
     version: str = ""  # framework version
