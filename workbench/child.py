@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import traceback
 from dataclasses import asdict
 from pathlib import Path
 
-from workbench.driver import RunRequest, run_one
-from workbench.result import RunResult, atomic_write_text
+if __name__ == "__main__":  # before the slow imports: Ctrl-C in a terminal reaches the child too; leave quietly,
+    signal.signal(signal.SIGINT, lambda signum, frame: sys.exit(130))  # the parent kills us and reports it
+
+from workbench.driver import RunRequest, run_one  # noqa: E402
+from workbench.result import RunResult, atomic_write_text  # noqa: E402
 
 
 def one_line(exc: BaseException) -> str:
@@ -43,7 +47,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except KeyboardInterrupt:  # Ctrl-C in a terminal reaches the child too; the parent reports it
-        sys.exit(130)
+    sys.exit(main(sys.argv[1:]))

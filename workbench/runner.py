@@ -120,7 +120,7 @@ def save_or_warn(plan: RunPlan, results: list[RunResult]) -> bool:
 
 
 def run_plan(plan: RunPlan, on_result: Callable[[RunResult], bool] | None = None) -> list[RunResult]:
-    """Run every request in order, saving after each row; `on_result` returning True stops early.
+    """Run every request in order, saving after each row; `on_result` returning True stops early, unsaved.
 
     Ctrl-C raises Interrupted carrying the rows finished so far (saved once more if the last save missed).
     """
@@ -129,10 +129,10 @@ def run_plan(plan: RunPlan, on_result: Callable[[RunResult], bool] | None = None
     try:
         for request in plan.requests:
             results.append(run_row(request, plan))
+            if on_result is not None and on_result(results[-1]):
+                break  # a row that stops the run (bad data, bad --subset) is not a result worth saving
             saved = False  # until the save below returns: Ctrl-C during it retries once
             saved = save_or_warn(plan, results)
-            if on_result is not None and on_result(results[-1]):
-                break
     except KeyboardInterrupt:
         if not saved:
             save_or_warn(plan, results)
