@@ -28,7 +28,8 @@ from pathlib import Path
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_DATA, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 # --resume keeps these from the saved run: changing them would mix rows that are not comparable
-ROW_FLAGS = ("task", "frameworks", "device", "epochs", "batch_size", "lr", "seed", "subset", "threads", "dtype", "dry_run")
+ROW_FLAGS = ("task", "frameworks", "device", "epochs", "batch_size", "lr", "seed", "subset", "threads", "dtype",
+             "dry_run")  # fmt: skip
 FATAL_FIRST_ROW = {"DataError": EXIT_DATA, "SubsetError": EXIT_USAGE}  # every row would fail the same way
 
 
@@ -91,9 +92,12 @@ def build_parser() -> Parser:
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"), help="weights and activations")
     p.add_argument("--data-dir", default=None, help="data folder (else $FRAMEBENCH_DATA, else the user cache)")
     p.add_argument("--format", default="simple", metavar="FMT", help=f"table format: a tabulate format, csv or json ({', '.join(FORMATS)})")
-    p.add_argument("--output", default=None, metavar="FILE", help="save results as JSON to FILE after every row (default: results/TASK-TIMESTAMP.json; none for --dry-run)")
-    p.add_argument("--resume", default=None, metavar="FILE", help="rerun the rows of the run saved in FILE that did not finish ok; saves back into FILE")
-    p.add_argument("--timeout", type=_positive_float, default=None, help="seconds allowed per framework run (default: none; not with --in-process)")
+    p.add_argument("--output", default=None, metavar="FILE",
+                   help="save results as JSON to FILE after every row (default: results/TASK-TIMESTAMP.json; none for --dry-run)")
+    p.add_argument("--resume", default=None, metavar="FILE",
+                   help="rerun the rows of the run saved in FILE that did not finish ok; saves back into FILE")
+    p.add_argument("--timeout", type=_positive_float, default=None,
+                   help="seconds allowed per framework run (default: none; not with --in-process)")
     p.add_argument("--in-process", action="store_true", help="run rows in this process (debugging; no isolation)")
     p.add_argument("--dry-run", action="store_true", help="one batch per adapter, end to end, in seconds")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -157,9 +161,11 @@ def check_conflicts(args: argparse.Namespace, given: set[str]) -> None:
     if args.list and others:
         raise UsageError(f"--list cannot be combined with {_flag(others[0])}")
     if args.in_process and args.timeout is not None:
-        raise UsageError("--timeout cannot be enforced with --in-process (a row in this process cannot be stopped): drop one")
-    if args.resume is not None and args.output is not None and Path(args.output).resolve() != Path(args.resume).resolve():
-        raise UsageError(f"--output {args.output} differs from --resume {args.resume}: a resumed run saves back into its file")
+        raise UsageError("--timeout cannot be enforced with --in-process (a row in this process cannot be stopped): "
+                         "drop one")  # fmt: skip
+    resume, output = args.resume, args.output
+    if resume is not None and output is not None and Path(output).resolve() != Path(resume).resolve():
+        raise UsageError(f"--output {output} differs from --resume {resume}: a resumed run saves back into its file")
 
 
 def resumed_args(args: argparse.Namespace, given: set[str]) -> argparse.Namespace:
@@ -167,7 +173,8 @@ def resumed_args(args: argparse.Namespace, given: set[str]) -> argparse.Namespac
     from workbench.resume import kept_rows, read_saved_run
 
     meta, results = read_saved_run(args.resume)
-    extra = [a for dest in ("format", "timeout", "data_dir") if dest in given for a in (_flag(dest), str(getattr(args, dest)))]
+    valued = [dest for dest in ("format", "timeout", "data_dir") if dest in given]
+    extra = [a for dest in valued for a in (_flag(dest), str(getattr(args, dest)))]
     extra += [_flag(dest) for dest in ("quiet", "in_process") if dest in given]
     try:
         saved = build_parser().parse_args(meta["argv"] + extra)
@@ -191,7 +198,8 @@ def default_output(args: argparse.Namespace) -> str | None:
     try:
         folder.mkdir(exist_ok=True)
     except OSError as exc:
-        print(f"compare.py: warning: cannot create {folder}/ ({exc.strerror}); results will only be printed", file=sys.stderr)
+        reason = exc.strerror or exc
+        print(f"compare.py: warning: cannot create {folder}/ ({reason}); results will only be printed", file=sys.stderr)
         return None
     return str(folder / f"{args.task}-{time.strftime('%Y%m%d-%H%M%S')}.json")
 
@@ -234,8 +242,9 @@ def make_plan(args: argparse.Namespace):  # noqa: ANN201 - workbench.runner.RunP
         "seed": spec.train.seed if args.seed is None else args.seed, "dtype": args.dtype,
         "dry_run": args.dry_run, "argv": args.argv,
     }  # fmt: skip
-    return RunPlan(requests=requests, timeout_s=args.timeout, in_process=args.in_process, output=args.output and Path(args.output),
-                   meta=meta, kept=args.kept)  # fmt: skip
+    output = Path(args.output) if args.output else None
+    return RunPlan(requests=requests, timeout_s=args.timeout, in_process=args.in_process, output=output, meta=meta,
+                   kept=args.kept)  # fmt: skip
 
 
 def exit_code(results: list) -> int:
@@ -295,7 +304,8 @@ def run_main() -> int:
     except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback only on request
         if os.environ.get("FRAMEBENCH_DEBUG"):
             raise
-        print(f"compare.py: internal error: {type(exc).__name__}: {exc} (FRAMEBENCH_DEBUG=1 shows the traceback)", file=sys.stderr)
+        hint = "(FRAMEBENCH_DEBUG=1 shows the traceback)"
+        print(f"compare.py: internal error: {type(exc).__name__}: {exc} {hint}", file=sys.stderr)
         return EXIT_INTERNAL
 
 
