@@ -14,13 +14,14 @@ Exit codes:
     2    usage error: a bad flag, conflicting flags, --subset larger than the data, a bad --resume file
     3    data error: missing, corrupt or unsafe data files
     4    some frameworks failed: their rows say why (skipped, error, diverged, timeout, crashed)
-    130  interrupted (Ctrl-C): the finished rows are printed and saved
+    130  interrupted (Ctrl-C or SIGTERM): the finished rows are printed and saved
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -294,8 +295,14 @@ def main(argv: list[str] | None = None) -> int:
     return exit_code(results)
 
 
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM (`kill PID`) stops the run like Ctrl-C: the current child is killed, finished rows are kept."""
+    raise KeyboardInterrupt
+
+
 def run_main() -> int:
     """main() with the last-resort handlers: Ctrl-C before the run starts, and bugs, are one line too."""
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         return main()
     except KeyboardInterrupt:

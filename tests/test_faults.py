@@ -266,6 +266,55 @@ def test_resume_reruns_only_the_failed_and_missing_rows(interrupted_run, tmp_pat
     assert json.loads(path.read_text())["meta"]["argv"] == json.loads(before)["meta"]["argv"]
 
 
+def _start_works_then_hangs(out: Path) -> subprocess.Popen:
+    """compare.py with a fast ok row and then a hanging one, in its own process group."""
+    cmd = [sys.executable, str(ROOT / "compare.py"), "--frameworks", "works,hangs", "--dry-run", "--quiet",
+           "--data-dir", str(real_data_dir()), "--output", str(out)]  # fmt: skip
+    return subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **fault_env()}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+
+
+def _group_gone(pgid: int) -> bool:
+    """True once no process of the group is left (the hanging child included)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_sigterm_to_compare_alone_kills_the_child_and_keeps_the_rows(tmp_path):
+    out = tmp_path / "results.json"
+    proc = _start_works_then_hangs(out)
+    try:
+        _wait_for_rows(out, 1, proc)
+        proc.terminate()  # `kill PID`: only compare.py gets the signal, not the child
+        stdout, stderr = proc.communicate(timeout=60)
+        deadline = time.monotonic() + 10
+        while not _group_gone(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _group_gone(proc.pid), "the hanging child outlived compare.py"
+    finally:
+        if not _group_gone(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "interrupted" in stderr
+    assert "works" in stdout and "hangs" not in stdout
+    assert [(r.framework, r.status) for r in load_results(out)[1]] == [("works", "ok")]
+
+
+def test_compare_killed_outright_leaves_the_saved_rows_readable(tmp_path):
+    out = tmp_path / "results.json"
+    proc = _start_works_then_hangs(out)
+    try:
+        _wait_for_rows(out, 1, proc)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # no handler runs: only what was saved survives
+        proc.communicate(timeout=60)
+    assert [(r.framework, r.status) for r in load_results(out)[1]] == [("works", "ok")]
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]  # no half-written temporary file left
+
+
 # ------------------------------------------------------------------ saving fails mid-run: warn, keep going
 
 
