@@ -30,7 +30,6 @@ class RunResult:
     task: str
     framework: str
     model: str  # shown in the table: the adapter's label
-    model_id: str = ""  # the model the row was asked for ("spec" or a baseline name); --resume matches on it
     status: str = "ok"  # one of STATUSES
     message: str = ""  # one line: why it is not ok, or a note
     version: str = ""  # framework version
@@ -63,6 +62,7 @@ class RunResult:
     target_accuracy: float | None = None
     time_to_target_s: float | None = None  # training time until test accuracy first reached the target
     history: list[EpochRecord] = field(default_factory=list)
+    model_id: str = ""  # the model the row was asked for ("spec" or a baseline name); --resume matches on it
 
     @classmethod
     def from_dict(cls, data: dict) -> "RunResult":
