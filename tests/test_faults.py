@@ -218,6 +218,11 @@ def _wait_for_rows(path: Path, count: int, proc: subprocess.Popen, limit_s: floa
     pytest.fail(f"{path} never held {count} rows")
 
 
+def _default_sigint() -> None:
+    """In the new process: Ctrl-C acts as in a terminal even if pytest runs as a background job (SIGINT ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture(scope="module")
 def interrupted_run(tmp_path_factory):
     """sklearn (2 rows), a failing row, then a hanging one; Ctrl-C to the whole process group once 3 rows are saved."""
@@ -225,7 +230,8 @@ def interrupted_run(tmp_path_factory):
     cmd = [sys.executable, str(ROOT / "compare.py"), "--frameworks", "sklearn,raises,hangs", "--dry-run", "--quiet",
            "--data-dir", str(real_data_dir()), "--output", str(out)]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **fault_env()}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_default_sigint)  # fmt: skip
     try:
         _wait_for_rows(out, 3, proc)
         time.sleep(0.5)  # let the hanging row's child start, so Ctrl-C reaches it as in a terminal
