@@ -6,21 +6,35 @@
     python compare.py --task mnist --explain
     python compare.py --task mnist --plot curves.png --report report/
     python compare.py --task mnist --check
+    python compare.py --resume results/mnist-20260101-120000.json   # rerun only the rows that did not finish ok
 
-Tables go to stdout, progress bars and logs to stderr. Exit codes: 0 all rows ok; 2 usage
-error; 3 data error; 4 some frameworks failed (their rows say why); 5 a --check comparison is
-FAIL; 130 interrupted.
+Tables go to stdout, progress bars and logs to stderr. Every finished row is saved at once, to
+--output FILE or else to results/TASK-TIMESTAMP.json (not for --dry-run).
+
+Exit codes:
+    0    every row ok
+    1    internal error (a bug in framebench: please report it; FRAMEBENCH_DEBUG=1 shows the traceback)
+    2    usage error: a bad flag, conflicting flags, --subset larger than the data, a bad --resume file
+    3    data error: missing, corrupt or unsafe data files
+    4    some frameworks failed: their rows say why (skipped, error, diverged, timeout, crashed)
+    5    --check: a comparison is FAIL
+    130  interrupted (Ctrl-C or SIGTERM): the finished rows are printed and saved
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-EXIT_OK, EXIT_USAGE, EXIT_DATA, EXIT_FAILED, EXIT_CHECK_FAILED, EXIT_INTERRUPTED = 0, 2, 3, 4, 5, 130
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_DATA, EXIT_FAILED, EXIT_CHECK_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
+# --resume keeps these from the saved run: changing them would mix rows that are not comparable
+ROW_FLAGS = ("task", "frameworks", "device", "epochs", "batch_size", "lr", "seed", "subset", "threads", "dtype",
+             "dry_run", "repeats", "compile", "tf32")  # fmt: skip
 FATAL_FIRST_ROW = {"DataError": EXIT_DATA, "SubsetError": EXIT_USAGE}  # every row would fail the same way
 
 
@@ -82,11 +96,15 @@ def build_parser() -> Parser:
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"), help="weights and activations")
     p.add_argument("--data-dir", default=None, help="data folder (else $FRAMEBENCH_DATA, else the user cache)")
     p.add_argument("--format", default="simple", metavar="FMT", help=f"table format: a tabulate format, csv or json ({', '.join(FORMATS)})")
-    p.add_argument("--output", default=None, metavar="FILE", help="also save all results as JSON to FILE")
+    p.add_argument("--output", default=None, metavar="FILE",
+                   help="save results as JSON to FILE after every row (default: results/TASK-TIMESTAMP.json; none for --dry-run)")
+    p.add_argument("--resume", default=None, metavar="FILE",
+                   help="rerun the rows of the run saved in FILE that did not finish ok; saves back into FILE")
     p.add_argument("--repeats", type=_positive_int, default=1, help="runs per framework, with seeds seed..seed+N-1")
     p.add_argument("--compile", action="store_true", help="add variant rows: torch.compile and Keras jit_compile (XLA)")
     p.add_argument("--tf32", action="store_true", help="allow TensorFloat-32 matmuls on CUDA in torch and TensorFlow")
-    p.add_argument("--timeout", type=_positive_float, default=None, help="seconds allowed per framework run (default: none)")
+    p.add_argument("--timeout", type=_positive_float, default=None,
+                   help="seconds allowed per framework run (default: none; not with --in-process)")
     p.add_argument("--in-process", action="store_true", help="run rows in this process (debugging; no isolation)")
     p.add_argument("--dry-run", action="store_true", help="one batch per adapter, end to end, in seconds")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -104,9 +122,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     from tasks import registry
     from workbench.report import FORMATS
 
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    given = explicit_flags(argv)
+    check_conflicts(args, given)
     if args.list:
         return args
+    args.argv, args.kept = argv, {}
+    if args.resume is not None:
+        args = resumed_args(args, given)
     registry.get(args.task)  # unknown task -> UnknownTaskError listing the names
     args.framework_list = [f.strip() for f in args.frameworks.split(",") if f.strip()]
     if not args.framework_list:
@@ -116,6 +140,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.format not in FORMATS:
         raise UsageError(f"unknown --format {args.format!r}: use a tabulate format ({', '.join(FORMATS[:6])}, ...), csv or json")
     if args.output is not None:
+        if Path(args.output).is_dir():
+            raise UsageError(f"--output {args.output} is a folder: name a file in it")
         folder = Path(args.output).resolve().parent
         if not folder.is_dir():
             raise UsageError(f"--output folder {folder} does not exist")
@@ -168,6 +194,67 @@ def write_teaching_files(args: argparse.Namespace, meta: dict, results: list, ch
         print(f"compare.py: report written to {', '.join(str(p) for p in written)}", file=sys.stderr)
 
 
+def explicit_flags(argv: list[str]) -> set[str]:
+    """The destinations of the flags actually typed (defaults left out)."""
+    unset = object()  # not a string, so argparse does not convert it like a typed value
+    parser = build_parser()
+    parser.set_defaults(**{dest: unset for dest in vars(build_parser().parse_args([]))})
+    return {dest for dest, value in vars(parser.parse_args(argv)).items() if value is not unset}
+
+
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def check_conflicts(args: argparse.Namespace, given: set[str]) -> None:
+    """Flags that make no sense together: one line naming both."""
+    others = sorted(given - {"list"})
+    if args.list and others:
+        raise UsageError(f"--list cannot be combined with {_flag(others[0])}")
+    if args.in_process and args.timeout is not None:
+        raise UsageError("--timeout cannot be enforced with --in-process (a row in this process cannot be stopped): "
+                         "drop one")  # fmt: skip
+    resume, output = args.resume, args.output
+    if resume is not None and output is not None and Path(output).resolve() != Path(resume).resolve():
+        raise UsageError(f"--output {output} differs from --resume {resume}: a resumed run saves back into its file")
+
+
+def resumed_args(args: argparse.Namespace, given: set[str]) -> argparse.Namespace:
+    """The saved run's flags, with this call's --format/--quiet/--timeout/--in-process/--data-dir on top."""
+    from workbench.resume import kept_rows, read_saved_run
+
+    meta, results = read_saved_run(args.resume)
+    valued = [dest for dest in ("format", "timeout", "data_dir") if dest in given]
+    extra = [a for dest in valued for a in (_flag(dest), str(getattr(args, dest)))]
+    extra += [_flag(dest) for dest in ("quiet", "in_process") if dest in given]
+    try:
+        saved = build_parser().parse_args(meta["argv"] + extra)
+    except UsageError as exc:
+        raise UsageError(f"--resume {args.resume}: its saved command line no longer parses ({exc})") from None
+    for dest in sorted(given & set(ROW_FLAGS)):
+        if getattr(args, dest) != getattr(saved, dest):
+            raise UsageError(f"--resume {args.resume}: {_flag(dest)} {getattr(args, dest)} differs from the saved run's "
+                             f"{getattr(saved, dest)}; start a new run instead")  # fmt: skip
+    check_conflicts(saved, explicit_flags(meta["argv"] + extra))
+    saved.argv, saved.output, saved.resume = meta["argv"], args.resume, args.resume
+    saved.kept = kept_rows([r for r in results if r.task == saved.task])
+    return saved
+
+
+def default_output(args: argparse.Namespace) -> str | None:
+    """results/TASK-TIMESTAMP.json for a real run without --output (a dry run saves nothing)."""
+    if args.output is not None or args.dry_run:
+        return args.output
+    folder = Path("results")
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or exc
+        print(f"compare.py: warning: cannot create {folder}/ ({reason}); results will only be printed", file=sys.stderr)
+        return None
+    return str(folder / f"{args.task}-{time.strftime('%Y%m%d-%H%M%S')}.json")
+
+
 def list_text() -> str:
     """Tasks and frameworks, with availability."""
     from tabulate import tabulate
@@ -210,9 +297,11 @@ def make_plan(args: argparse.Namespace):  # noqa: ANN201 - workbench.runner.RunP
         "task": args.task, "title": spec.title, "device": args.device, "threads": args.threads,
         "seed": first_seed if args.repeats == 1 else f"{first_seed}..{first_seed + args.repeats - 1}",
         "dtype": args.dtype, "tf32": args.tf32,
-        "dry_run": args.dry_run, "argv": sys.argv[1:],
+        "dry_run": args.dry_run, "argv": args.argv,
     }  # fmt: skip
-    return RunPlan(requests=requests, timeout_s=args.timeout, in_process=args.in_process, output=args.output and Path(args.output), meta=meta)
+    output = Path(args.output) if args.output else None
+    return RunPlan(requests=requests, timeout_s=args.timeout, in_process=args.in_process, output=output, meta=meta,
+                   kept=args.kept)  # fmt: skip
 
 
 def exit_code(results: list) -> int:
@@ -224,11 +313,12 @@ def main(argv: list[str] | None = None) -> int:
     """Parse, run every row in its own process, print the tables."""
     from tasks.registry import UnknownTaskError
 
-    from frameworks.base import UnknownFrameworkError
+    from frameworks.base import PluginSpecError, UnknownFrameworkError
+    from workbench.resume import ResumeError
 
     try:
         args = parse_args(argv)
-    except (UsageError, UnknownTaskError, UnknownFrameworkError) as exc:
+    except (UsageError, UnknownTaskError, UnknownFrameworkError, PluginSpecError, ResumeError) as exc:
         print(f"compare.py: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.list:
@@ -251,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     from workbench.report import render
     from workbench.runner import Interrupted, run_plan
 
+    args.output = default_output(args)
     plan = make_plan(args)
 
     def fatal(result) -> bool:  # noqa: ANN001
@@ -269,9 +360,32 @@ def main(argv: list[str] | None = None) -> int:
         return FATAL_FIRST_ROW[kind]
     print(render(plan.meta, results, args.format), end="")
     write_teaching_files(args, plan.meta, results, check_text)
+    if args.output and Path(args.output).is_file():
+        print(f"compare.py: results saved to {args.output}", file=sys.stderr)
     code = exit_code(results)
     return EXIT_CHECK_FAILED if check_failed and code == EXIT_OK else code
 
 
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM (`kill PID`) stops the run like Ctrl-C: the current child is killed, finished rows are kept."""
+    raise KeyboardInterrupt
+
+
+def run_main() -> int:
+    """main() with the last-resort handlers: Ctrl-C before the run starts, and bugs, are one line too."""
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return main()
+    except KeyboardInterrupt:
+        print("compare.py: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback only on request
+        if os.environ.get("FRAMEBENCH_DEBUG"):
+            raise
+        hint = "(FRAMEBENCH_DEBUG=1 shows the traceback)"
+        print(f"compare.py: internal error: {type(exc).__name__}: {exc} {hint}", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main())

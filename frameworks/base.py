@@ -24,6 +24,7 @@ FRAMEWORKS: dict[str, tuple[str, tuple[str, ...]]] = {
     "sklearn": ("frameworks.sklearn", ("sklearn",)),
 }
 SPEC_MODEL = "spec"  # model name of the spec's own network (as opposed to a baseline)
+EXTRA_FRAMEWORKS_VAR = "FRAMEBENCH_EXTRA_FRAMEWORKS"  # the plugin hook: "name=module.path,name2=module2"
 
 
 class UnknownFrameworkError(KeyError):
@@ -31,6 +32,10 @@ class UnknownFrameworkError(KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class PluginSpecError(ValueError):
+    """FRAMEBENCH_EXTRA_FRAMEWORKS is malformed; the message says which entry."""
 
 
 @dataclass(frozen=True)
@@ -85,27 +90,60 @@ class Adapter(Protocol):
         """Load canonical weights."""
 
 
+def extra_frameworks() -> dict[str, str]:
+    """Adapters added through FRAMEBENCH_EXTRA_FRAMEWORKS="name=module.path,...": framework name -> module.
+
+    This is how to add a framework without editing this file: write a module with the same
+    `version`, `configure` and `Adapter` as frameworks/pytorch.py, put its folder on PYTHONPATH
+    (child processes inherit it) and name it here. The tests use it to inject faults.
+    """
+    extra: dict[str, str] = {}
+    for entry in filter(None, (e.strip() for e in os.environ.get(EXTRA_FRAMEWORKS_VAR, "").split(","))):
+        name, _, module = (part.strip() for part in entry.partition("="))
+        if not name.isidentifier() or not all(p.isidentifier() for p in module.split(".")):
+            raise PluginSpecError(f"{EXTRA_FRAMEWORKS_VAR}: {entry!r} is not name=module.path")
+        if name in FRAMEWORKS:
+            raise PluginSpecError(f"{EXTRA_FRAMEWORKS_VAR}: {name!r} is already a built-in framework")
+        extra[name] = module
+    return extra
+
+
+def registered() -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Built-in frameworks, then the extra ones (which need only their own module)."""
+    return {**FRAMEWORKS, **{name: (module, ()) for name, module in extra_frameworks().items()}}
+
+
 def framework_names() -> list[str]:
     """Every registered framework, in table order."""
-    return list(FRAMEWORKS)
+    return list(registered())
 
 
 def check_framework(name: str) -> None:
     """Raise UnknownFrameworkError listing the valid names if `name` is not registered."""
-    if name not in FRAMEWORKS:
-        raise UnknownFrameworkError(f"unknown framework {name!r}: choose from {', '.join(FRAMEWORKS)}")
+    names = framework_names()
+    if name not in names:
+        raise UnknownFrameworkError(f"unknown framework {name!r}: choose from {', '.join(names)}")
+
+
+def _installed(module: str) -> bool:
+    """True if `module` can be found without importing it (a missing parent package counts as missing)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:
+        return False
 
 
 def missing_packages(name: str) -> list[str]:
     """Packages the framework needs that are not installed (found without importing them)."""
     check_framework(name)
-    return [pkg for pkg in FRAMEWORKS[name][1] if importlib.util.find_spec(pkg) is None]
+    module, packages = registered()[name]
+    return [pkg for pkg in packages or (module,) if not _installed(pkg)]
 
 
 def load_adapter_module(name: str):  # noqa: ANN201 - a module
     """Import the adapter module (and with it the framework itself)."""
     check_framework(name)
-    return importlib.import_module(FRAMEWORKS[name][0])
+    return importlib.import_module(registered()[name][0])
 
 
 def model_names(name: str, spec: TaskSpec) -> list[str]:

@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import traceback
 from dataclasses import asdict
 from pathlib import Path
 
-from workbench.driver import RunRequest, run_one
-from workbench.result import RunResult, atomic_write_text
+# Before the slow imports: Ctrl-C in a terminal reaches the child too; leave quietly, the parent reports it.
+# An ignored SIGINT (a background job, nohup) stays ignored.
+if __name__ == "__main__" and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    signal.signal(signal.SIGINT, lambda signum, frame: sys.exit(130))
+
+from workbench.driver import RunRequest, run_one  # noqa: E402
+from workbench.result import RunResult, atomic_write_text  # noqa: E402
 
 
 def one_line(exc: BaseException) -> str:

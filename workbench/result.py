@@ -29,7 +29,7 @@ class RunResult:
 
     task: str
     framework: str
-    model: str
+    model: str  # shown in the table: the adapter's label
     status: str = "ok"  # one of STATUSES
     message: str = ""  # one line: why it is not ok, or a note
     version: str = ""  # framework version
@@ -66,6 +66,8 @@ class RunResult:
     target_accuracy: float | None = None
     time_to_target_s: float | None = None  # training time until test accuracy first reached the target
     history: list[EpochRecord] = field(default_factory=list)
+    model_id: str = ""  # the model the row was asked for ("spec" or a baseline name); --resume matches on it
+    compiled: bool = False  # the torch.compile / XLA variant row
 
     @classmethod
     def from_dict(cls, data: dict) -> "RunResult":
@@ -74,6 +76,11 @@ class RunResult:
         kwargs = {k: v for k, v in data.items() if k in known}
         kwargs["history"] = [EpochRecord(**h) for h in kwargs.get("history", [])]
         return cls(**kwargs)
+
+
+def row_key(framework: str, model_id: str, seed: int, compiled: bool) -> tuple:
+    """What identifies a row of a run: --resume matches saved rows to requests with it."""
+    return (framework, model_id, seed, compiled)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

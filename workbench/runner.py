@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from workbench.driver import RunRequest
-from workbench.result import RunResult, save_results
+from workbench.result import RunResult, row_key, save_results
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,6 +31,7 @@ class RunPlan:
     in_process: bool = False  # run rows in this process (debugging; no isolation)
     output: Path | None = None  # JSON results, rewritten after every row
     meta: dict = field(default_factory=dict)  # header facts saved with the results
+    kept: dict[tuple, RunResult] = field(default_factory=dict)  # --resume: rows not rerun, by `row_key`
 
 
 class Interrupted(Exception):
@@ -62,7 +63,7 @@ def _failed(request: RunRequest, status: str, message: str) -> RunResult:
         message=message,
         threads=s.threads,
         dtype=s.dtype,
-        seed=request.seed or 0,
+        seed=request.settings.seed,
     )
 
 
@@ -90,25 +91,50 @@ def run_in_child(request: RunRequest, timeout_s: float | None) -> RunResult:
         return _failed(request, "crashed", f"child process exited with code {code} and no result")
 
 
-def run_plan(plan: RunPlan, on_result: Callable[[RunResult], bool] | None = None) -> list[RunResult]:
-    """Run every request in order, saving after each row; `on_result` returning True stops early.
+def run_row(request: RunRequest, plan: RunPlan) -> RunResult:
+    """One row: kept from the resumed file, or run in a child (or in this process)."""
+    kept = plan.kept.get(row_key(request.framework, request.model, request.settings.seed, request.settings.compile))
+    if kept is not None:
+        return kept
+    if plan.in_process:
+        from workbench.child import execute
 
-    Ctrl-C raises Interrupted carrying the rows finished so far.
+        result = execute(request)
+    else:
+        result = run_in_child(request, plan.timeout_s)
+    result.model_id, result.compiled = request.model, request.settings.compile
+    return result
+
+
+def save_or_warn(plan: RunPlan, results: list[RunResult]) -> bool:
+    """Save the rows so far; a full disk or a removed folder is one warning line, not the end of the run."""
+    if plan.output is None:
+        return True
+    try:
+        save_results(plan.output, plan.meta, results)
+        return True
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        print(f"framebench: warning: could not save results to {plan.output}: {reason}; still running", file=sys.stderr)
+        return False
+
+
+def run_plan(plan: RunPlan, on_result: Callable[[RunResult], bool] | None = None) -> list[RunResult]:
+    """Run every request in order, saving after each row; `on_result` returning True stops early, unsaved.
+
+    Ctrl-C raises Interrupted carrying the rows finished so far (saved once more if the last save missed).
     """
     results: list[RunResult] = []
-    for request in plan.requests:
-        try:
-            if plan.in_process:
-                from workbench.child import execute
-
-                result = execute(request)
-            else:
-                result = run_in_child(request, plan.timeout_s)
-        except KeyboardInterrupt:
-            raise Interrupted(results) from None
-        results.append(result)
-        if plan.output is not None:
-            save_results(plan.output, plan.meta, results)
-        if on_result is not None and on_result(result):
-            break
+    saved = True
+    try:
+        for request in plan.requests:
+            results.append(run_row(request, plan))
+            if on_result is not None and on_result(results[-1]):
+                break  # a row that stops the run (bad data, bad --subset) is not a result worth saving
+            saved = False  # until the save below returns: Ctrl-C during it retries once
+            saved = save_or_warn(plan, results)
+    except KeyboardInterrupt:
+        if not saved:
+            save_or_warn(plan, results)
+        raise Interrupted(results) from None
     return results

@@ -1,0 +1,375 @@
+"""Fault injection: every bad input and run fault ends in one clear line or one row, never a traceback or lost rows.
+
+The run faults come from the adapters in tests/fault_adapters/, registered for the child
+processes through the FRAMEBENCH_EXTRA_FRAMEWORKS plugin hook. Real rows are scikit-learn's
+(it imports in about a second) on the real MNIST files with --subset or --dry-run.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from cli_helpers import ROOT, assert_one_line_error, run_cli
+from conftest_data import real_data_dir
+
+import compare
+from workbench import runner
+from workbench.result import RunResult, load_results
+
+TESTS = Path(__file__).resolve().parent
+FAULTS = {  # name in the table -> adapter module in tests/fault_adapters/
+    "noimport": "fault_adapters.import_fails",
+    "missing": "fault_adapters.not_there",
+    "raises": "fault_adapters.raises_in_build",
+    "killed": "fault_adapters.killed",
+    "exits": "fault_adapters.hard_exit",
+    "hangs": "fault_adapters.hangs",
+    "nan": "fault_adapters.nan_loss",
+}
+WORKING = {"works": "fault_adapters.working"}  # a fault-free adapter: a fast ok row without a framework import
+TIMEOUT_S = 15  # generous: the real rows must finish well inside it on a loaded machine
+
+
+def fault_env(overrides: dict[str, str] | None = None, **extra: str) -> dict[str, str]:
+    """Environment registering the fault adapters (`overrides` remaps names, e.g. to the working adapter)."""
+    mapping = {**FAULTS, **WORKING, **(overrides or {})}
+    return {
+        "PYTHONPATH": os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH", "")) if p),
+        "FRAMEBENCH_EXTRA_FRAMEWORKS": ",".join(f"{k}={v}" for k, v in mapping.items()),
+        **extra,
+    }
+
+
+def assert_no_traceback(proc) -> None:  # noqa: ANN001
+    """Neither stream shows a Python traceback."""
+    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout, proc.stderr
+
+
+def rows_by_framework(path: Path) -> dict[str, list[RunResult]]:
+    """The rows saved in a results file, grouped by framework."""
+    grouped: dict[str, list[RunResult]] = {}
+    for r in load_results(path)[1]:
+        grouped.setdefault(r.framework, []).append(r)
+    return grouped
+
+
+# ------------------------------------------------------------------ bad flags and inputs: one line, exit 2 or 3
+
+
+def _resume_file(tmp_path: Path, argv: list[str]) -> Path:
+    path = tmp_path / "saved.json"
+    path.write_text(json.dumps({"meta": {"task": "mnist", "argv": argv}, "results": []}))
+    return path
+
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (["--list", "--task", "mnist"], ["--list cannot be combined with --task"]),
+        (["--list", "--epochs", "2"], ["--list cannot be combined with --epochs"]),
+        (["--in-process", "--timeout", "5"], ["--timeout cannot be enforced with --in-process"]),
+        (["--output", str(ROOT)], ["--output", "is a folder"]),
+        (["--data-dir", str(ROOT / "compare.py")], ["--data-dir", "compare.py is not a folder"]),
+        (["--resume", "/no/such/run.json"], ["--resume /no/such/run.json: no such file"]),
+        (["--resume", str(ROOT / "compare.py")], ["compare.py is not a framebench results file"]),
+    ],
+)
+def test_conflicting_and_bad_flags(args, fragments):
+    assert_one_line_error(run_cli(*args), 2, *fragments)
+
+
+def test_resume_rejects_a_json_file_without_a_saved_run(tmp_path):
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps({"meta": {}, "results": []}))
+    assert_one_line_error(run_cli("--resume", str(path)), 2, "not a framebench results file", "no saved task")
+
+
+def test_resume_rejects_changed_settings(tmp_path):
+    path = _resume_file(tmp_path, ["--frameworks", "sklearn", "--epochs", "2"])
+    proc = run_cli("--resume", str(path), "--epochs", "3")
+    assert_one_line_error(proc, 2, "--epochs 3 differs from the saved run's 2")
+
+
+def test_resume_rejects_an_output_elsewhere(tmp_path):
+    path = _resume_file(tmp_path, ["--frameworks", "sklearn"])
+    proc = run_cli("--resume", str(path), "--output", str(tmp_path / "elsewhere.json"))
+    assert_one_line_error(proc, 2, "differs from --resume", "saves back into its file")
+
+
+def test_resume_rejects_settings_that_now_conflict(tmp_path):
+    path = _resume_file(tmp_path, ["--frameworks", "sklearn", "--timeout", "30"])
+    proc = run_cli("--resume", str(path), "--in-process")
+    assert_one_line_error(proc, 2, "--timeout cannot be enforced with --in-process")
+
+
+@pytest.mark.parametrize(
+    "value, fragment",
+    [
+        ("no equals sign", "'no equals sign' is not name=module.path"),
+        ("pytorch=fault_adapters.working", "already a built-in"),
+    ],
+)
+def test_bad_plugin_variable_is_a_usage_error(value, fragment):
+    proc = run_cli("--dry-run", env={"FRAMEBENCH_EXTRA_FRAMEWORKS": value})
+    assert_one_line_error(proc, 2, "FRAMEBENCH_EXTRA_FRAMEWORKS", fragment)
+
+
+def test_subset_larger_than_the_data_is_a_usage_error(tmp_path):
+    out = tmp_path / "out.json"
+    data = str(real_data_dir())
+    proc = run_cli("--frameworks", "sklearn", "--subset", "100000", "--data-dir", data, "--output", str(out))
+    assert_one_line_error(proc, 2, "--subset 100000 is larger than the 60000 training samples of MNIST")
+    assert not out.exists()  # a usage error is not a result
+
+
+def test_data_folder_that_is_a_file_through_the_environment(tmp_path):
+    proc = run_cli("--frameworks", "sklearn", "--dry-run", env={"FRAMEBENCH_DATA": str(ROOT / "compare.py")})
+    assert_one_line_error(proc, 3, "compare.py (from FRAMEBENCH_DATA) is a file, not a folder")
+
+
+def test_bug_in_compare_is_one_line_with_exit_1(monkeypatch, capsys):
+    def broken(argv=None):  # noqa: ANN001, ANN202
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(compare, "main", broken)
+    monkeypatch.delenv("FRAMEBENCH_DEBUG", raising=False)
+    assert compare.run_main() == 1
+    err = capsys.readouterr().err
+    hint = "(FRAMEBENCH_DEBUG=1 shows the traceback)"
+    assert err.splitlines() == [f"compare.py: internal error: RuntimeError: simulated bug {hint}"]
+
+
+# ------------------------------------------------------------------ run faults: each a row, the others complete
+
+
+@pytest.fixture(scope="module")
+def fault_run(tmp_path_factory):
+    """One comparison with scikit-learn and every fault adapter, two epochs on 256 samples, saved to a file."""
+    out = tmp_path_factory.mktemp("faults") / "results.json"
+    proc = run_cli(
+        "--frameworks", ",".join(["sklearn", *FAULTS]), "--subset", "256", "--epochs", "2", "--quiet",
+        "--timeout", str(TIMEOUT_S), "--data-dir", str(real_data_dir()), "--output", str(out), env=fault_env(),
+    )  # fmt: skip
+    return proc, out
+
+
+def test_fault_run_exits_4_without_traceback(fault_run):
+    proc, _ = fault_run
+    assert proc.returncode == 4, proc.stderr
+    assert_no_traceback(proc)
+
+
+@pytest.mark.parametrize(
+    "framework, status, message",
+    [
+        ("noimport", "error", "ImportError: simulated: libfault.so: cannot open shared object file"),
+        ("missing", "skipped", "not installed: fault_adapters.not_there"),
+        ("raises", "error", "RuntimeError: simulated build failure: layer not supported"),
+        ("killed", "crashed", "child process killed by SIGKILL"),
+        ("exits", "crashed", "child process exited with code 3 and no result"),
+        ("hangs", "timeout", f"no result after the {TIMEOUT_S} s --timeout"),
+        ("nan", "diverged", "training loss became nan in epoch 2"),
+    ],
+)
+def test_each_fault_is_a_row_with_its_status(fault_run, framework, status, message):
+    proc, out = fault_run
+    assert proc.returncode == 4
+    assert_no_traceback(proc)
+    [row] = rows_by_framework(out)[framework]  # saved on disk
+    assert (row.status, row.message) == (status, message)
+    assert f"{framework} / {row.model}: {status}: {message}" in proc.stdout  # the note under the table
+
+
+def test_divergence_is_reported_at_its_epoch(fault_run):
+    [row] = rows_by_framework(fault_run[1])["nan"]
+    assert row.epochs == 2 and [h.epoch for h in row.history] == [1]  # epoch 1 finished, epoch 2 did not
+    assert row.test_acc is None  # a diverged model is not evaluated
+
+
+def test_the_real_rows_complete_beside_the_faults(fault_run):
+    proc, out = fault_run
+    rows = rows_by_framework(out)["sklearn"]
+    assert [(r.model_id, r.status) for r in rows] == [("logistic_regression", "ok"), ("MLPClassifier", "ok")]
+    assert all(r.test_acc > 0.3 and r.train_samples == 256 for r in rows)
+    assert len(load_results(out)[1]) == 2 + len(FAULTS)  # every row saved, in plan order
+    assert "logistic_regression" in proc.stdout and "MLPClassifier" in proc.stdout
+
+
+# ------------------------------------------------------------------ Ctrl-C, then --resume
+
+
+def _wait_for_rows(path: Path, count: int, proc: subprocess.Popen, limit_s: float = 120) -> None:
+    """Poll the results file until it holds `count` rows (the run saves after every row)."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "compare.py ended before the rows were saved"
+        if path.exists() and len(json.loads(path.read_text())["results"]) >= count:
+            return
+        time.sleep(0.05)
+    pytest.fail(f"{path} never held {count} rows")
+
+
+def _default_sigint() -> None:
+    """In the new process: Ctrl-C acts as in a terminal even if pytest runs as a background job (SIGINT ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture(scope="module")
+def interrupted_run(tmp_path_factory):
+    """sklearn (2 rows), a failing row, then a hanging one; Ctrl-C to the whole process group once 3 rows are saved."""
+    out = tmp_path_factory.mktemp("interrupted") / "results.json"
+    cmd = [sys.executable, str(ROOT / "compare.py"), "--frameworks", "sklearn,raises,hangs", "--dry-run", "--quiet",
+           "--data-dir", str(real_data_dir()), "--output", str(out)]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **fault_env()}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_default_sigint)  # fmt: skip
+    try:
+        _wait_for_rows(out, 3, proc)
+        time.sleep(0.5)  # let the hanging row's child start, so Ctrl-C reaches it as in a terminal
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    before = out.read_text()
+    return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr), out, before
+
+
+def test_ctrl_c_exits_130_with_the_partial_table(interrupted_run):
+    proc, out, _ = interrupted_run
+    assert proc.returncode == 130, proc.stderr
+    assert_no_traceback(proc)
+    assert f"compare.py: interrupted; the finished rows are above and in {out}" in proc.stderr
+    assert "logistic_regression" in proc.stdout and "raises / spec: error: RuntimeError" in proc.stdout
+    assert "hangs" not in proc.stdout
+    saved = load_results(out)[1]
+    assert [(r.framework, r.status) for r in saved] == [("sklearn", "ok"), ("sklearn", "ok"), ("raises", "error")]
+
+
+def test_resume_reruns_only_the_failed_and_missing_rows(interrupted_run, tmp_path):
+    _, interrupted, before = interrupted_run
+    path = tmp_path / "resumed.json"
+    path.write_text(before)
+    gate = tmp_path / "gate"
+    gate.touch()  # the hanging adapter now finishes; `raises` is fixed by mapping it to the working adapter
+    env = fault_env({"raises": "fault_adapters.working"}, FAULT_GATE=str(gate))
+    proc = run_cli("--resume", str(path), "--quiet", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert_no_traceback(proc)
+    old, new = json.loads(before)["results"], json.loads(path.read_text())["results"]
+    assert new[:2] == old[:2]  # the ok rows are kept as they were, not run again
+    statuses = [(r["framework"], r["status"]) for r in new]
+    assert statuses == [("sklearn", "ok"), ("sklearn", "ok"), ("raises", "ok"), ("hangs", "ok")]
+    assert json.loads(path.read_text())["meta"]["argv"] == json.loads(before)["meta"]["argv"]
+
+
+def _start_works_then_hangs(out: Path) -> subprocess.Popen:
+    """compare.py with a fast ok row and then a hanging one, in its own process group."""
+    cmd = [sys.executable, str(ROOT / "compare.py"), "--frameworks", "works,hangs", "--dry-run", "--quiet",
+           "--data-dir", str(real_data_dir()), "--output", str(out)]  # fmt: skip
+    return subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **fault_env()}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+
+
+def _group_gone(pgid: int) -> bool:
+    """True once no process of the group is left (the hanging child included)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_sigterm_to_compare_alone_kills_the_child_and_keeps_the_rows(tmp_path):
+    out = tmp_path / "results.json"
+    proc = _start_works_then_hangs(out)
+    try:
+        _wait_for_rows(out, 1, proc)
+        proc.terminate()  # `kill PID`: only compare.py gets the signal, not the child
+        stdout, stderr = proc.communicate(timeout=60)
+        deadline = time.monotonic() + 10
+        while not _group_gone(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _group_gone(proc.pid), "the hanging child outlived compare.py"
+    finally:
+        if not _group_gone(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "interrupted" in stderr
+    assert "works" in stdout and "hangs" not in stdout
+    assert [(r.framework, r.status) for r in load_results(out)[1]] == [("works", "ok")]
+
+
+def test_compare_killed_outright_leaves_the_saved_rows_readable(tmp_path):
+    out = tmp_path / "results.json"
+    proc = _start_works_then_hangs(out)
+    try:
+        _wait_for_rows(out, 1, proc)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # no handler runs: only what was saved survives
+        proc.communicate(timeout=60)
+    assert [(r.framework, r.status) for r in load_results(out)[1]] == [("works", "ok")]
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]  # no half-written temporary file left
+
+
+# ------------------------------------------------------------------ saving fails mid-run: warn, keep going
+
+
+def test_output_folder_removed_mid_run_warns_and_prints_the_table(tmp_path):
+    folder, gate = tmp_path / "out", tmp_path / "gate"
+    folder.mkdir()
+    out = folder / "results.json"
+    cmd = [sys.executable, str(ROOT / "compare.py"), "--frameworks", "works,hangs", "--dry-run", "--quiet",
+           "--data-dir", str(real_data_dir()), "--output", str(out)]  # fmt: skip
+    env = {**os.environ, **fault_env(FAULT_GATE=str(gate))}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_rows(out, 1, proc)
+        shutil.rmtree(folder)  # the folder disappears while the last row runs
+        gate.touch()
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    warnings = [line for line in stderr.splitlines() if "warning" in line]
+    assert warnings == [
+        f"framebench: warning: could not save results to {out}: No such file or directory; still running"
+    ]
+    assert "works" in stdout and "hangs" in stdout and stdout.count("fault adapter") == 4  # both rows, both tables
+
+
+def test_disk_full_while_saving_keeps_every_row(tmp_path, monkeypatch, capsys):
+    """Unit level: save_results raising ENOSPC on the second row; the run goes on and returns all rows."""
+    from frameworks.base import RunSettings
+    from workbench.driver import RunRequest
+
+    requests = [RunRequest(task="mnist", framework="sklearn", model=m, settings=RunSettings()) for m in ("a", "b", "c")]
+    kept = {("sklearn", r.model): RunResult(task="mnist", framework="sklearn", model=r.model, model_id=r.model)
+            for r in requests}  # fmt: skip
+    calls = []
+
+    def save(path, meta, results):  # noqa: ANN001, ANN202
+        calls.append(len(results))
+        if len(results) == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        (tmp_path / "saved").write_text(str(len(results)))
+
+    monkeypatch.setattr(runner, "save_results", save)
+    plan = runner.RunPlan(requests=requests, output=tmp_path / "r.json", kept=kept)
+    results = runner.run_plan(plan)
+    assert [r.model for r in results] == ["a", "b", "c"] and calls == [1, 2, 3]
+    assert (tmp_path / "saved").read_text() == "3"  # the next save wrote every row, the missed one included
+    assert capsys.readouterr().err.splitlines() == [
+        f"framebench: warning: could not save results to {tmp_path / 'r.json'}: No space left on device; still running"
+    ]
