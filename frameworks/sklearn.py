@@ -189,7 +189,8 @@ class Adapter:
         """
         inputs = list(texts) if not self.epochwise and self.input_kind == "texts" else self._inputs(X)
         if self.epochwise or isinstance(self.estimator[-1] if isinstance(self.estimator, Pipeline) else self.estimator, MultinomialNB):
-            log_proba = np.log(np.clip(self.estimator.predict_proba(inputs), 1e-300, None))
+            proba = self.estimator.predict_proba(inputs).astype(np.float64)  # 1e-300 underflows in float32
+            log_proba = np.log(np.clip(proba, 1e-300, None))
             return log_proba[:, 1:] - log_proba[:, :1] if log_proba.shape[1] == 2 else log_proba
         scores = self.estimator.decision_function(inputs)
         return scores.reshape(-1, 1) if scores.ndim == 1 else scores
