@@ -95,8 +95,8 @@ def build_model(spec: TaskSpec) -> keras.Sequential:
         elif isinstance(layer, Dropout):
             layers.append(keras.layers.Dropout(layer.rate, name=name))
         elif isinstance(layer, Embedding):
-            # mask_zero stays False: padding is handled by pre-padding, as in PyTorch.
-            layers.append(keras.layers.Embedding(layer.vocab_size, layer.dim, name=name))
+            # mask_zero=False: padding is handled by pre-padding, as in PyTorch (no packing there).
+            layers.append(keras.layers.Embedding(layer.vocab_size, layer.dim, mask_zero=False, name=name))
         elif isinstance(layer, LSTM):
             # Keras' defaults stated, not assumed (the canonical weights overwrite the initializers
             # anyway); the spec's gate activations are sigmoid/tanh, as in torch.nn.LSTM.
