@@ -95,13 +95,20 @@ def build_model(spec: TaskSpec) -> keras.Sequential:
         elif isinstance(layer, Dropout):
             layers.append(keras.layers.Dropout(layer.rate, name=name))
         elif isinstance(layer, Embedding):
-            # mask_zero stays False: padding is handled by pre-padding, as in PyTorch.
-            layers.append(keras.layers.Embedding(layer.vocab_size, layer.dim, name=name))
+            # mask_zero=False: padding is handled by pre-padding, as in PyTorch (no packing there).
+            layers.append(keras.layers.Embedding(layer.vocab_size, layer.dim, mask_zero=False, name=name))
         elif isinstance(layer, LSTM):
-            # Stated, not defaulted: the weights come from the canonical initializer anyway.
+            # Keras' defaults stated, not assumed (the canonical weights overwrite the initializers
+            # anyway); the spec's gate activations are sigmoid/tanh, as in torch.nn.LSTM.
             layers.append(
                 keras.layers.LSTM(
-                    layer.units, activation="tanh", recurrent_activation="sigmoid", unit_forget_bias=True, name=name
+                    layer.units,
+                    activation="tanh",
+                    recurrent_activation="sigmoid",
+                    kernel_initializer="glorot_uniform",
+                    recurrent_initializer="orthogonal",
+                    unit_forget_bias=True,
+                    name=name,
                 )
             )
         else:

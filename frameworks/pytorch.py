@@ -65,8 +65,9 @@ class LastHidden(nn.Module):
     def __init__(self, in_features: int, units: int):
         super().__init__()
         self.lstm = nn.LSTM(in_features, units, batch_first=True)
-        # torch adds two biases that both get the full gradient, so their sum would learn twice as
-        # fast as the spec's (and Keras') single bias: keep bias_hh at zero, untrained.
+        # torch adds two biases (b_ih + b_hh) where Keras and the spec have one. Training both
+        # would move their sum twice as fast under Adam and add 4 * units parameters, so b_hh
+        # stays frozen at zero (layout.lstm_to_torch loads it so) and b_ih is the spec's bias.
         self.lstm.bias_hh_l0.requires_grad_(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -237,6 +238,7 @@ class Adapter:
         self.model.zero_grad(set_to_none=True)
         loss = self.loss_fn(self.model(self._inputs(X)), self._targets(y))
         loss.backward()
+        # frozen tensors (the LSTM's second bias) have no gradient: zeros, so the canonical sum is exact
         grads = {k: (p.grad if p.grad is not None else torch.zeros_like(p)).cpu().numpy() for k, p in self.model.named_parameters()}
         self.model.load_state_dict(saved)
         canonical = layout.from_torch(self.spec.model, grads)

@@ -43,17 +43,22 @@ def _flat(X: np.ndarray) -> np.ndarray:
     return X.reshape(len(X), -1)
 
 
+def _section(options: dict, name: str) -> dict:
+    """Keyword arguments of one pipeline step; the spec stores them as (key, value) pairs to stay hashable."""
+    return dict(options.get(name, ()))
+
+
 # name -> (estimator builder, input: "features" or "texts")
 BASELINES = {
     "logistic_regression": (lambda o: LogisticRegression(**o), "features"),
     "standardized_logistic_regression": (lambda o: make_pipeline(StandardScaler(), LogisticRegression(**o)), "features"),
     "standardized_sgd": (lambda o: make_pipeline(StandardScaler(), SGDClassifier(**o)), "features"),
     "tfidf_logistic_regression": (
-        lambda o: Pipeline([("tfidf", TfidfVectorizer(**dict(o).get("vectorizer", {}))), ("clf", LogisticRegression(**dict(o).get("classifier", {})))]),
+        lambda o: Pipeline([("tfidf", TfidfVectorizer(**_section(o, "vectorizer"))), ("clf", LogisticRegression(**_section(o, "classifier")))]),
         "texts",
     ),
     "naive_bayes_counts": (
-        lambda o: Pipeline([("counts", CountVectorizer(**dict(o).get("vectorizer", {}))), ("clf", MultinomialNB(**dict(o).get("classifier", {})))]),
+        lambda o: Pipeline([("counts", CountVectorizer(**_section(o, "vectorizer"))), ("clf", MultinomialNB(**_section(o, "classifier")))]),
         "texts",
     ),
 }

@@ -166,6 +166,8 @@ class DataSpec:
     num_classes: int = 10  # distinct labels
     preprocessing: str = "scale_0_1"  # documented in the task module
     augment: bool = False  # random crop + flip in the shared pipeline (image tasks)
+    num_words: int = 0  # text tasks: vocabulary size incl. PAD and OOV (0 = not a text task)
+    max_len: int = 0  # text tasks: tokens kept per review, padded/truncated in front (0 = not a text task)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,166 @@
+"""The sentiment task: load() on a tiny aclImdb copy (and its cache), class order, subsets,
+text baselines without leakage, equal parameter counts, the same logits in PyTorch, Keras
+and the NumPy reference, and the dry run through the CLI on the real data.
+
+Archives with a `../` member are rejected by `safe_extract_tar`, which `load_imdb_reviews`
+uses for aclImdb_v1.tar.gz: see tests/test_download.py (test_safe_extract_refuses_escapes).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from cli_helpers import run_cli
+from conftest_data import make_aclimdb, real_data_dir
+
+from frameworks.base import RunSettings
+from tasks import reference, sentiment, text
+from tasks.init import init_weights
+from tasks.spec import count_params
+from workbench.driver import RunRequest, load_data, resolve_spec, run_one
+
+SPEC = sentiment.SPEC
+
+
+@pytest.fixture
+def tiny(tmp_path, monkeypatch):
+    """A tiny aclImdb folder (3 reviews per split and class) and a private cache folder."""
+    monkeypatch.setenv("FRAMEBENCH_CACHE", str(tmp_path / "cache"))
+    make_aclimdb(tmp_path / "data", n=3)
+    return tmp_path
+
+
+def test_load_tiny_folder(tiny):
+    data = sentiment.load(str(tiny / "data"))
+    assert data.X_train.shape == data.X_test.shape == (6, SPEC.data.max_len)
+    assert data.X_train.dtype == np.int32 and data.y_train.dtype == np.int64
+    assert data.y_train.tolist() == data.y_test.tolist() == [0, 1, 0, 1, 0, 1]
+    for texts, y, split in ((data.train_texts, data.y_train, "train"), (data.test_texts, data.y_test, "test")):
+        assert all(t.startswith(f"{split} {'pos' if label else 'neg'} ") for t, label in zip(texts, y))
+    assert not data.canonical and any("not 12500" in w for w in data.warnings)
+    # pre-padding: zeros in front of the 4 tokens "train", "neg", "0", "caf" (é is not in TOKEN_PATTERN)
+    row = data.X_train[0]
+    assert (row[:-4] == text.PAD_ID).all() and (row[-4:] != text.PAD_ID).all()
+    assert data.X_train.max() < SPEC.data.num_words
+
+
+def test_load_reuses_the_encoded_cache(tiny, monkeypatch):
+    first = sentiment.load(str(tiny / "data"))
+    assert len(list((tiny / "cache" / "imdb-encoded").glob("text-*.npz"))) == 1
+
+    def no_vocab(*args, **kwargs):
+        raise AssertionError("the vocabulary was rebuilt instead of read from the cache")
+
+    monkeypatch.setattr(text, "build_vocab", no_vocab)
+    second = sentiment.load(str(tiny / "data"))
+    np.testing.assert_array_equal(first.X_train, second.X_train)
+    np.testing.assert_array_equal(first.X_test, second.X_test)
+
+
+def test_alternate_classes_keeps_file_order_within_a_class():
+    y = np.array([0, 0, 0, 0, 1, 1])
+    order = sentiment.alternate_classes(y)
+    assert order.tolist() == [0, 4, 1, 5, 2, 3]
+    assert sorted(order.tolist()) == list(range(len(y)))
+
+
+def test_subset_is_balanced_and_texts_follow(tiny):
+    request = RunRequest(task="sentiment", framework="sklearn", model="naive_bayes_counts", subset=4,
+                         data_dir=str(tiny / "data"))  # fmt: skip
+    data = load_data(request, resolve_spec(request))
+    assert data.y_train.tolist() == [0, 1, 0, 1] and len(data.train_texts) == 4
+    assert len(data.y_test) == 6 and len(data.test_texts) == 6
+
+
+@pytest.mark.parametrize("model", [b.name for b in SPEC.baselines])
+def test_text_baselines_fit_on_training_texts_only(tiny, model, monkeypatch):
+    from frameworks import sklearn as sk
+
+    fitted = []
+    original = sk.Adapter.fit_all
+
+    def spy(self, X, y, texts=None):
+        result = original(self, X, y, texts)
+        fitted.append(self.estimator[0].vocabulary_)
+        return result
+
+    monkeypatch.setattr(sk.Adapter, "fit_all", spy)
+    request = RunRequest(task="sentiment", framework="sklearn", model=model, data_dir=str(tiny / "data"),
+                         settings=RunSettings(threads=1, progress=False))  # fmt: skip
+    result = run_one(request)
+    assert result.status == "ok", result.message
+    assert result.test_samples == 6 and 0.0 <= result.test_acc <= 1.0
+    (vocabulary,) = fitted
+    assert "train" in vocabulary and "test" not in vocabulary  # "test" occurs in test reviews only
+
+
+# ------------------------------------------------------------------ the same network in both frameworks
+
+
+def _adapters(dtype: str):
+    from frameworks import keras as keras_adapter
+    from frameworks import pytorch as torch_adapter
+
+    settings = RunSettings(threads=1, dtype=dtype, progress=False)
+    weights = init_weights(SPEC.model, SPEC.init, seed=0)
+    built = []
+    for module in (torch_adapter, keras_adapter):
+        module.configure(settings)
+        adapter = module.Adapter(SPEC, settings)
+        adapter.build(weights)
+        built.append(adapter)
+    return weights, built
+
+
+@pytest.fixture
+def keras_floatx():
+    """Restore Keras' global float type after a float64 build."""
+    import keras
+
+    before = keras.config.floatx(), keras.config.dtype_policy().name
+    yield
+    keras.config.set_floatx(before[0])
+    keras.config.set_dtype_policy(before[1])
+
+
+def test_param_counts_equal_across_frameworks(keras_floatx):
+    _, adapters = _adapters("float32")
+    counts = [adapter.num_params() for adapter in adapters]
+    assert counts == [count_params(SPEC.model)] * 2 == [20000 * 128 + 4 * 64 * (128 + 64 + 1) + 64 + 1] * 2
+
+
+def test_same_logits_pytorch_keras_reference(tiny, keras_floatx):
+    encoded = sentiment.load(str(tiny / "data")).X_test[:2]
+    rng = np.random.default_rng(1)
+    random_ids = rng.integers(text.NUM_RESERVED, SPEC.data.num_words, size=(3, SPEC.data.max_len), dtype=np.int32)
+    random_ids[0, :150] = text.PAD_ID  # a short review, pre-padded
+    X = np.concatenate([encoded, random_ids])
+    weights, adapters = _adapters("float64")
+    expected = reference.forward(SPEC.model, weights, X)
+    assert expected.shape == (len(X), 1)
+    for adapter in adapters:
+        np.testing.assert_allclose(adapter.predict(X), expected, rtol=0, atol=SPEC.tolerances.forward64, err_msg=adapter.name)
+    for adapter in adapters:  # the canonical weights survive the round trip through each framework
+        for key, value in adapter.get_weights().items():
+            np.testing.assert_allclose(value, weights[key], rtol=0, atol=0, err_msg=key)
+
+
+def test_dry_run_sentiment_end_to_end(tmp_path):
+    data = real_data_dir()
+    out = tmp_path / "results.json"
+    proc = run_cli("--task", "sentiment", "--dry-run", "--quiet", "--data-dir", str(data), "--output", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    results = json.loads(out.read_text())["results"]
+    assert [(r["framework"], r["model"], r["status"]) for r in results] == [
+        ("pytorch", "nn.Module + explicit loop", "ok"), ("keras", "keras.Sequential + fit", "ok"),
+        ("sklearn", "tfidf_logistic_regression", "ok"), ("sklearn", "naive_bayes_counts", "ok"),
+    ]  # fmt: skip
+    torch_row, keras_row = results[:2]
+    assert torch_row["params"] == keras_row["params"] == count_params(SPEC.model)
+    # same weights, same batch of 64 reviews: one Adam step gives the same loss (float32)
+    assert abs(torch_row["train_loss"] - keras_row["train_loss"]) < 1e-4
+    assert all(r["train_samples"] == r["test_samples"] == SPEC.train.batch_size for r in results)
+    assert "IMDB (canonical)" in proc.stdout
