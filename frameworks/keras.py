@@ -174,7 +174,8 @@ class Adapter:
     # -------------------------------------------------------------- model and weights
     def build(self, weights: Weights) -> None:
         """Create the model from the spec, load the canonical weights, compile with the optimizer."""
-        keras.config.set_floatx(self.dtype)  # layers take their dtype from floatx when created
+        keras.config.set_floatx(self.dtype)  # layers take their dtype from floatx when created...
+        keras.config.set_dtype_policy(self.dtype)  # ...unless a policy was cached by an earlier model
         with tf.device(self.device):
             self.model = build_model(self.spec)
             self.set_weights(weights)
