@@ -9,7 +9,7 @@ from typing import Callable
 from tasks.pipeline import Dataset
 from tasks.spec import TaskSpec
 
-TASK_MODULES = ("tasks.mnist", "tasks.sentiment")
+TASK_MODULES = ("tasks.mnist", "tasks.cifar10", "tasks.sentiment")
 
 
 class UnknownTaskError(KeyError):
