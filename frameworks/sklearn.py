@@ -100,14 +100,15 @@ class Adapter:
         self.spec, self.settings, self.model_name = spec, settings, model
         self.baseline: BaselineSpec = by_name[model]
         self.epochwise = self.baseline.kind == "mlp"
+        self.trained_on = self.baseline.max_train  # set by fit_all: fewer when the data is smaller
         self.dtype = settings.dtype
 
     @property
     def model_label(self) -> str:
         """Model name shown in the table (says when it trains on a subset)."""
         label = self.model_name
-        if self.baseline.max_train:
-            label += f" (first {self.baseline.max_train} train samples)"
+        if self.baseline.max_train and self.trained_on == self.baseline.max_train:
+            label += f" (first {self.trained_on} train samples)"
         return label
 
     # -------------------------------------------------------------- model and weights
@@ -169,7 +170,7 @@ class Adapter:
 
     def fit_all(self, X: np.ndarray, y: np.ndarray, texts: tuple[str, ...] | None = None) -> int:
         """Fit a baseline once (on the first max_train samples); returns its iteration count."""
-        n = self.baseline.max_train or len(y)
+        n = self.trained_on = min(self.baseline.max_train or len(y), len(y))
         inputs = list(texts[:n]) if self.input_kind == "texts" else self._inputs(X[:n])
         self.estimator.fit(inputs, y[:n])
         clf = self.estimator[-1] if isinstance(self.estimator, Pipeline) else self.estimator

@@ -57,3 +57,20 @@ def test_adapter_that_raises_is_an_error_row(monkeypatch):
     result = execute(RunRequest(task="mnist", framework="sklearn", model="logistic_regression", settings=SETTINGS))
     assert result.status == "error"
     assert result.message == "RuntimeError: adapter exploded second line"  # one line for the table
+
+
+def test_baseline_label_says_when_it_trained_on_a_subset():
+    import numpy as np
+
+    from frameworks import sklearn as sk
+    from tasks.spec import BaselineSpec
+
+    spec = registry.get("mnist").spec
+    spec = spec.__class__(**{**spec.__dict__, "baselines": (BaselineSpec("lr", "logistic_regression", (("max_iter", 5),), max_train=30),)})
+    X, y = np.random.default_rng(0).random((50, 784), dtype=np.float32), np.arange(50) % 10
+    adapter = sk.Adapter(spec, SETTINGS, "lr")
+    adapter.build({})
+    adapter.fit_all(X, y)
+    assert adapter.model_label == "lr (first 30 train samples)"
+    adapter.fit_all(X[:20], y[:20])  # less data than max_train: it saw all of it
+    assert adapter.model_label == "lr"

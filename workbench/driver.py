@@ -145,6 +145,7 @@ def run_one(request: RunRequest) -> RunResult:
             result.throughput = len(data.y_train) / result.train_s if result.train_s else None
     if caught and not result.message:  # e.g. "lbfgs failed to converge": a note in the table
         result.message = f"{caught[0].category.__name__}: {str(caught[0].message).splitlines()[0]}"
+    result.model = adapter.model_label  # a baseline's label says if it trained on a subset
     result.params = adapter.num_params()
     _efficiency(spec, result, settings.threads, adapter.epochwise)
     if result.status == "ok":
