@@ -218,22 +218,27 @@ class Adapter:
         return y if self.spec.model.loss == "cross_entropy" else y.astype(self.dtype).reshape(-1, 1)
 
     def set_train_data(self, X: np.ndarray, y: np.ndarray) -> None:
-        """Keep the training arrays as NumPy (Keras' fit slices them itself)."""
+        """Convert the training arrays to tensors on the device, once (fit on NumPy would copy them every call)."""
         self.X, self.y = self._inputs(X), self._targets(y)
+        with tf.device(self.device):
+            self.X_tensor, self.y_tensor = tf.constant(self.X), tf.constant(self.y)
+
+    def epoch_data(self, order: np.ndarray) -> tf.data.Dataset:
+        """The epoch's batches in the shared order: tf.data gathers them from the tensors, ahead of the step."""
+        X, y = self.X_tensor, self.y_tensor
+        batches = tf.data.Dataset.from_tensor_slices(order).batch(self.spec.train.batch_size)
+        return batches.map(lambda idx: (tf.gather(X, idx), tf.gather(y, idx))).prefetch(tf.data.AUTOTUNE)
 
     # -------------------------------------------------------------- training
     def fit_epoch(self, order: np.ndarray, on_batch: OnBatch) -> float:
-        """One epoch of `fit` on the arrays in the shared order, shuffle off; mean loss over samples."""
+        """One epoch of `fit` on a tf.data pipeline in the shared order; mean loss over samples.
+
+        With a dataset, `fit` neither batches nor shuffles: the order comes from the shared seed.
+        """
         batch_size = self.spec.train.batch_size
         with tf.device(self.device):
             history = self.model.fit(
-                self.X[order],
-                self.y[order],
-                batch_size=batch_size,
-                epochs=1,
-                shuffle=False,  # the order comes from the shared seed
-                verbose=0,
-                callbacks=[_BatchProgress(on_batch, len(order), batch_size)],
+                self.epoch_data(order), epochs=1, verbose=0, callbacks=[_BatchProgress(on_batch, len(order), batch_size)]
             )
         return float(history.history["loss"][-1])
 
