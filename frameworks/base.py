@@ -68,6 +68,9 @@ class Adapter(Protocol):
     def set_train_data(self, X: np.ndarray, y: np.ndarray) -> None:
         """Hand over the training arrays once (converted/moved to the device here)."""
 
+    def set_learning_rate(self, lr: float) -> None:
+        """Use this learning rate from the next step on (the driver sets it before each epoch)."""
+
     def fit_epoch(self, order: np.ndarray, on_batch: OnBatch) -> float:
         """One pass over the training data in the given order; returns the mean batch loss."""
 

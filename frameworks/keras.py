@@ -230,6 +230,10 @@ class Adapter:
         return batches.map(lambda idx: (tf.gather(X, idx), tf.gather(y, idx))).prefetch(tf.data.AUTOTUNE)
 
     # -------------------------------------------------------------- training
+    def set_learning_rate(self, lr: float) -> None:
+        """Use this learning rate from the next step on (the driver's per-epoch schedule)."""
+        self.model.optimizer.learning_rate.assign(lr)
+
     def fit_epoch(self, order: np.ndarray, on_batch: OnBatch) -> float:
         """One epoch of `fit` on a tf.data pipeline in the shared order; mean loss over samples.
 
@@ -238,7 +242,11 @@ class Adapter:
         batch_size = self.spec.train.batch_size
         with tf.device(self.device):
             history = self.model.fit(
-                self.epoch_data(order), epochs=1, verbose=0, callbacks=[_BatchProgress(on_batch, len(order), batch_size)]
+                self.epoch_data(order),
+                epochs=1,
+                shuffle=False,  # the default True does nothing for a dataset but warn
+                verbose=0,
+                callbacks=[_BatchProgress(on_batch, len(order), batch_size)],
             )
         return float(history.history["loss"][-1])
 

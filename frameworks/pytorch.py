@@ -211,6 +211,11 @@ class Adapter:
         self.optimizer.step()
         return loss.detach()
 
+    def set_learning_rate(self, lr: float) -> None:
+        """Use this learning rate from the next step on (the driver's per-epoch schedule)."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
     def fit_epoch(self, order: np.ndarray, on_batch: OnBatch) -> float:
         """One epoch over the training tensors in the shared order; mean loss over samples."""
         self.model.train()

@@ -157,6 +157,13 @@ class Adapter:
             del self.estimator._optimizer  # and the optimizer restarts from step 0 on the next call
 
     # -------------------------------------------------------------- training
+    def set_learning_rate(self, lr: float) -> None:
+        """Use this learning rate from the next partial_fit on (the driver's per-epoch schedule)."""
+        self.estimator.learning_rate_init = lr  # read when its optimizer is created...
+        if hasattr(self.estimator, "_optimizer"):
+            self.estimator._optimizer.learning_rate_init = lr  # ...by its Adam at every step...
+            self.estimator._optimizer.learning_rate = lr  # ...and as is by its constant-rate SGD
+
     def fit_epoch(self, order: np.ndarray, on_batch: OnBatch) -> float:
         """One epoch of partial_fit calls, one per shared batch; mean loss over samples."""
         total = 0.0

@@ -3,8 +3,8 @@
 32x32x3 -> Conv 32 (3x3, stride 1, padding 1 on each side) -> BatchNorm -> ReLU -> MaxPool 2
 -> Conv 64 -> BatchNorm -> ReLU -> MaxPool 2 -> Conv 64 -> BatchNorm -> ReLU -> Flatten (8*8*64)
 -> Dense 64 -> ReLU -> Dense 10. Each channel is normalised with the training set's mean and
-std (computed once, here, in NumPy). Softmax cross-entropy on the logits, Adam (lr 2e-3),
-batch 256, 4 epochs. BatchNorm momentum 0.1 in PyTorch's meaning, eps 1e-5. He-uniform
+std (computed once, here, in NumPy). Softmax cross-entropy on the logits, Adam (lr 2e-3,
+multiplied by 0.6 after every epoch), batch 256, 5 epochs. BatchNorm momentum 0.1 in PyTorch's meaning, eps 1e-5. He-uniform
 kernels and zero biases, drawn once in NumPy. Baseline: logistic regression on the
 standardised raw pixels of the first 20,000 training images.
 """
@@ -48,7 +48,9 @@ SPEC = TaskSpec(
     ),  # fmt: skip
     init=InitSpec(kernel="he_uniform", bias="zeros"),
     optimizer=OptimizerSpec(name="adam", lr=2e-3, beta_1=0.9, beta_2=0.999, eps=1e-8, eps_style="corrected"),
-    train=TrainSpec(batch_size=256, epochs=4, seed=0),
+    # lr 2e-3 falling by 0.6 each epoch: at a constant 2e-3, 4 epochs ended anywhere in 63-73 %
+    # depending on the seed (the last epochs bounce around); the decay settles them.
+    train=TrainSpec(batch_size=256, epochs=5, seed=0, lr_decay=0.6),
     baselines=(
         # linear softmax on the 3,072 standardised pixels; a subset keeps lbfgs under a minute
         BaselineSpec(
@@ -59,8 +61,8 @@ SPEC = TaskSpec(
         ),
     ),
     target_accuracy=0.70,
-    # conv sums over 3*3*64 = 576 terms: float64 still agrees to ~1e-13; float32 logits are larger
-    tolerances=Tolerances(forward64=1e-9, forward32=1e-3, grad64=1e-8, finite_diff=1e-5, trajectory64=1e-7),
+    # measured with --check: float64 logits agree to 3e-14, gradients to 2e-15, 10 steps to 7e-10
+    tolerances=Tolerances(),
 )
 
 

@@ -146,6 +146,7 @@ class TrainSpec:
     batch_size: int = 128  # samples per step; the last batch of an epoch may be smaller
     epochs: int = 5  # passes over the training set
     seed: int = 0  # initial weights, batch order, framework RNGs
+    lr_decay: float = 1.0  # the learning rate is multiplied by this after every epoch (1: constant)
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,11 @@ class TaskSpec:
     baselines: tuple[BaselineSpec, ...] = ()  # scikit-learn rows
     target_accuracy: float = 0.9  # for "time to accuracy"
     tolerances: Tolerances = field(default_factory=Tolerances)
+
+
+def epoch_lr(spec: "TaskSpec", epoch: int) -> float:
+    """The learning rate of a 1-based epoch: lr * lr_decay ** (epoch - 1), set by shared code."""
+    return spec.optimizer.lr * spec.train.lr_decay ** (epoch - 1)
 
 
 def with_overrides(

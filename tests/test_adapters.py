@@ -74,3 +74,33 @@ def test_baseline_label_says_when_it_trained_on_a_subset():
     assert adapter.model_label == "lr (first 30 train samples)"
     adapter.fit_all(X[:20], y[:20])  # less data than max_train: it saw all of it
     assert adapter.model_label == "lr"
+
+
+def test_learning_rate_schedule_reaches_every_framework():
+    """After set_learning_rate, one SGD step moves the weights identically in all three frameworks."""
+    import dataclasses
+
+    import numpy as np
+
+    from tasks.spec import OptimizerSpec
+
+    spec = registry.get("mnist").spec
+    spec = dataclasses.replace(spec, optimizer=OptimizerSpec(name="sgd", lr=0.5))
+    settings = RunSettings(device="cpu", threads=1, progress=False, dtype="float64")
+    rng = np.random.default_rng(0)
+    X, y = rng.random((16, 784)), rng.integers(0, 10, 16)
+    after = {}
+    for framework, model in (("pytorch", SPEC_MODEL), ("keras", SPEC_MODEL), ("sklearn", "MLPClassifier")):
+        module = load_adapter_module(framework)
+        module.configure(settings)
+        adapter = module.Adapter(spec, settings, model)
+        adapter.build(init_weights(spec.model, spec.init, seed=0))
+        adapter.set_train_data(X, y)
+        adapter.set_learning_rate(0.01)
+        adapter.train_step(X, y)
+        after[framework] = adapter.get_weights()["dense_0.kernel"]
+    start = init_weights(spec.model, spec.init, seed=0)["dense_0.kernel"]
+    step = np.abs(after["pytorch"] - start).max()
+    assert 0 < step < 0.01  # lr 0.01, not the spec's 0.5
+    np.testing.assert_allclose(after["keras"], after["pytorch"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(after["sklearn"], after["pytorch"], rtol=0, atol=1e-12)

@@ -23,7 +23,7 @@ from tasks import registry
 from tasks.flops import train_flops
 from tasks.init import init_weights
 from tasks.pipeline import Dataset, accuracy, epoch_order, mean_loss, subset
-from tasks.spec import TaskSpec, with_overrides
+from tasks.spec import TaskSpec, epoch_lr, with_overrides
 from workbench.hardware import saved_peak
 from workbench.result import EpochRecord, RunResult
 
@@ -169,6 +169,7 @@ def _train_epochs(adapter, spec: TaskSpec, data: Dataset, result: RunResult, pre
     n, elapsed = len(data.y_train), 0.0
     for epoch in range(1, spec.train.epochs + 1):
         order = epoch_order(spec.train.seed, epoch, n)
+        adapter.set_learning_rate(epoch_lr(spec, epoch))  # the schedule lives here, the same for all
         desc = f"{result.framework} {result.task} epoch {epoch}/{spec.train.epochs}"
         with tqdm(total=n, desc=desc, unit="sample", file=sys.stderr, disable=not progress, leave=False) as bar:
             start = time.perf_counter()
