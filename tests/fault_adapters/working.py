@@ -45,6 +45,9 @@ class Adapter:
         """The mean loss this epoch reports: uniform predictions over the classes."""
         return math.log(self.num_classes)
 
+    def set_learning_rate(self, lr: float) -> None:
+        """Nothing to change: this adapter does not learn."""
+
     def fit_epoch(self, order: np.ndarray, on_batch: OnBatch) -> float:
         """Counts the batches and returns `epoch_loss()`."""
         self.epoch += 1
