@@ -104,29 +104,25 @@ def build_model(spec: TaskSpec) -> nn.Sequential:
     return nn.Sequential(*modules)
 
 
-class AdamUncorrectedEps(torch.optim.Optimizer):
-    """Adam with eps added to the uncorrected sqrt(v) and a bias-corrected step size (Keras' form)."""
+class AdamUncorrectedEps(torch.optim.Adam):
+    """Keras' Adam: eps added to the uncorrected sqrt(v), with a bias-corrected step size.
+
+    lr_t * m / (sqrt(v) + eps) with lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t) equals torch's
+    lr * m_hat / (sqrt(v_hat) + eps_t) with eps_t = eps / sqrt(1 - b2^t): so this is torch.optim.Adam
+    (and its fast multi-tensor path) with that epsilon set before each step.
+    """
 
     def __init__(self, params, lr: float, betas: tuple[float, float], eps: float):  # noqa: ANN001
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps))
+        super().__init__(params, lr=lr, betas=betas, eps=eps)
+        self.keras_eps, self.steps = eps, 0
 
     @torch.no_grad()
     def step(self, closure=None):  # noqa: ANN001, ANN201
         """One update of every parameter that has a gradient."""
+        self.steps += 1
         for group in self.param_groups:
-            beta_1, beta_2 = group["betas"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state.update(t=0, m=torch.zeros_like(p), v=torch.zeros_like(p))
-                state["t"] += 1
-                t, m, v = state["t"], state["m"], state["v"]
-                m.mul_(beta_1).add_(p.grad, alpha=1 - beta_1)
-                v.mul_(beta_2).addcmul_(p.grad, p.grad, value=1 - beta_2)
-                lr_t = group["lr"] * (1 - beta_2**t) ** 0.5 / (1 - beta_1**t)
-                p.addcdiv_(m, v.sqrt().add_(group["eps"]), value=-lr_t)
+            group["eps"] = self.keras_eps / (1 - group["betas"][1] ** self.steps) ** 0.5
+        return super().step(closure)
 
 
 def make_optimizer(opt: OptimizerSpec, params) -> torch.optim.Optimizer:  # noqa: ANN001
