@@ -49,6 +49,9 @@ def configure(settings: RunSettings) -> str:
     if settings.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # required by deterministic cuBLAS
         torch.use_deterministic_algorithms(True)
+        # ...which also fills every new tensor with NaN to expose reads of uninitialised memory:
+        # a debugging aid that costs time (plain scripts do not pay it) and changes no result.
+        torch.utils.deterministic.fill_uninitialized_memory = False
     torch.manual_seed(settings.seed)
     torch.backends.cuda.matmul.allow_tf32 = settings.tf32
     torch.backends.cudnn.allow_tf32 = settings.tf32
