@@ -2,36 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import time
-
 from common import arrays, parse, report
 
 args = parse(__doc__)
-os.environ["KERAS_BACKEND"] = "tensorflow"
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
+from keras_common import EpochTimer, keras, setup  # noqa: E402
 
-tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-keras.utils.set_random_seed(0)
+setup(args.threads)
 X, y = arrays("mnist", args.data_dir, args.subset)
-
-
-class EpochTimer(keras.callbacks.Callback):
-    """Wall time of each epoch."""
-
-    def on_epoch_begin(self, epoch, logs=None):  # noqa: ANN001, D102
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):  # noqa: ANN001, D102
-        epoch_seconds.append(time.perf_counter() - self.start)
-
 
 model = keras.Sequential(
     [keras.Input((784,)), keras.layers.Dense(256, activation="relu"), keras.layers.Dense(128, activation="relu"), keras.layers.Dense(10)]
 )
 model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-epoch_seconds: list[float] = []
-model.fit(X, y, batch_size=128, epochs=args.epochs, shuffle=True, verbose=0, callbacks=[EpochTimer()])
-report(epoch_seconds, len(X))
+timer = EpochTimer()
+model.fit(X, y, batch_size=128, epochs=args.epochs, shuffle=True, verbose=0, callbacks=[timer])
+report(timer.seconds, len(X))
