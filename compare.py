@@ -81,7 +81,7 @@ def _positive_float(text: str) -> float:
 def build_parser() -> Parser:
     """Every flag, each with its default in --help."""
     from frameworks.base import framework_names
-    from workbench.report import FORMATS
+    from workbench.report.tables import FORMATS
 
     p = Parser(prog="compare.py", description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--task", default="mnist", help="task to run (see --list)")
@@ -120,7 +120,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Parse and validate every flag; raises UsageError with one line."""
     from frameworks.base import check_framework
     from tasks import registry
-    from workbench.report import FORMATS
+    from workbench.report.tables import FORMATS
 
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
@@ -182,12 +182,12 @@ def write_teaching_files(args: argparse.Namespace, meta: dict, results: list, ch
     """--plot and --report: learning curves and the Markdown report (with --check tables if run)."""
     spec = task_spec(args)
     if args.plot:
-        from workbench.plots import plot_learning_curves
+        from workbench.report.plots import plot_learning_curves
 
         plot_learning_curves(results, Path(args.plot), f"{spec.name}: {spec.title}")
         print(f"compare.py: learning curves written to {args.plot}", file=sys.stderr)
     if args.report:
-        from workbench.markdown_report import write_report
+        from workbench.report.markdown import write_report
 
         extra = [("Numerical equivalence (--check)", f"```\n{check_text}```")] if check_text else []
         written = write_report(Path(args.report), meta, results, spec, args.framework_list, extra)
@@ -221,7 +221,7 @@ def check_conflicts(args: argparse.Namespace, given: set[str]) -> None:
 
 def resumed_args(args: argparse.Namespace, given: set[str]) -> argparse.Namespace:
     """The saved run's flags, with this call's --format/--quiet/--timeout/--in-process/--data-dir on top."""
-    from workbench.resume import kept_rows, read_saved_run
+    from workbench.run.resume import kept_rows, read_saved_run
 
     meta, results = read_saved_run(args.resume)
     valued = [dest for dest in ("format", "timeout", "data_dir") if dest in given]
@@ -270,12 +270,12 @@ def list_text() -> str:
     return tabulate(tasks, headers=["task", "title"]) + "\n\n" + tabulate(frameworks, headers=["framework", "status"]) + "\n"
 
 
-def make_plan(args: argparse.Namespace):  # noqa: ANN201 - workbench.runner.RunPlan
+def make_plan(args: argparse.Namespace):  # noqa: ANN201 - workbench.run.runner.RunPlan
     """One RunRequest per (framework, model) row."""
     from frameworks.base import RunSettings, model_names
     from tasks import registry
-    from workbench.driver import RunRequest
-    from workbench.runner import RunPlan
+    from workbench.run.driver import RunRequest
+    from workbench.run.runner import RunPlan
 
     spec = registry.get(args.task).spec
     progress = sys.stderr.isatty() and not args.quiet
@@ -314,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     from tasks.registry import UnknownTaskError
 
     from frameworks.base import PluginSpecError, UnknownFrameworkError
-    from workbench.resume import ResumeError
+    from workbench.run.resume import ResumeError
 
     try:
         args = parse_args(argv)
@@ -325,21 +325,21 @@ def main(argv: list[str] | None = None) -> int:
         print(list_text(), end="")
         return EXIT_OK
     if args.explain:
-        from workbench.explain import explain_text
+        from workbench.teach.explain import explain_text
 
         print(explain_text(task_spec(args), args.framework_list), end="")
         return EXIT_OK
     check_text, check_failed = None, False
     if args.check:
-        from workbench.equivalence_report import check_task
+        from workbench.check.report import check_task
 
         check_text, check_failed = check_task(args.task, args.framework_list, args.data_dir)
         print(check_text, end="")
         if not args.report:  # with --report, the comparison runs too and the report carries the tables
             return EXIT_CHECK_FAILED if check_failed else EXIT_OK
 
-    from workbench.report import render
-    from workbench.runner import Interrupted, run_plan
+    from workbench.report.tables import render
+    from workbench.run.runner import Interrupted, run_plan
 
     args.output = default_output(args)
     plan = make_plan(args)

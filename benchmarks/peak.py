@@ -21,7 +21,7 @@ def main() -> None:
     args = parser.parse_args()
     from threadpoolctl import threadpool_limits
 
-    from workbench.hardware import measure_matmul_peak, save_peak
+    from workbench.run.hardware import measure_matmul_peak, save_peak
 
     with threadpool_limits(limits=args.threads):
         gflops = measure_matmul_peak(args.size)

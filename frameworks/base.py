@@ -14,17 +14,34 @@ import numpy as np
 
 from tasks.spec import TaskSpec
 
-Weights = dict[str, np.ndarray]
+Weights = dict[str, np.ndarray]  # canonical name (e.g. "dense_0.kernel") -> array; the one alias, used everywhere
 OnBatch = Callable[[int], None]  # called with the number of samples after each training step
-
-# framework name -> (adapter module, the packages it needs)
-FRAMEWORKS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "pytorch": ("frameworks.pytorch", ("torch",)),
-    "keras": ("frameworks.keras", ("keras", "tensorflow")),
-    "sklearn": ("frameworks.sklearn", ("sklearn",)),
-}
 SPEC_MODEL = "spec"  # model name of the spec's own network (as opposed to a baseline)
 EXTRA_FRAMEWORKS_VAR = "FRAMEBENCH_EXTRA_FRAMEWORKS"  # the plugin hook: "name=module.path,name2=module2"
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A registry entry: only what the parent process must know *before* importing the framework.
+
+    Everything else about a framework is asked of its adapter module, inside the row's child process.
+    """
+
+    module: str  # the adapter module
+    packages: tuple[str, ...] = ()  # what must be installed (found without importing it)
+    baselines: bool = False  # its rows are the spec's baselines (TaskSpec.baselines), not the spec network
+    compile_variant: bool = False  # --compile adds a compiled row (torch.compile, XLA)
+
+
+FRAMEWORKS: dict[str, Engine] = {
+    "pytorch": Engine("frameworks.pytorch", ("torch",), compile_variant=True),
+    "keras": Engine("frameworks.keras", ("keras", "tensorflow"), compile_variant=True),
+    "keras-jax": Engine("frameworks.keras_jax", ("keras", "jax")),
+    "keras-torch": Engine("frameworks.keras_torch", ("keras", "torch")),
+    "jax": Engine("frameworks.jax", ("jax", "flax", "optax")),
+    "sklearn": Engine("frameworks.sklearn", ("sklearn",), baselines=True),
+}
+DEFAULT_FRAMEWORKS = ("pytorch", "keras", "sklearn")  # `--frameworks all` runs every installed one
 
 
 class UnknownFrameworkError(KeyError):
@@ -42,7 +59,7 @@ class PluginSpecError(ValueError):
 class RunSettings:
     """Fairness settings every adapter applies identically."""
 
-    device: str = "cpu"  # "cpu", "cuda", or "auto" (each adapter's `configure` resolves it)
+    device: str = "cpu"  # "cpu" or "cuda": resolved once for the whole comparison, before any row runs
     threads: int = 2  # intra-op and inter-op threads, BLAS threads
     dtype: str = "float32"  # "float32" or "float64" for weights and activations
     seed: int = 0  # framework RNG seed (dropout etc.); weights and batches come from the spec seed
@@ -52,12 +69,14 @@ class RunSettings:
     progress: bool = True  # tqdm bars on stderr
 
 
-class Adapter(Protocol):
-    """One framework's implementation of a task's model (see frameworks/pytorch.py and keras.py)."""
+# ---------------------------------------------------------------- the two row protocols
 
-    name: str  # framework name
-    model: str  # model name shown in the table
-    epochwise: bool  # trains epoch by epoch on the shared batch order (False: one `fit_all`)
+
+class Network(Protocol):
+    """The spec's own network, trained epoch by epoch on the shared batch order (frameworks/pytorch.py)."""
+
+    kind: str  # "network"
+    model_label: str  # model name shown in the table, e.g. "nn.Module + explicit loop"
 
     def build(self, weights: Weights) -> None:
         """Create the model from the spec and load the canonical weights."""
@@ -72,19 +91,16 @@ class Adapter(Protocol):
         """Use this learning rate from the next step on (the driver sets it before each epoch)."""
 
     def fit_epoch(self, order: np.ndarray, on_batch: OnBatch) -> float:
-        """One pass over the training data in the given order; returns the mean batch loss."""
-
-    def fit_all(self, X: np.ndarray, y: np.ndarray, texts: tuple[str, ...] | None = None) -> int:
-        """Train a non-epochwise baseline to convergence; returns its iteration count."""
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """Logits (or scores) for X, evaluation mode, as a float NumPy array."""
+        """One pass over the training data in the given order; returns the mean batch loss (device synced)."""
 
     def train_step(self, X: np.ndarray, y: np.ndarray) -> float:
-        """One optimizer step on one batch; returns its loss."""
+        """One optimizer step on one batch; returns its loss (the trajectory checks)."""
 
-    def loss_and_gradients(self, X: np.ndarray, y: np.ndarray) -> tuple[float, Weights]:
-        """Training-mode loss and the gradient of every trainable weight, canonical layout."""
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Logits (or scores) for X, evaluation mode, as a NumPy array in the dtype actually computed."""
+
+    def layer_outputs(self, X: np.ndarray) -> list[np.ndarray]:
+        """Every spec layer's output for X (evaluation mode), canonical layout (the per-layer checks)."""
 
     def get_weights(self) -> Weights:
         """Every weight, canonical layout and names, as NumPy."""
@@ -93,11 +109,72 @@ class Adapter(Protocol):
         """Load canonical weights."""
 
 
+class GradientNetwork(Network, Protocol):
+    """A network whose framework exposes gradients (the module says so with HAS_GRADIENTS = True)."""
+
+    def loss_and_gradients(self, X: np.ndarray, y: np.ndarray) -> tuple[float, Weights]:
+        """Training-mode loss and the gradient of every trainable weight, canonical layout."""
+
+
+class Baseline(Protocol):
+    """A one-shot baseline (LogisticRegression, TF-IDF, ...): one `fit` on the training set."""
+
+    kind: str  # "baseline"
+    model_label: str
+
+    def build(self) -> None:
+        """Create the untrained estimator."""
+
+    def fit(self, X: np.ndarray, y: np.ndarray, texts: tuple[str, ...] | None = None) -> int:
+        """Train to convergence; returns its iteration count."""
+
+    def predict(self, X: np.ndarray, texts: tuple[str, ...] | None = None) -> np.ndarray:
+        """Scores whose argmax (or sign, for one column) is the prediction."""
+
+    def num_params(self) -> int:
+        """Fitted coefficients."""
+
+
+class AdapterModule(Protocol):
+    """The public names of every adapter module, in this order (read frameworks/*.py side by side).
+
+    Identity and set-up: NAME, version(), devices(), configure(settings).
+    Facts the workbench asks for (it never names a framework itself):
+        DTYPES             dtype asked for -> dtype the framework really computes in
+        HAS_GRADIENTS      whether its Network offers loss_and_gradients
+        UNBIASED_MOVING_VAR  BatchNorm running variance: unbiased (n - 1) or biased batch variance
+        unsupported(spec)  why it cannot build this spec's network, or None
+        default_optimizer(name)  the optimizer a user gets with no arguments, as an OptimizerSpec
+        peak_gpu_mb()      peak GPU memory of this process, or None
+        summary_column(spec), SUMMARY_TITLE   its model summary, one (shape, params) per spec layer
+        defaults(spec)     its cells of the differing-defaults table, read from the installed library
+        source_names(spec) role -> names of its functions shown by --explain
+    Rows: create(spec, settings, model) -> Network | Baseline.
+    """
+
+    NAME: str
+    DTYPES: dict[str, str]
+    HAS_GRADIENTS: bool
+    UNBIASED_MOVING_VAR: bool | None
+    SUMMARY_TITLE: str
+
+    def version(self) -> str: ...
+    def devices(self) -> list[str]: ...
+    def configure(self, settings: RunSettings) -> str: ...
+    def unsupported(self, spec: TaskSpec) -> str | None: ...
+    def default_optimizer(self, name: str): ...  # noqa: ANN201 - tasks.spec.OptimizerSpec | None
+    def peak_gpu_mb(self) -> float | None: ...
+    def summary_column(self, spec: TaskSpec) -> list[tuple[str, str]]: ...
+    def defaults(self, spec: TaskSpec) -> dict[str, str]: ...
+    def source_names(self, spec: TaskSpec) -> dict[str, list[str]]: ...
+    def create(self, spec: TaskSpec, settings: RunSettings, model: str) -> Network | Baseline: ...
+
+
 def extra_frameworks() -> dict[str, str]:
     """Adapters added through FRAMEBENCH_EXTRA_FRAMEWORKS="name=module.path,...": framework name -> module.
 
-    This is how to add a framework without editing this file: write a module with the same
-    `version`, `configure` and `Adapter` as frameworks/pytorch.py, put its folder on PYTHONPATH
+    This is how to add a framework without editing this file: write a module with the public names
+    of `AdapterModule` (as frameworks/pytorch.py does), put its folder on PYTHONPATH
     (child processes inherit it) and name it here. The tests use it to inject faults.
     """
     extra: dict[str, str] = {}
@@ -111,9 +188,9 @@ def extra_frameworks() -> dict[str, str]:
     return extra
 
 
-def registered() -> dict[str, tuple[str, tuple[str, ...]]]:
+def registered() -> dict[str, Engine]:
     """Built-in frameworks, then the extra ones (which need only their own module)."""
-    return {**FRAMEWORKS, **{name: (module, ()) for name, module in extra_frameworks().items()}}
+    return {**FRAMEWORKS, **{name: Engine(module) for name, module in extra_frameworks().items()}}
 
 
 def framework_names() -> list[str]:
@@ -139,20 +216,26 @@ def _installed(module: str) -> bool:
 def missing_packages(name: str) -> list[str]:
     """Packages the framework needs that are not installed (found without importing them)."""
     check_framework(name)
-    module, packages = registered()[name]
-    return [pkg for pkg in packages or (module,) if not _installed(pkg)]
+    engine = registered()[name]
+    return [pkg for pkg in engine.packages or (engine.module,) if not _installed(pkg)]
 
 
 def load_adapter_module(name: str):  # noqa: ANN201 - a module
     """Import the adapter module (and with it the framework itself)."""
     check_framework(name)
-    return importlib.import_module(registered()[name][0])
+    return importlib.import_module(registered()[name].module)
 
 
 def model_names(name: str, spec: TaskSpec) -> list[str]:
     """The rows a framework contributes for a task: the spec network and/or baselines."""
     check_framework(name)
-    return [b.name for b in spec.baselines] if name == "sklearn" else [SPEC_MODEL]
+    return [b.name for b in spec.baselines] if registered()[name].baselines else [SPEC_MODEL]
+
+
+def engine(name: str) -> Engine:
+    """The registry entry of a framework."""
+    check_framework(name)
+    return registered()[name]
 
 
 @contextlib.contextmanager

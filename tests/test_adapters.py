@@ -8,9 +8,9 @@ from frameworks.base import SPEC_MODEL, RunSettings, load_adapter_module
 from tasks import registry
 from tasks.init import init_weights
 from tasks.spec import count_params
-from workbench import driver
-from workbench.child import execute
-from workbench.driver import RunRequest
+from workbench.run import driver
+from workbench.run.child import execute
+from workbench.run.driver import RunRequest
 
 SETTINGS = RunSettings(device="cpu", threads=1, progress=False)
 

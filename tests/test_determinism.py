@@ -6,8 +6,8 @@ import pytest
 from conftest_data import real_data_dir
 
 from frameworks.base import SPEC_MODEL, RunSettings
-from workbench.child import execute
-from workbench.driver import RunRequest
+from workbench.run.child import execute
+from workbench.run.driver import RunRequest
 
 
 @pytest.mark.parametrize("framework", ["pytorch", "keras"])

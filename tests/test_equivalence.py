@@ -13,7 +13,7 @@ from tiny_specs import MODELS, tiny_task
 
 from frameworks import layout
 from tasks import registry
-from workbench import equivalence as eq
+from workbench.check import equivalence as eq
 
 pytest.importorskip("torch")
 pytest.importorskip("keras")

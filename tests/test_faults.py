@@ -22,8 +22,8 @@ from cli_helpers import ROOT, assert_one_line_error, run_cli
 from conftest_data import real_data_dir
 
 import compare
-from workbench import runner
-from workbench.result import RunResult, load_results
+from workbench.run import runner
+from workbench.run.result import RunResult, load_results
 
 TESTS = Path(__file__).resolve().parent
 FAULTS = {  # name in the table -> adapter module in tests/fault_adapters/
@@ -352,7 +352,7 @@ def test_output_folder_removed_mid_run_warns_and_prints_the_table(tmp_path):
 def test_disk_full_while_saving_keeps_every_row(tmp_path, monkeypatch, capsys):
     """Unit level: save_results raising ENOSPC on the second row; the run goes on and returns all rows."""
     from frameworks.base import RunSettings
-    from workbench.driver import RunRequest
+    from workbench.run.driver import RunRequest
 
     requests = [RunRequest(task="mnist", framework="sklearn", model=m, settings=RunSettings()) for m in ("a", "b", "c")]
     kept = {("sklearn", r.model): RunResult(task="mnist", framework="sklearn", model=r.model, model_id=r.model)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from workbench.report import render, render_csv
-from workbench.result import EpochRecord, RunResult, load_results, save_results
+from workbench.report.tables import render, render_csv
+from workbench.run.result import EpochRecord, RunResult, load_results, save_results
 
 META = {"task": "mnist", "title": "MNIST MLP", "threads": 2, "seed": 0, "dtype": "float32"}
 

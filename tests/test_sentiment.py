@@ -19,7 +19,7 @@ from frameworks.base import RunSettings
 from tasks import reference, sentiment, text
 from tasks.init import init_weights
 from tasks.spec import count_params
-from workbench.driver import RunRequest, load_data, resolve_spec, run_one
+from workbench.run.driver import RunRequest, load_data, resolve_spec, run_one
 
 SPEC = sentiment.SPEC
 

@@ -16,10 +16,10 @@ from frameworks.base import RunSettings
 from tasks import registry
 from tasks.init import init_weights
 from tasks.spec import BaselineSpec, DataSpec
-from workbench.explain import explain_text
-from workbench.markdown_report import PLOT_NAME, REPORT_NAME, write_report
-from workbench.plots import curve_stats, plot_learning_curves
-from workbench.result import EpochRecord, RunResult
+from workbench.teach.explain import explain_text
+from workbench.report.markdown import PLOT_NAME, REPORT_NAME, write_report
+from workbench.report.plots import curve_stats, plot_learning_curves
+from workbench.run.result import EpochRecord, RunResult
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

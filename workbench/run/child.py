@@ -1,6 +1,6 @@
-"""Child-process entry point: `python -m workbench.child REQUEST.json RESULT.json`.
+"""Child-process entry point: `python -m workbench.run.child REQUEST.json RESULT.json`.
 
-Runs one row with `workbench.driver.run_one` and writes its RunResult as JSON. Any exception
+Runs one row with `workbench.run.driver.run_one` and writes its RunResult as JSON. Any exception
 becomes an `error` result with a one-line message; the traceback goes to the log on stderr
 only when FRAMEBENCH_DEBUG is set.
 """
@@ -20,8 +20,8 @@ from pathlib import Path
 if __name__ == "__main__" and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
     signal.signal(signal.SIGINT, lambda signum, frame: sys.exit(130))
 
-from workbench.driver import RunRequest, run_one  # noqa: E402
-from workbench.result import RunResult, atomic_write_text  # noqa: E402
+from workbench.run.driver import RunRequest, run_one  # noqa: E402
+from workbench.run.result import RunResult, atomic_write_text  # noqa: E402
 
 
 def one_line(exc: BaseException) -> str:

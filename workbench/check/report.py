@@ -1,4 +1,4 @@
-"""Tables of `compare.py --check`: a pure rendering of a `workbench.equivalence.Report`, and its entry point."""
+"""Tables of `compare.py --check`: a pure rendering of a `workbench.check.equivalence.Report`, and its entry point."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections import Counter
 
 from tabulate import tabulate
 
-from workbench.equivalence import Report, Row, default_config, run_checks, task_inputs
+from workbench.check.equivalence import Report, Row, default_config, run_checks, task_inputs
 
 SHOWN_STEPS = (1, 2, 5, 10, 20, 50)  # trajectory steps printed (all are checked)
 STATUS_ORDER = ("OK", "INFO", "INACCURATE", "FAIL")  # worst last

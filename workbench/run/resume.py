@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from workbench.result import RunResult, load_results, row_key
+from workbench.run.result import RunResult, load_results, row_key
 
 
 class ResumeError(ValueError):

@@ -10,7 +10,7 @@ from dataclasses import asdict, fields
 
 from tabulate import tabulate, tabulate_formats
 
-from workbench.result import RunResult
+from workbench.run.result import RunResult
 
 EXTRA_FORMATS = ("csv", "json")
 FORMATS = tuple(tabulate_formats) + EXTRA_FORMATS

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from workbench.driver import RunRequest
-from workbench.result import RunResult, row_key, save_results
+from workbench.run.driver import RunRequest
+from workbench.run.result import RunResult, row_key, save_results
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,11 +68,11 @@ def _failed(request: RunRequest, status: str, message: str) -> RunResult:
 
 
 def run_in_child(request: RunRequest, timeout_s: float | None) -> RunResult:
-    """One row in a fresh `python -m workbench.child`; deaths and time-outs become statuses."""
+    """One row in a fresh `python -m workbench.run.child`; deaths and time-outs become statuses."""
     with tempfile.TemporaryDirectory(prefix="framebench-") as tmp:
         req_path, res_path = Path(tmp, "request.json"), Path(tmp, "result.json")
         req_path.write_text(json.dumps(request.to_dict()))
-        cmd = [sys.executable, "-m", "workbench.child", str(req_path), str(res_path)]
+        cmd = [sys.executable, "-m", "workbench.run.child", str(req_path), str(res_path)]
         proc = subprocess.Popen(cmd, env=child_env(request.settings.threads), stdout=subprocess.DEVNULL)
         try:
             code = proc.wait(timeout=timeout_s)
@@ -97,7 +97,7 @@ def run_row(request: RunRequest, plan: RunPlan) -> RunResult:
     if kept is not None:
         return kept
     if plan.in_process:
-        from workbench.child import execute
+        from workbench.run.child import execute
 
         result = execute(request)
     else:

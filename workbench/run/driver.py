@@ -24,8 +24,8 @@ from tasks.flops import train_flops
 from tasks.init import init_weights
 from tasks.pipeline import Dataset, accuracy, epoch_order, mean_loss, subset
 from tasks.spec import TaskSpec, epoch_lr, with_overrides
-from workbench.hardware import saved_peak
-from workbench.result import EpochRecord, RunResult
+from workbench.run.hardware import saved_peak
+from workbench.run.result import EpochRecord, RunResult
 
 LATENCY_CALLS = 100  # batch-1 predictions timed for the latency figures
 

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Sequence
 
 from tasks.spec import TaskSpec
-from workbench.explain import Section, explain_sections
-from workbench.plots import plot_learning_curves
-from workbench.report import header_lines, render
-from workbench.result import RunResult, atomic_write_text, save_results
+from workbench.teach.explain import Section, explain_sections
+from workbench.report.plots import plot_learning_curves
+from workbench.report.tables import header_lines, render
+from workbench.run.result import RunResult, atomic_write_text, save_results
 
 REPORT_NAME = "report.md"
 PLOT_NAME = "learning_curves.png"
@@ -38,7 +38,7 @@ def environment_section(meta: dict, results: list[RunResult]) -> str:
 
 
 def results_section(meta: dict, results: list[RunResult]) -> str:
-    """workbench.report's tables in GitHub format; its plain-text titles and notes made Markdown."""
+    """workbench.report.tables's tables in GitHub format; its plain-text titles and notes made Markdown."""
     tables = render(meta, results, "github").split("\n\n")[1:]  # the first block is the header (see environment)
     parts = []
     for block in tables:

@@ -14,9 +14,9 @@ from tabulate import tabulate
 
 from frameworks.base import load_adapter_module, missing_packages, native_stderr_to
 from tasks.spec import LSTM, TaskSpec
-from workbench.defaults import default_rows, table_rows
-from workbench.sources import SourceBlock, collect, sklearn_uses_mlp
-from workbench.summary import summary_rows
+from workbench.teach.defaults import default_rows, table_rows
+from workbench.teach.sources import SourceBlock, collect, sklearn_uses_mlp
+from workbench.teach.summary import summary_rows
 
 Section = tuple[str, str]  # (title, Markdown body): also the report's extra-section type
 

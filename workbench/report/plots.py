@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.result import RunResult
+from workbench.run.result import RunResult
 
 FIGSIZE = (11.0, 4.2)  # inches; the PNG is FIGSIZE * DPI pixels
 DPI = 100

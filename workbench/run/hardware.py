@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from tasks.download import cache_dir
-from workbench.result import atomic_write_text
+from workbench.run.result import atomic_write_text
 
 PEAK_FILE = "matmul_peak.json"
 

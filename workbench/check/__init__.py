@@ -1,0 +1,1 @@
+"""Checks that can fail: numerical equivalence of every adapter against the NumPy reference."""

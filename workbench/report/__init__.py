@@ -1,0 +1,1 @@
+"""Rendering results: tables, learning curves, the Markdown report."""

@@ -1,0 +1,1 @@
+"""Teaching: each adapter's own code, model summaries and the defaults that differ, side by side."""
