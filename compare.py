@@ -1,4 +1,4 @@
-"""framebench: train the same task in PyTorch, Keras (TensorFlow) and scikit-learn, side by side.
+"""framebench: train the same task in PyTorch, Keras (on TensorFlow, JAX or torch), JAX/Flax and scikit-learn, side by side.
 
     python compare.py --task mnist
     python compare.py --task cifar10 --frameworks pytorch,keras --epochs 2
@@ -35,7 +35,7 @@ EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_DATA, EXIT_FAILED, EXIT_CHECK_FAILED, E
 # --resume keeps these from the saved run: changing them would mix rows that are not comparable
 ROW_FLAGS = ("task", "frameworks", "device", "epochs", "batch_size", "lr", "seed", "subset", "threads", "dtype",
              "dry_run", "repeats", "compile", "tf32")  # fmt: skip
-FATAL_FIRST_ROW = {"DataError": EXIT_DATA, "SubsetError": EXIT_USAGE}  # every row would fail the same way
+FATAL_KINDS = {"data": EXIT_DATA, "usage": EXIT_USAGE}  # error kinds on which every row would fail the same way
 
 
 class UsageError(Exception):
@@ -80,12 +80,13 @@ def _positive_float(text: str) -> float:
 
 def build_parser() -> Parser:
     """Every flag, each with its default in --help."""
-    from frameworks.base import framework_names
+    from frameworks.base import DEFAULT_FRAMEWORKS
     from workbench.report.tables import FORMATS
 
     p = Parser(prog="compare.py", description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--task", default="mnist", help="task to run (see --list)")
-    p.add_argument("--frameworks", default=",".join(framework_names()), help="comma-separated subset of frameworks")
+    p.add_argument("--frameworks", default=",".join(DEFAULT_FRAMEWORKS),
+                   help="comma-separated frameworks (see --list), or 'all' for every installed one")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where torch and TensorFlow run")
     p.add_argument("--epochs", type=_positive_int, default=None, help="epochs (default: the task spec's)")
     p.add_argument("--batch-size", type=_positive_int, default=None, help="batch size (default: the task spec's)")
@@ -118,7 +119,6 @@ def build_parser() -> Parser:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Parse and validate every flag; raises UsageError with one line."""
-    from frameworks.base import check_framework
     from tasks import registry
     from workbench.report.tables import FORMATS
 
@@ -132,11 +132,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.resume is not None:
         args = resumed_args(args, given)
     registry.get(args.task)  # unknown task -> UnknownTaskError listing the names
-    args.framework_list = [f.strip() for f in args.frameworks.split(",") if f.strip()]
-    if not args.framework_list:
-        raise UsageError("--frameworks is empty")
-    for name in args.framework_list:
-        check_framework(name)
+    args.framework_list = framework_list(args.frameworks)
     if args.format not in FORMATS:
         raise UsageError(f"unknown --format {args.format!r}: use a tabulate format ({', '.join(FORMATS[:6])}, ...), csv or json")
     if args.output is not None:
@@ -153,6 +149,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.data_dir is not None and Path(args.data_dir).exists() and not Path(args.data_dir).is_dir():
         raise UsageError(f"--data-dir {args.data_dir} is not a folder")
     return args
+
+
+def framework_list(text: str) -> list[str]:
+    """The --frameworks value as names: 'all' is every installed framework, in registry order."""
+    from frameworks.base import check_framework, framework_names, missing_packages
+
+    if text.strip() == "all":
+        return [name for name in framework_names() if not missing_packages(name)]
+    names = [f.strip() for f in text.split(",") if f.strip()]
+    if not names:
+        raise UsageError("--frameworks is empty")
+    for name in names:
+        check_framework(name)
+    return names
 
 
 def _check_output_paths(args: argparse.Namespace) -> None:
@@ -272,7 +282,7 @@ def list_text() -> str:
 
 def make_plan(args: argparse.Namespace):  # noqa: ANN201 - workbench.run.runner.RunPlan
     """One RunRequest per (framework, model) row."""
-    from frameworks.base import RunSettings, model_names
+    from frameworks.base import RunSettings, engine, model_names
     from tasks import registry
     from workbench.run.driver import RunRequest
     from workbench.run.runner import RunPlan
@@ -291,7 +301,7 @@ def make_plan(args: argparse.Namespace):  # noqa: ANN201 - workbench.run.runner.
         for seed in range(first_seed, first_seed + args.repeats)
         for fw in args.framework_list
         for model in model_names(fw, spec)
-        for compiled in (variants if fw in ("pytorch", "keras") else [False])
+        for compiled in (variants if engine(fw).compile_variant else [False])
     ]  # fmt: skip
     meta = {
         "task": args.task, "title": spec.title, "device": args.device, "threads": args.threads,
@@ -346,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def fatal(result) -> bool:  # noqa: ANN001
         """A data or subset error: every other row would fail the same way."""
-        return result.status == "error" and result.message.split(":")[0] in FATAL_FIRST_ROW
+        return result.status == "error" and result.error_kind in FATAL_KINDS
 
     try:
         results = run_plan(plan, on_result=fatal)
@@ -355,9 +365,9 @@ def main(argv: list[str] | None = None) -> int:
         print("compare.py: interrupted; the finished rows are above" + (f" and in {args.output}" if args.output else ""), file=sys.stderr)
         return EXIT_INTERRUPTED
     if results and fatal(results[-1]):
-        kind, message = results[-1].message.split(": ", 1)
+        message = results[-1].message.split(": ", 1)[-1]  # "DataError: ..." -> the message for the user
         print(f"compare.py: error: {message}", file=sys.stderr)
-        return FATAL_FIRST_ROW[kind]
+        return FATAL_KINDS[results[-1].error_kind]
     print(render(plan.meta, results, args.format), end="")
     write_teaching_files(args, plan.meta, results, check_text)
     if args.output and Path(args.output).is_file():

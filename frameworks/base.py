@@ -12,12 +12,13 @@ from typing import Callable, Iterator, Protocol
 
 import numpy as np
 
-from tasks.spec import TaskSpec
-
-Weights = dict[str, np.ndarray]  # canonical name (e.g. "dense_0.kernel") -> array; the one alias, used everywhere
+from tasks.spec import TaskSpec, Weights  # noqa: F401 - Weights is re-exported for the adapters
 OnBatch = Callable[[int], None]  # called with the number of samples after each training step
 SPEC_MODEL = "spec"  # model name of the spec's own network (as opposed to a baseline)
 EXTRA_FRAMEWORKS_VAR = "FRAMEBENCH_EXTRA_FRAMEWORKS"  # the plugin hook: "name=module.path,name2=module2"
+# The row's device ("cpu" or "cuda"), set in the child before the adapter module is imported: a
+# framework that picks its device at import time (JAX, Keras on torch) reads it there.
+DEVICE_VAR = "FRAMEBENCH_DEVICE"
 
 
 @dataclass(frozen=True)

@@ -5,18 +5,19 @@ Read it side by side with `frameworks/keras.py`: same public names, same order.
 
 from __future__ import annotations
 
+import inspect
 import os
 
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import DataLoader
 
 from frameworks import layout
 from frameworks.base import SPEC_MODEL, OnBatch, RunSettings, Weights
 from tasks.pipeline import batch_slices
 from tasks.spec import (
     LSTM,
-    NON_TRAINABLE,
     BatchNorm,
     Conv2D,
     Dense,
@@ -27,6 +28,8 @@ from tasks.spec import (
     OptimizerSpec,
     ReLU,
     TaskSpec,
+    has_layer,
+    is_trainable,
     layer_shapes,
 )
 
@@ -37,6 +40,12 @@ EVAL_BATCH = 1024  # samples per forward pass when predicting
 def version() -> str:
     """The framework's version string."""
     return torch.__version__
+
+
+def devices() -> list[str]:
+    """The devices PyTorch sees, e.g. ["cpu", "cuda:0 NVIDIA H200"]."""
+    gpus = [f"cuda:{i} {torch.cuda.get_device_name(i)}" for i in range(torch.cuda.device_count())]
+    return ["cpu", *gpus]
 
 
 def configure(settings: RunSettings) -> str:
@@ -60,6 +69,114 @@ def configure(settings: RunSettings) -> str:
     if settings.device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("--device cuda: PyTorch sees no CUDA device")
     return settings.device
+
+
+# ---------------------------------------------------------------- facts the workbench asks for
+
+DTYPES = {"float32": "float32", "float64": "float64"}  # dtype asked -> dtype really computed
+HAS_GRADIENTS = True
+UNBIASED_MOVING_VAR = True  # BatchNorm's running_var takes the unbiased (n - 1) batch variance
+SUMMARY_TITLE = "(NCHW)"  # shown after the framework name
+
+
+def unsupported(spec: TaskSpec) -> str | None:
+    """PyTorch builds every layer of the spec vocabulary."""
+    return None
+
+
+def default_optimizer(name: str) -> OptimizerSpec | None:
+    """What `torch.optim.Adam(params)` / `SGD(params, lr)` give without further arguments."""
+    if name == "adam":
+        adam = inspect.signature(torch.optim.Adam).parameters
+        beta_1, beta_2 = adam["betas"].default
+        return OptimizerSpec(name="adam", beta_1=beta_1, beta_2=beta_2, eps=adam["eps"].default, eps_style="corrected")
+    if name == "sgd":
+        return OptimizerSpec(name="sgd", momentum=inspect.signature(torch.optim.SGD).parameters["momentum"].default)
+    return None
+
+
+def peak_gpu_mb() -> float | None:
+    """Peak memory allocated by PyTorch's CUDA caching allocator in this process."""
+    return torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+
+
+def _default(fn: object, name: str) -> object:
+    return inspect.signature(fn).parameters[name].default
+
+
+def _source_line(fn: object, needle: str) -> str:
+    """The first code line of `fn` containing `needle` (e.g. torch's init call), read from the library."""
+    for line in inspect.getsource(fn).splitlines():
+        if needle in line and not line.strip().startswith("#"):
+            return line.strip()
+    return f"(no line with {needle!r} in {getattr(fn, '__qualname__', fn)})"
+
+
+def defaults(spec: TaskSpec) -> dict[str, str]:
+    """PyTorch's defaults for the topics of the differing-defaults table, read from the installed torch."""
+    cells = {
+        "kernel init (Dense, Conv)": _source_line(nn.Linear.reset_parameters, "kaiming_uniform_"),
+        "bias init": _source_line(nn.Linear.reset_parameters, "init.uniform_(self.bias"),
+        "BatchNorm momentum": f"{_default(nn.BatchNorm2d, 'momentum')} (weight of the NEW batch statistic)",
+        "BatchNorm epsilon": str(_default(nn.BatchNorm2d, "eps")),
+        "Adam epsilon": f"{_default(torch.optim.Adam, 'eps')}, added to sqrt(v_hat) (bias-corrected)",
+        "SGD learning rate": str(_default(torch.optim.SGD, "lr")),
+        "Conv2D padding": f"padding={_default(nn.Conv2d, 'padding')!r} (explicit pixels per side)",
+        "image layout": "NCHW (channels first)",
+        "Flatten order": "C, H, W",
+        "Embedding init": _source_line(nn.Embedding.reset_parameters, "init.normal_"),
+        "padding mask": "none (pack sequences to skip padding)",
+        "LSTM biases": "two: bias_ih and bias_hh",
+        "LSTM init": _source_line(nn.RNNBase.reset_parameters, "init.uniform_"),
+        "loss input": "nn.CrossEntropyLoss / BCEWithLogitsLoss take logits",
+        "batching and shuffling": f"your own loop (DataLoader: batch_size={_default(DataLoader, 'batch_size')}, "
+        f"shuffle={_default(DataLoader, 'shuffle')})",
+        "L2 penalty": f"Adam weight_decay={_default(torch.optim.Adam, 'weight_decay')}",
+    }
+    return cells
+
+
+def source_names(spec: TaskSpec) -> dict[str, list[str]]:
+    """The functions --explain shows for each role, with the helpers this spec needs."""
+    uncorrected_adam = spec.optimizer.name == "adam" and spec.optimizer.eps_style == "uncorrected"
+    return {
+        "Build the model from the spec": ["build_model", *(["LastHidden"] if has_layer(spec, LSTM) else [])],
+        "The optimizer": ["make_optimizer", *(["AdamUncorrectedEps"] if uncorrected_adam else [])],
+        "The loss": ["make_loss"],
+        "One training epoch": ["Network.fit_epoch"],
+    }
+
+
+def summary_column(spec: TaskSpec) -> list[tuple[str, str]]:
+    """(output shape, params) of every torch module: forward hooks on a dummy batch of 2, NCHW."""
+    model = build_model(spec).eval()
+    shapes: dict[int, tuple[int, ...]] = {}
+    for i, child in enumerate(model):
+        child.register_forward_hook(lambda _m, _in, out, i=i: shapes.__setitem__(i, tuple(out.shape[1:])))
+    with torch.no_grad():
+        model(_dummy_inputs(spec))
+    cells = []
+    for i, child in enumerate(model):
+        trainable = sum(p.numel() for p in child.parameters() if p.requires_grad)
+        state = sum(b.numel() for b in child.buffers())  # BatchNorm: running mean, var and num_batches_tracked
+        cells.append((str(shapes[i]), f"{trainable:,}" + (f" + {state:,} state" if state else "")))
+    return cells
+
+
+def _dummy_inputs(spec: TaskSpec) -> torch.Tensor:
+    shape = (2, *spec.model.input_shape)
+    if spec.model.input_dtype == "int":
+        return torch.zeros(shape, dtype=torch.long)
+    X = np.zeros(shape, dtype=np.float32)
+    return torch.as_tensor(layout.images_to_torch(X) if len(spec.model.input_shape) == 3 else X)
+
+
+def create(spec: TaskSpec, settings: RunSettings, model: str = SPEC_MODEL) -> "Network":
+    """The row's object: PyTorch has the spec network only."""
+    return Network(spec, settings, model)
+
+
+# ---------------------------------------------------------------- the model
 
 
 class LastHidden(nn.Module):
@@ -142,11 +259,10 @@ def make_loss(spec: TaskSpec) -> nn.Module:
     return nn.CrossEntropyLoss() if spec.model.loss == "cross_entropy" else nn.BCEWithLogitsLoss()
 
 
-class Adapter:
+class Network:
     """The spec's network in PyTorch: explicit training loop over in-memory tensors."""
 
-    name = NAME
-    epochwise = True
+    kind = "network"
 
     def __init__(self, spec: TaskSpec, settings: RunSettings, model: str = SPEC_MODEL):
         self.spec, self.settings, self.model_name = spec, settings, model
@@ -226,10 +342,6 @@ class Adapter:
             on_batch(len(idx))
         return total.item() / len(order)  # one device sync per epoch, not per step
 
-    def fit_all(self, X: np.ndarray, y: np.ndarray, texts: tuple[str, ...] | None = None) -> int:
-        """Not used: the network trains epoch by epoch."""
-        raise NotImplementedError("the PyTorch adapter trains epoch by epoch")
-
     def train_step(self, X: np.ndarray, y: np.ndarray) -> float:
         """One optimizer step on one batch (used by the trajectory checks)."""
         self.model.train()
@@ -246,7 +358,7 @@ class Adapter:
         grads = {k: (p.grad if p.grad is not None else torch.zeros_like(p)).cpu().numpy() for k, p in self.model.named_parameters()}
         self.model.load_state_dict(saved)
         canonical = layout.from_torch(self.spec.model, grads)
-        return loss.item(), {k: v for k, v in canonical.items() if k.split(".")[1] not in NON_TRAINABLE}
+        return loss.item(), {k: v for k, v in canonical.items() if is_trainable(k)}
 
     # -------------------------------------------------------------- inference
     @torch.no_grad()
@@ -255,3 +367,22 @@ class Adapter:
         self.model.eval()
         outputs = [self.forward(self._inputs(X[i : i + EVAL_BATCH])) for i in range(0, len(X), EVAL_BATCH)]
         return torch.cat(outputs).cpu().numpy()
+
+    @torch.no_grad()
+    def layer_outputs(self, X: np.ndarray) -> list[np.ndarray]:
+        """Every module's output for X (eval mode), mapped NCHW -> NHWC and C,H,W flatten -> H,W,C."""
+        outputs: list[np.ndarray] = []
+        hooks = [m.register_forward_hook(lambda mod, inp, out: outputs.append(out.detach().cpu().numpy())) for m in self.model]
+        try:
+            self.predict(X)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        canonical = []
+        for layer, (in_shape, _), out in zip(self.spec.model.layers, layer_shapes(self.spec.model), outputs):
+            if out.ndim == 4:
+                out = layout.images_from_torch(out)
+            elif isinstance(layer, Flatten) and len(in_shape) == 3:
+                out = layout.flat_features_from_torch(out, in_shape)
+            canonical.append(out)
+        return canonical

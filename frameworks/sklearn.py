@@ -21,7 +21,7 @@ from threadpoolctl import threadpool_limits
 from frameworks import layout
 from frameworks.base import OnBatch, RunSettings, Weights
 from tasks.pipeline import batch_slices
-from tasks.spec import BaselineSpec, Dense, ReLU, TaskSpec, count_params
+from tasks.spec import BaselineSpec, Dense, OptimizerSpec, ReLU, TaskSpec, count_params
 
 NAME = "sklearn"
 _limits = None  # keeps the BLAS/OpenMP thread limit alive for the whole run
@@ -32,15 +32,109 @@ def version() -> str:
     return sklearn.__version__
 
 
+def devices() -> list[str]:
+    """scikit-learn runs on the CPU only."""
+    return ["cpu"]
+
+
 def configure(settings: RunSettings) -> str:
     """Limit BLAS/OpenMP threads; scikit-learn always runs on the CPU."""
     global _limits
     _limits = threadpool_limits(limits=settings.threads)
+    if settings.device == "cuda":
+        raise RuntimeError("--device cuda: scikit-learn runs on the CPU only")
     return "cpu"
 
 
-def _flat(X: np.ndarray) -> np.ndarray:
-    return X.reshape(len(X), -1)
+# ---------------------------------------------------------------- facts the workbench asks for
+
+DTYPES = {"float32": "float32", "float64": "float64"}  # MLPClassifier keeps the input's float dtype
+HAS_GRADIENTS = False  # no public gradient API: its partial_fit steps are compared in the trajectories
+UNBIASED_MOVING_VAR = None  # no BatchNorm
+SUMMARY_TITLE = "MLPClassifier"  # shown after the framework name
+
+
+def unsupported(spec: TaskSpec) -> str | None:
+    """Why MLPClassifier cannot be the spec's network, or None if it can."""
+    if not all(isinstance(layer, (Dense, ReLU)) for layer in spec.model.layers) or spec.model.loss != "cross_entropy":
+        return "MLPClassifier builds Dense + ReLU softmax classifiers only"
+    if spec.model.layers[-1].units < 3:
+        return "MLPClassifier uses one logistic output for 2 classes, not 2 logits"
+    return None
+
+
+def default_optimizer(name: str) -> OptimizerSpec | None:
+    """What MLPClassifier(solver=name) uses without further arguments."""
+    mlp = MLPClassifier()
+    if name == "adam":
+        return OptimizerSpec(name="adam", beta_1=mlp.beta_1, beta_2=mlp.beta_2, eps=mlp.epsilon, eps_style="uncorrected")
+    if name == "sgd":
+        return OptimizerSpec(name="sgd", momentum=mlp.momentum)  # 0.9, with Nesterov on by default
+    return None
+
+
+def peak_gpu_mb() -> float | None:
+    """scikit-learn uses no GPU."""
+    return None
+
+
+def defaults(spec: TaskSpec) -> dict[str, str]:
+    """MLPClassifier's defaults for the topics that apply to it (the spec's network only)."""
+    if unsupported(spec):
+        return {}
+    mlp = MLPClassifier()
+    return {
+        "kernel init (Dense, Conv)": "uniform(+-sqrt(6 / (fan_in + fan_out))), i.e. Glorot, from random_state",
+        "bias init": "uniform, same bound as the kernel",
+        "Adam epsilon": f"{mlp.epsilon}, added to sqrt(v) (uncorrected)",
+        "SGD learning rate": str(mlp.learning_rate_init),
+        "loss input": "softmax built into the output layer",
+        "batching and shuffling": f"batch_size={mlp.batch_size!r} (min(200, n)), shuffle={mlp.shuffle}",
+        "L2 penalty": f"alpha={mlp.alpha}",
+    }
+
+
+def source_names(spec: TaskSpec) -> dict[str, list[str] | str]:
+    """The code --explain shows: the MLP's builder and epoch where it applies, then the baselines."""
+    names: dict[str, list[str] | str] = {}
+    if not unsupported(spec) and any(b.kind == "mlp" for b in spec.baselines):
+        names = {
+            "Build the model from the spec": ["build_mlp"],
+            "The optimizer": "MLPClassifier builds its own optimizer from solver=..., epsilon=... in build_mlp.",
+            "The loss": "MLPClassifier always uses softmax cross-entropy (log-loss); there is nothing to choose.",
+            "One training epoch": ["Network.fit_epoch"],
+        }
+    if any(b.kind != "mlp" for b in spec.baselines):
+        names["scikit-learn baselines (trained once with fit)"] = ["BASELINES", "Baseline.fit"]
+    return names
+
+
+def summary_column(spec: TaskSpec) -> list[tuple[str, str]]:
+    """(coefs_ shape, params) of MLPClassifier's Dense layers, from its own coefs_ after one dummy partial_fit."""
+    mlp = build_mlp(spec, seed=spec.train.seed)
+    mlp.batch_size = 2
+    X = np.zeros((2, int(np.prod(spec.model.input_shape))))
+    mlp.partial_fit(X, np.zeros(2, dtype=int), classes=np.arange(spec.model.layers[-1].units))
+    dense = iter(zip(mlp.coefs_, mlp.intercepts_))
+    cells = []
+    for layer in spec.model.layers:
+        if isinstance(layer, Dense):
+            coef, intercept = next(dense)
+            cells.append((f"coefs_ {tuple(coef.shape)}", f"{coef.size + intercept.size:,}"))
+        else:
+            cells.append(("(built in: activation='relu')", "0"))
+    return cells
+
+
+def create(spec: TaskSpec, settings: RunSettings, model: str) -> "Network | Baseline":
+    """The row's object: the spec's MLP (a baseline of kind "mlp") or a one-shot baseline."""
+    by_name = {b.name: b for b in spec.baselines}
+    if model not in by_name:
+        raise ValueError(f"unknown scikit-learn model {model!r}: choose from {', '.join(by_name)}")
+    return (Network if by_name[model].kind == "mlp" else Baseline)(spec, settings, by_name[model])
+
+
+# ---------------------------------------------------------------- the models
 
 
 def _section(options: dict, name: str) -> dict:
@@ -66,12 +160,12 @@ BASELINES = {
 
 def build_mlp(spec: TaskSpec, seed: int) -> MLPClassifier:
     """MLPClassifier with the spec's layers and optimizer; regularisation off, shuffling ours."""
-    layers = spec.model.layers
-    if not all(isinstance(layer, (Dense, ReLU)) for layer in layers) or spec.model.loss != "cross_entropy":
-        raise ValueError("MLPClassifier only builds Dense + ReLU classifiers")
+    reason = unsupported(spec)
+    if reason:
+        raise ValueError(reason)
     opt = spec.optimizer
     return MLPClassifier(
-        hidden_layer_sizes=tuple(layer.units for layer in layers if isinstance(layer, Dense))[:-1],
+        hidden_layer_sizes=tuple(layer.units for layer in spec.model.layers if isinstance(layer, Dense))[:-1],
         activation="relu",
         solver=opt.name,  # "adam" or "sgd"; its Adam adds eps to the uncorrected sqrt(v), like Keras
         alpha=0.0,  # default 1e-4 is an L2 penalty the other frameworks do not have
@@ -88,49 +182,38 @@ def build_mlp(spec: TaskSpec, seed: int) -> MLPClassifier:
     )
 
 
-class Adapter:
-    """One scikit-learn row: the spec's MLP (epoch by epoch) or a one-shot baseline."""
+def _estimator(model: object) -> object:
+    """The last step of a pipeline, or the estimator itself."""
+    return model[-1] if isinstance(model, Pipeline) else model
 
-    name = NAME
 
-    def __init__(self, spec: TaskSpec, settings: RunSettings, model: str):
-        by_name = {b.name: b for b in spec.baselines}
-        if model not in by_name:
-            raise ValueError(f"unknown scikit-learn model {model!r}: choose from {', '.join(by_name)}")
-        self.spec, self.settings, self.model_name = spec, settings, model
-        self.baseline: BaselineSpec = by_name[model]
-        self.epochwise = self.baseline.kind == "mlp"
-        self.trained_on = self.baseline.max_train  # set by fit_all: fewer when the data is smaller
+def _log_proba_scores(proba: np.ndarray) -> np.ndarray:
+    """Log-probabilities (logits up to a per-row constant); one column for two classes, as a logit."""
+    log_proba = np.log(np.clip(proba.astype(np.float64), 1e-300, None))  # 1e-300 underflows in float32
+    return log_proba[:, 1:] - log_proba[:, :1] if log_proba.shape[1] == 2 else log_proba
+
+
+class Network:
+    """The spec's MLP as MLPClassifier, trained epoch by epoch with one partial_fit per shared batch."""
+
+    kind = "network"
+
+    def __init__(self, spec: TaskSpec, settings: RunSettings, baseline: BaselineSpec):
+        self.spec, self.settings, self.baseline = spec, settings, baseline
+        self.model_label = baseline.name
         self.dtype = settings.dtype
-
-    @property
-    def model_label(self) -> str:
-        """Model name shown in the table (says when it trains on a subset)."""
-        label = self.model_name
-        if self.baseline.max_train and self.trained_on == self.baseline.max_train:
-            label += f" (first {self.trained_on} train samples)"
-        return label
 
     # -------------------------------------------------------------- model and weights
     def build(self, weights: Weights) -> None:
-        """The MLP starts from the canonical weights; baselines are built untrained."""
-        if self.epochwise:
-            self.estimator = build_mlp(self.spec, self.settings.seed)
-            self._initial = weights
-        else:
-            builder, self.input_kind = BASELINES[self.baseline.kind]
-            self.estimator = builder(dict(self.baseline.options))
+        """The MLP starts from the canonical weights (loaded once its arrays exist, in set_train_data)."""
+        self.estimator = build_mlp(self.spec, self.settings.seed)
+        self._initial = weights
 
     def num_params(self) -> int:
-        """Trainable parameters: the spec's count for the MLP, fitted coefficients for linear models."""
-        if self.epochwise:
-            return count_params(self.spec.model)
-        clf = self.estimator[-1] if isinstance(self.estimator, Pipeline) else self.estimator
-        if hasattr(clf, "coef_"):
-            return int(clf.coef_.size + np.size(clf.intercept_))
-        if hasattr(clf, "feature_log_prob_"):
-            return int(clf.feature_log_prob_.size + clf.class_log_prior_.size)
-        return 0
+        """Trainable parameters: the spec's count (MLPClassifier allocates its arrays on the first batch)."""
+        if hasattr(self.estimator, "coefs_"):
+            return int(sum(c.size for c in self.estimator.coefs_) + sum(b.size for b in self.estimator.intercepts_))
+        return count_params(self.spec.model)
 
     def get_weights(self) -> Weights:
         """The MLP's weights in the canonical layout."""
@@ -144,14 +227,14 @@ class Adapter:
 
     # -------------------------------------------------------------- data
     def _inputs(self, X: np.ndarray) -> np.ndarray:
-        return _flat(X).astype(self.dtype, copy=False)
+        return X.reshape(len(X), -1).astype(self.dtype, copy=False)
 
     def set_train_data(self, X: np.ndarray, y: np.ndarray) -> None:
         """Keep the training arrays; the first batch initialises MLPClassifier's internals."""
         self.X, self.y = self._inputs(X), y
-        if self.epochwise and not hasattr(self.estimator, "coefs_"):
+        if not hasattr(self.estimator, "coefs_"):
             first = slice(0, self.spec.train.batch_size)
-            classes = np.arange(self.spec.data.num_classes)
+            classes = np.arange(self.spec.model.layers[-1].units)
             self.estimator.partial_fit(self.X[first], y[first], classes=classes)  # allocates coefs_
             self.set_weights(self._initial)  # ...then the canonical start replaces its random init
             del self.estimator._optimizer  # and the optimizer restarts from step 0 on the next call
@@ -175,35 +258,74 @@ class Adapter:
             on_batch(len(idx))
         return total / len(order)
 
-    def fit_all(self, X: np.ndarray, y: np.ndarray, texts: tuple[str, ...] | None = None) -> int:
-        """Fit a baseline once (on the first max_train samples); returns its iteration count."""
-        n = self.trained_on = min(self.baseline.max_train or len(y), len(y))
-        inputs = list(texts[:n]) if self.input_kind == "texts" else self._inputs(X[:n])
-        self.estimator.fit(inputs, y[:n])
-        clf = self.estimator[-1] if isinstance(self.estimator, Pipeline) else self.estimator
-        return int(np.max(getattr(clf, "n_iter_", 1)))
-
     def train_step(self, X: np.ndarray, y: np.ndarray) -> float:
-        """One partial_fit step on one batch (the MLP only)."""
+        """One partial_fit step on one batch."""
         self.estimator.batch_size = len(y)
         self.estimator.partial_fit(self._inputs(X), y)
         return float(self.estimator.loss_)
 
-    def loss_and_gradients(self, X: np.ndarray, y: np.ndarray) -> tuple[float, Weights]:
-        """Not offered: scikit-learn exposes no public gradient API."""
-        raise NotImplementedError("scikit-learn has no public gradient API")
-
     # -------------------------------------------------------------- inference
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Log-probabilities: MLPClassifier offers probabilities, not its logits."""
+        return _log_proba_scores(self.estimator.predict_proba(self._inputs(X)))
+
+    def probabilities(self, X: np.ndarray) -> np.ndarray:
+        """predict_proba as it is (the forward check compares probabilities)."""
+        return self.estimator.predict_proba(self._inputs(X))
+
+    def layer_outputs(self, X: np.ndarray) -> list[np.ndarray]:
+        """Not offered: MLPClassifier exposes no hidden activations; the checks compare its probabilities."""
+        return []
+
+
+class Baseline:
+    """A one-shot baseline (logistic regression, linear SGD, TF-IDF, naive Bayes): one `fit`."""
+
+    kind = "baseline"
+
+    def __init__(self, spec: TaskSpec, settings: RunSettings, baseline: BaselineSpec):
+        self.spec, self.settings, self.baseline = spec, settings, baseline
+        self.trained_on = baseline.max_train  # set by fit: fewer when the data is smaller
+        self.dtype = settings.dtype
+
+    @property
+    def model_label(self) -> str:
+        """Model name shown in the table (says when it trains on a subset)."""
+        label = self.baseline.name
+        if self.baseline.max_train and self.trained_on == self.baseline.max_train:
+            label += f" (first {self.trained_on} train samples)"
+        return label
+
+    def build(self) -> None:
+        """The untrained estimator from the BASELINES table."""
+        builder, self.input_kind = BASELINES[self.baseline.kind]
+        self.estimator = builder(dict(self.baseline.options))
+
+    def num_params(self) -> int:
+        """Fitted coefficients of a linear model, or naive Bayes' log-probabilities."""
+        clf = _estimator(self.estimator)
+        if hasattr(clf, "coef_"):
+            return int(clf.coef_.size + np.size(clf.intercept_))
+        if hasattr(clf, "feature_log_prob_"):
+            return int(clf.feature_log_prob_.size + clf.class_log_prior_.size)
+        return 0
+
+    def _inputs(self, X: np.ndarray, texts: tuple[str, ...] | None) -> object:
+        return list(texts) if self.input_kind == "texts" else X.reshape(len(X), -1).astype(self.dtype, copy=False)
+
+    def fit(self, X: np.ndarray, y: np.ndarray, texts: tuple[str, ...] | None = None) -> int:
+        """Fit once (on the first max_train samples); returns its iteration count."""
+        n = self.trained_on = min(self.baseline.max_train or len(y), len(y))
+        self.estimator.fit(self._inputs(X[:n], texts[:n] if texts else None), y[:n])
+        return int(np.max(getattr(_estimator(self.estimator), "n_iter_", 1)))
+
     def predict(self, X: np.ndarray, texts: tuple[str, ...] | None = None) -> np.ndarray:
         """Scores whose argmax (or sign, for one column) is the prediction.
 
-        The MLP returns log-probabilities (logits up to a per-row constant); linear models
-        their decision function; naive Bayes its joint log-likelihood.
+        Linear models give their decision function; naive Bayes its log-probabilities.
         """
-        inputs = list(texts) if not self.epochwise and self.input_kind == "texts" else self._inputs(X)
-        if self.epochwise or isinstance(self.estimator[-1] if isinstance(self.estimator, Pipeline) else self.estimator, MultinomialNB):
-            proba = self.estimator.predict_proba(inputs).astype(np.float64)  # 1e-300 underflows in float32
-            log_proba = np.log(np.clip(proba, 1e-300, None))
-            return log_proba[:, 1:] - log_proba[:, :1] if log_proba.shape[1] == 2 else log_proba
+        inputs = self._inputs(X, texts)
+        if isinstance(_estimator(self.estimator), MultinomialNB):
+            return _log_proba_scores(self.estimator.predict_proba(inputs))
         scores = self.estimator.decision_function(inputs)
         return scores.reshape(-1, 1) if scores.ndim == 1 else scores

@@ -15,11 +15,10 @@ from tasks.spec import (
     Embedding,
     InitSpec,
     ModelSpec,
+    Weights,
     param_key,
     param_shapes,
 )
-
-Weights = dict[str, np.ndarray]
 
 
 def fans(shape: tuple[int, ...]) -> tuple[int, int]:

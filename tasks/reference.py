@@ -21,7 +21,6 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from tasks.spec import (
     LSTM,
-    NON_TRAINABLE,
     PARAM_NAMES,
     BatchNorm,
     Conv2D,
@@ -33,11 +32,12 @@ from tasks.spec import (
     MaxPool2D,
     ModelSpec,
     ReLU,
+    Weights,
+    is_trainable,
     param_key,
     param_shapes,
 )
 
-Weights = dict[str, np.ndarray]  # canonical name -> array, e.g. 'conv2d_0.kernel'
 Params = dict[str, np.ndarray]  # one layer's weights by short name, e.g. 'kernel'
 Cache = Any  # whatever a layer's forward keeps for its backward
 
@@ -273,7 +273,7 @@ def _layer_params(index: int, layer: Layer, weights: Weights) -> Params:
 
 def trainable_keys(model: ModelSpec) -> list[str]:
     """Canonical names of the trained weights, in layer order (no BatchNorm moving statistics)."""
-    return [key for key in param_shapes(model) if key.split(".")[1] not in NON_TRAINABLE]
+    return [key for key in param_shapes(model) if is_trainable(key)]
 
 
 def _run(model: ModelSpec, weights: Weights, X: np.ndarray, training: bool) -> list[tuple[np.ndarray, Cache]]:
@@ -388,15 +388,11 @@ def batchnorm_moving_update(model: ModelSpec, weights: Weights, X: np.ndarray, u
 # ---------------------------------------------------------------- optimizers
 
 
-def _is_trainable(key: str) -> bool:
-    return key.split(".")[-1] not in NON_TRAINABLE
-
-
 def sgd_step(weights: Weights, grads: Weights, lr: float) -> Weights:
     """w - lr * grad for every trainable weight in `grads`; everything else passes through."""
     new = dict(weights)
     for key, grad in grads.items():
-        if _is_trainable(key):
+        if is_trainable(key):
             new[key] = weights[key] - lr * grad
     return new
 
@@ -431,7 +427,7 @@ def adam_step(
     t = state.t + 1
     new, m, v = dict(weights), dict(state.m), dict(state.v)
     for key, grad in grads.items():
-        if not _is_trainable(key):
+        if not is_trainable(key):
             continue
         m[key] = beta_1 * state.m.get(key, 0.0) + (1.0 - beta_1) * grad
         v[key] = beta_2 * state.v.get(key, 0.0) + (1.0 - beta_2) * grad * grad

@@ -15,6 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Union
 
+import numpy as np
+
+Weights = dict[str, np.ndarray]  # canonical name (e.g. "conv2d_0.kernel") -> array: the one alias, used everywhere
+
 # ---------------------------------------------------------------- layers
 
 
@@ -97,6 +101,11 @@ PARAM_NAMES: dict[type, tuple[str, ...]] = {
 }
 # BatchNorm's moving statistics are state, not trained parameters.
 NON_TRAINABLE = frozenset({"moving_mean", "moving_var"})
+
+
+def is_trainable(key: str) -> bool:
+    """True for a canonical weight name that training updates ('dense_0.kernel'), False for state ('batchnorm_1.moving_var')."""
+    return key.split(".")[1] not in NON_TRAINABLE
 
 
 # ---------------------------------------------------------------- the rest of a task
@@ -283,6 +292,11 @@ def param_shapes(model: ModelSpec) -> dict[str, tuple[int, ...]]:
     return result
 
 
+def has_layer(spec: "TaskSpec", kind: type) -> bool:
+    """True if the spec's network has a layer of this type."""
+    return any(isinstance(layer, kind) for layer in spec.model.layers)
+
+
 def layer_name(index: int, layer: Layer) -> str:
     """Canonical layer name, e.g. 'dense_0' for a Dense at position 0 (also the Keras layer name)."""
     return f"{type(layer).__name__.lower()}_{index}"
@@ -297,7 +311,7 @@ def count_params(model: ModelSpec, trainable_only: bool = True) -> int:
     """Number of (trainable) scalars in the model, from the spec alone."""
     total = 0
     for key, shape in param_shapes(model).items():
-        if trainable_only and key.split(".")[1] in NON_TRAINABLE:
+        if trainable_only and not is_trainable(key):
             continue
         n = 1
         for d in shape:

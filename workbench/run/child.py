@@ -20,6 +20,8 @@ from pathlib import Path
 if __name__ == "__main__" and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
     signal.signal(signal.SIGINT, lambda signum, frame: sys.exit(130))
 
+from tasks.download import DataError  # noqa: E402
+from tasks.pipeline import SubsetError  # noqa: E402
 from workbench.run.driver import RunRequest, run_one  # noqa: E402
 from workbench.run.result import RunResult, atomic_write_text  # noqa: E402
 
@@ -30,6 +32,25 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
+def error_kind(exc: BaseException) -> str:
+    """The typed kind of a failure (workbench.run.result.ERROR_KINDS)."""
+    if isinstance(exc, DataError):
+        return "data"
+    if isinstance(exc, SubsetError):
+        return "usage"
+    if isinstance(exc, ImportError):
+        return "import"
+    return "adapter"
+
+
+def failed_row(request: RunRequest, status: str, message: str, kind: str = "") -> RunResult:
+    """A row that did not finish, with the request's seed, threads and dtype (shared with the runner)."""
+    s = request.settings
+    return RunResult(task=request.task, framework=request.framework, model=request.model, status=status,
+                     message=message, error_kind=kind, threads=s.threads, dtype=s.dtype, tf32=s.tf32,
+                     seed=request.seed if request.seed is not None else s.seed)  # fmt: skip
+
+
 def execute(request: RunRequest) -> RunResult:
     """Run the request; an exception becomes an `error` row instead of a crash."""
     try:
@@ -37,7 +58,7 @@ def execute(request: RunRequest) -> RunResult:
     except Exception as exc:  # noqa: BLE001 - errors are values: the row shows them
         if os.environ.get("FRAMEBENCH_DEBUG"):
             traceback.print_exc()
-        return RunResult(task=request.task, framework=request.framework, model=request.model, status="error", message=one_line(exc))
+        return failed_row(request, "error", one_line(exc), error_kind(exc))
 
 
 def main(argv: list[str]) -> int:

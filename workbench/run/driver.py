@@ -1,12 +1,14 @@
 """Runs one (task, framework, model) in the current process and measures it.
 
 All timing and metrics live here, in shared code, so every framework is measured the same way:
-adapters only build, train, predict and hand back weights.
+adapters only build, train, predict and hand back weights. A row is a `Network` (trained epoch by
+epoch on the shared batch order) or a `Baseline` (one `fit`), as the adapter's `create` returns.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import resource
 import statistics
 import sys
@@ -18,7 +20,7 @@ from typing import Callable
 import numpy as np
 from tqdm import tqdm
 
-from frameworks.base import RunSettings, load_adapter_module, missing_packages
+from frameworks.base import DEVICE_VAR, RunSettings, load_adapter_module, missing_packages
 from tasks import registry
 from tasks.flops import train_flops
 from tasks.init import init_weights
@@ -113,12 +115,18 @@ def run_one(request: RunRequest) -> RunResult:
         result.status, result.message = "skipped", f"not installed: {', '.join(missing)}"
         return result
 
+    if settings.device != "auto":
+        os.environ[DEVICE_VAR] = settings.device  # for frameworks that choose their device at import
     start = time.perf_counter()
     module = load_adapter_module(request.framework)
     result.import_s = time.perf_counter() - start
     result.version = module.version()
     result.device = module.configure(settings)
     settings = replace(settings, device=result.device)
+    computed = module.DTYPES.get(settings.dtype)
+    if computed is None:
+        result.status, result.message = "skipped", f"{request.framework} does not compute in {settings.dtype}"
+        return result
 
     start = time.perf_counter()
     data = load_data(request, spec)
@@ -126,42 +134,49 @@ def run_one(request: RunRequest) -> RunResult:
     result.dataset, result.data_warnings = data.describe(), list(data.warnings)
     result.train_samples, result.test_samples = len(data.y_train), len(data.y_test)
 
+    if computed != settings.dtype:  # e.g. Keras on JAX: float64 layers compute in float32, silently
+        result.message = f"computes {settings.dtype} in {computed}"
+
     start = time.perf_counter()
-    adapter = module.Adapter(spec, settings, request.model)
-    result.model = adapter.model_label
-    adapter.build(init_weights(spec.model, spec.init, spec.train.seed))
-    adapter.set_train_data(data.X_train, data.y_train)
+    row = module.create(spec, settings, request.model)
+    result.model = row.model_label
+    network = row.kind == "network"
+    if network:
+        row.build(init_weights(spec.model, spec.init, spec.train.seed))
+        row.set_train_data(data.X_train, data.y_train)
+    else:
+        row.build()
     result.build_s = time.perf_counter() - start
 
-    predict = _predictor(adapter, data)
+    predict = _predictor(row, data)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        if adapter.epochwise:
-            _train_epochs(adapter, spec, data, result, predict, settings.progress)
+        if network:
+            _train_epochs(row, spec, data, result, predict, settings.progress)
         else:
             start = time.perf_counter()
-            result.epochs = adapter.fit_all(data.X_train, data.y_train, data.train_texts)
+            result.epochs = row.fit(data.X_train, data.y_train, data.train_texts)
             result.train_s = time.perf_counter() - start
             result.throughput = len(data.y_train) / result.train_s if result.train_s else None
     if caught and not result.message:  # e.g. "lbfgs failed to converge": a note in the table
         result.message = f"{caught[0].category.__name__}: {str(caught[0].message).splitlines()[0]}"
-    result.model = adapter.model_label  # a baseline's label says if it trained on a subset
-    result.params = adapter.num_params()
-    _efficiency(spec, result, settings.threads, adapter.epochwise)
+    result.model = row.model_label  # a baseline's label says if it trained on a subset
+    result.params = row.num_params()
+    _efficiency(spec, result, settings.threads, network)
     if result.status == "ok":
         _evaluate(predict, data, result, calls=5 if request.dry_run else LATENCY_CALLS)
-        if not adapter.epochwise and result.test_acc >= spec.target_accuracy:
+        if not network and result.test_acc >= spec.target_accuracy:
             result.time_to_target_s = result.train_s
     result.peak_rss_mb = _peak_rss_mb()
-    result.peak_gpu_mb = _peak_gpu_mb(request.framework, result.device)
+    result.peak_gpu_mb = module.peak_gpu_mb() if result.device == "cuda" else None
     return result
 
 
-def _predictor(adapter, data: Dataset) -> Callable[[np.ndarray, bool], np.ndarray]:  # noqa: ANN001
-    """predict(X, test) that also hands text baselines the matching raw texts."""
-    if getattr(adapter, "input_kind", None) == "texts":
-        return lambda X, _test=True: adapter.predict(X, data.test_texts[: len(X)])
-    return lambda X, _test=True: adapter.predict(X)
+def _predictor(row, data: Dataset) -> Callable[[np.ndarray], np.ndarray]:  # noqa: ANN001
+    """predict(X); a baseline also gets the raw texts matching X (the text baselines read them)."""
+    if row.kind == "baseline":
+        return lambda X: row.predict(X, data.test_texts[: len(X)] if data.test_texts else None)
+    return row.predict
 
 
 def _train_epochs(adapter, spec: TaskSpec, data: Dataset, result: RunResult, predict, progress: bool) -> None:  # noqa: ANN001
@@ -211,18 +226,3 @@ def _evaluate(predict, data: Dataset, result: RunResult, calls: int) -> None:  #
     result.infer_throughput = len(data.y_test) / result.infer_s if result.infer_s else None
     result.test_loss, result.test_acc = mean_loss(logits, data.y_test), accuracy(logits, data.y_test)
     result.latency_ms_p50, result.latency_ms_p95 = _latency_ms(predict, data.X_test, calls)
-
-
-def _peak_gpu_mb(framework: str, device: str) -> float | None:
-    """Peak GPU memory allocated by the framework in this process, on CUDA only."""
-    if device != "cuda":
-        return None
-    if framework == "pytorch":
-        import torch
-
-        return torch.cuda.max_memory_allocated() / 2**20
-    if framework == "keras":
-        import tensorflow as tf
-
-        return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
-    return None

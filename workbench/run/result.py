@@ -9,6 +9,12 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 STATUSES = ("ok", "skipped", "error", "diverged", "timeout", "crashed")
+# What kind of failure an `error` row is, so the CLI can act on it without parsing messages:
+#   data     missing, corrupt or unsafe data (every row would fail the same way: exit 3)
+#   usage    a request the data cannot satisfy, e.g. --subset larger than the training set (exit 2)
+#   import   the framework is installed but fails to import
+#   adapter  anything the framework or its adapter raised while building, training or predicting
+ERROR_KINDS = ("data", "usage", "import", "adapter")
 
 
 @dataclass
@@ -32,6 +38,7 @@ class RunResult:
     model: str  # shown in the table: the adapter's label
     status: str = "ok"  # one of STATUSES
     message: str = ""  # one line: why it is not ok, or a note
+    error_kind: str = ""  # for status "error": one of ERROR_KINDS
     version: str = ""  # framework version
     device: str = ""  # device actually used
     threads: int = 0

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from workbench.run.child import failed_row
 from workbench.run.driver import RunRequest
 from workbench.run.result import RunResult, row_key, save_results
 
@@ -53,20 +54,6 @@ def child_env(threads: int) -> dict[str, str]:
     return env
 
 
-def _failed(request: RunRequest, status: str, message: str) -> RunResult:
-    s = request.settings
-    return RunResult(
-        task=request.task,
-        framework=request.framework,
-        model=request.model,
-        status=status,
-        message=message,
-        threads=s.threads,
-        dtype=s.dtype,
-        seed=request.settings.seed,
-    )
-
-
 def run_in_child(request: RunRequest, timeout_s: float | None) -> RunResult:
     """One row in a fresh `python -m workbench.run.child`; deaths and time-outs become statuses."""
     with tempfile.TemporaryDirectory(prefix="framebench-") as tmp:
@@ -79,7 +66,7 @@ def run_in_child(request: RunRequest, timeout_s: float | None) -> RunResult:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-            return _failed(request, "timeout", f"no result after the {timeout_s:g} s --timeout")
+            return failed_row(request, "timeout", f"no result after the {timeout_s:g} s --timeout")
         except BaseException:  # Ctrl-C: stop the child too
             proc.kill()
             proc.wait()
@@ -87,8 +74,8 @@ def run_in_child(request: RunRequest, timeout_s: float | None) -> RunResult:
         if res_path.exists():
             return RunResult.from_dict(json.loads(res_path.read_text()))
         if code < 0:
-            return _failed(request, "crashed", f"child process killed by {signal.Signals(-code).name}")
-        return _failed(request, "crashed", f"child process exited with code {code} and no result")
+            return failed_row(request, "crashed", f"child process killed by {signal.Signals(-code).name}")
+        return failed_row(request, "crashed", f"child process exited with code {code} and no result")
 
 
 def run_row(request: RunRequest, plan: RunPlan) -> RunResult:

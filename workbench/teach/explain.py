@@ -3,35 +3,37 @@
 Three parts, rendered as Markdown (readable in a terminal, and reused by the report):
 (a) the adapters' real source, read with `inspect`; (b) each framework's model summary;
 (c) the framework defaults that differ for this task, and what the spec sets instead.
+Each framework answers in its own child process (workbench/run/ask.py): this process imports none.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-
 from tabulate import tabulate
 
-from frameworks.base import load_adapter_module, missing_packages, native_stderr_to
-from tasks.spec import LSTM, TaskSpec
-from workbench.teach.defaults import default_rows, table_rows
-from workbench.teach.sources import SourceBlock, collect, sklearn_uses_mlp
+from frameworks.base import missing_packages
+from tasks.spec import TaskSpec
+from tasks.spec_io import spec_to_json
+from workbench.run.ask import AskError, ask
+from workbench.teach.defaults import table_rows
+from workbench.teach.sources import ROLES, SourceBlock
 from workbench.teach.summary import summary_rows
 
 Section = tuple[str, str]  # (title, Markdown body): also the report's extra-section type
 
 
-def load_modules(frameworks: list[str]) -> tuple[dict, list[str]]:
-    """Adapter modules of the installed frameworks, in order, and one note per missing one."""
-    modules, notes = {}, []
+def gather(spec: TaskSpec, frameworks: list[str]) -> tuple[dict[str, dict], list[str]]:
+    """Each installed framework's teaching facts (framework -> answer), and one note per framework left out."""
+    answers, notes = {}, []
     for name in frameworks:
         missing = missing_packages(name)
         if missing:
-            notes.append(f"{name}: not installed ({', '.join(missing)}), left out")
+            notes.append(f"{name}: skipped, not installed ({', '.join(missing)})")
             continue
-        with native_stderr_to(os.path.join(tempfile.gettempdir(), "framebench-tensorflow.log")):
-            modules[name] = load_adapter_module(name)
-    return modules, notes
+        try:
+            answers[name], _ = ask("teach", name, {"spec": spec_to_json(spec)})
+        except AskError as exc:
+            notes.append(f"skipped {exc}")
+    return answers, notes
 
 
 def code_markdown(block: SourceBlock) -> str:
@@ -39,49 +41,49 @@ def code_markdown(block: SourceBlock) -> str:
     return f"**{block.framework}** · `{block.path}` line {block.first_line} · `{block.name}`\n\n```python\n{block.code}\n```"
 
 
-def code_section(spec: TaskSpec, modules: dict) -> str:
+def code_section(answers: dict[str, dict]) -> str:
     """(a) every role's code, framework after framework, so the same role reads side by side."""
+    roles = list(ROLES) + [r for a in answers.values() for r in a["roles"] if r not in ROLES]
     parts = []
-    for role, blocks, notes in collect(spec, modules):
-        if not blocks and not notes:
-            continue
-        parts.append(f"### {role}")
-        parts += [code_markdown(b) for b in blocks]
-        parts += [f"*{note}*" for note in notes]
+    for role in dict.fromkeys(roles):
+        body = []
+        for framework, answer in answers.items():
+            found = answer["roles"].get(role)
+            if isinstance(found, str):
+                body.append(f"*{framework}: {found}*")
+            elif found:
+                body += [code_markdown(SourceBlock(**block)) for block in found]
+        if body:
+            parts += [f"### {role}", *body]
     return "\n\n".join(parts)
 
 
-def summary_section(spec: TaskSpec, modules: dict) -> str:
-    """(b) one row per spec layer: output shape and parameters in every framework."""
-    headers, rows = summary_rows(spec, modules, include_sklearn=sklearn_uses_mlp(spec))
+def summary_section(spec: TaskSpec, answers: dict[str, dict]) -> str:
+    """(b) one row per spec layer: output shape and parameters in every framework that builds the spec."""
+    columns = {f"{name} {a['summary_title']}": [tuple(c) for c in a["summary"]] for name, a in answers.items() if a["summary"]}
+    headers, rows = summary_rows(spec, columns)
     note = (
-        "Shapes are per sample. PyTorch keeps images channels-first (C, H, W); the spec and Keras keep them "
-        "channels-last (H, W, C). 'state' counts non-trained buffers (BatchNorm's moving statistics; "
-        "PyTorch also keeps a num_batches_tracked counter)."
+        "Shapes are per sample, each in its framework's own layout (channels-first or channels-last). "
+        "'state' counts non-trained buffers (BatchNorm's moving statistics, and any counters a framework keeps). "
+        "A total that differs from the spec's comes from tensors an adapter holds fixed: its code above says which."
     )
-    if any(isinstance(layer, LSTM) for layer in spec.model.layers):
-        note += (
-            " PyTorch's LSTM counts more parameters: it has two bias vectors (bias_ih and bias_hh) where the spec "
-            "and Keras have one; the adapter loads the spec's bias into bias_ih and zeros into bias_hh."
-        )
     return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True) + "\n\n" + note
 
 
-def defaults_section(spec: TaskSpec, modules: dict) -> str:
+def defaults_section(spec: TaskSpec, answers: dict[str, dict]) -> str:
     """(c) the defaults table for the frameworks shown."""
-    with_mlp = "sklearn" in modules and sklearn_uses_mlp(spec)
-    shown = [f for f in ("pytorch", "keras") if f in modules] + (["sklearn"] if with_mlp else [])
-    headers, rows = table_rows(default_rows(spec, with_sklearn_mlp=with_mlp), shown)
+    headers, rows = table_rows(spec, {name: a["defaults"] for name, a in answers.items() if a["defaults"]})
     return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
 
 
 def explain_sections(spec: TaskSpec, frameworks: list[str]) -> list[Section]:
     """The three parts as (title, Markdown) sections, for the frameworks that are installed."""
-    modules, notes = load_modules(frameworks)
+    answers, notes = gather(spec, frameworks)
+    notes += [f"{name}: cannot build this spec's network: {a['unsupported']}" for name, a in answers.items() if a["unsupported"]]
     sections = [
-        ("The model in each framework (the adapters' own code)", code_section(spec, modules)),
-        ("Model summary, layer by layer", summary_section(spec, modules)),
-        ("Framework defaults that differ, and what the spec sets", defaults_section(spec, modules)),
+        ("The model in each framework (the adapters' own code)", code_section(answers)),
+        ("Model summary, layer by layer", summary_section(spec, answers)),
+        ("Framework defaults that differ, and what the spec sets", defaults_section(spec, answers)),
     ]
     if notes:
         sections.insert(0, ("Frameworks left out", "\n".join(f"- {n}" for n in notes)))

@@ -1,0 +1,98 @@
+"""Keras on JAX: the shared Keras model (frameworks/keras_shared.py) on the JAX backend.
+
+Read it side by side with `frameworks/keras.py`. What is JAX's here: `fit` on NumPy arrays
+(no tf.data), the gradient through `model.stateless_call` and `jax.value_and_grad`, and dtypes:
+without `jax_enable_x64`, JAX computes float64 in float32, and Keras 3 says nothing about it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from frameworks.base import DEVICE_VAR, SPEC_MODEL, RunSettings, Weights
+
+os.environ["KERAS_BACKEND"] = "jax"  # set before the first `import keras` in this process
+if os.environ.get(DEVICE_VAR) == "cpu":
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")  # a CPU row never touches a GPU
+import jax  # noqa: E402
+import keras  # noqa: E402
+
+from frameworks import keras_shared  # noqa: E402
+from frameworks.keras_shared import (  # noqa: E402, F401 - the shared model, re-exported for --explain
+    AdamCorrectedEps,
+    build_model,
+    default_optimizer,
+    defaults,
+    make_loss,
+    make_optimizer,
+    source_names,
+    summary_column,
+    unsupported,
+)
+from tasks.spec import TaskSpec  # noqa: E402
+
+keras_shared.require_backend("jax")
+NAME = "keras-jax"
+
+
+def version() -> str:
+    """The framework's version string."""
+    return f"{keras.__version__} (JAX {jax.__version__})"
+
+
+def devices() -> list[str]:
+    """The devices JAX sees, e.g. ["cpu", "cuda:0 NVIDIA H200"]."""
+    gpus = [d for d in jax.devices() if d.platform == "gpu"]
+    return ["cpu", *(f"cuda:{d.id} {d.device_kind}" for d in gpus)]
+
+
+def configure(settings: RunSettings) -> str:
+    """Seed; the device JAX really uses (threads come from the child's environment: XLA has no runtime setter)."""
+    keras.utils.set_random_seed(settings.seed)
+    has_gpu = len(devices()) > 1
+    device = ("cuda" if has_gpu else "cpu") if settings.device == "auto" else settings.device
+    if device == "cuda" and not has_gpu:
+        raise RuntimeError("--device cuda: JAX sees no GPU (a CPU-only jaxlib is installed?)")
+    return device
+
+
+# ---------------------------------------------------------------- facts the workbench asks for
+
+# Keras 3 on JAX without jax_enable_x64: float64 layers compute in float32 (the checks measure it).
+DTYPES = {"float32": "float32", "float64": "float32"}
+HAS_GRADIENTS = True
+UNBIASED_MOVING_VAR = keras_shared.UNBIASED_MOVING_VAR
+SUMMARY_TITLE = keras_shared.SUMMARY_TITLE
+
+
+def peak_gpu_mb() -> float | None:
+    """Peak bytes in use on the first GPU, from JAX's device memory statistics."""
+    gpus = [d for d in jax.devices() if d.platform == "gpu"]
+    stats = gpus[0].memory_stats() if gpus else None
+    return stats["peak_bytes_in_use"] / 2**20 if stats else None
+
+
+def create(spec: TaskSpec, settings: RunSettings, model: str = SPEC_MODEL) -> "Network":
+    """The row's object: Keras has the spec network only."""
+    return Network(spec, settings, model)
+
+
+class Network(keras_shared.Network):
+    """The shared Keras network on JAX: `fit` on NumPy arrays, gradients by jax.value_and_grad."""
+
+    def loss_and_gradients(self, X: np.ndarray, y: np.ndarray) -> tuple[float, Weights]:
+        """Training-mode loss and canonical gradients through the stateless model; no variable changes."""
+        variables, keys = self.trainable_variables()
+        trainable = [v.value for v in self.model.trainable_variables]
+        frozen = [v.value for v in self.model.non_trainable_variables]
+        X, y_true = self._inputs(X), self._targets(y)
+
+        def loss_of(trainable_values: list) -> jax.Array:
+            y_hat, _ = self.model.stateless_call(trainable_values, frozen, X, training=True)
+            return self.loss_fn(y_true, y_hat)
+
+        loss, grads = jax.value_and_grad(loss_of)(trainable)
+        index = {id(v): i for i, v in enumerate(self.model.trainable_variables)}
+        return float(loss), {k: np.asarray(grads[index[id(v)]]) for k, v in zip(keys, variables)}

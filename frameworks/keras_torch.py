@@ -1,0 +1,98 @@
+"""Keras on PyTorch: the shared Keras model (frameworks/keras_shared.py) on the torch backend.
+
+Read it side by side with `frameworks/keras.py`. What is torch's here: `fit` on NumPy arrays
+(no tf.data), torch's device (KERAS_TORCH_DEVICE), and the gradient through torch autograd on
+the variables' torch tensors.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from frameworks.base import DEVICE_VAR, SPEC_MODEL, RunSettings, Weights
+
+os.environ["KERAS_BACKEND"] = "torch"  # set before the first `import keras` in this process
+if os.environ.get(DEVICE_VAR) == "cpu":
+    os.environ["KERAS_TORCH_DEVICE"] = "cpu"  # Keras would otherwise take cuda whenever torch sees one
+import keras  # noqa: E402
+import torch  # noqa: E402
+
+from frameworks import keras_shared  # noqa: E402
+from frameworks.keras_shared import (  # noqa: E402, F401 - the shared model, re-exported for --explain
+    AdamCorrectedEps,
+    build_model,
+    default_optimizer,
+    defaults,
+    make_loss,
+    make_optimizer,
+    source_names,
+    summary_column,
+    unsupported,
+)
+from tasks.spec import TaskSpec  # noqa: E402
+
+keras_shared.require_backend("torch")
+NAME = "keras-torch"
+
+
+def version() -> str:
+    """The framework's version string."""
+    return f"{keras.__version__} (torch {torch.__version__})"
+
+
+def devices() -> list[str]:
+    """The devices torch sees, e.g. ["cpu", "cuda:0 NVIDIA H200"]."""
+    return ["cpu", *(f"cuda:{i} {torch.cuda.get_device_name(i)}" for i in range(torch.cuda.device_count()))]
+
+
+def configure(settings: RunSettings) -> str:
+    """Threads, determinism and seed for torch under Keras; return the device actually used."""
+    torch.set_num_threads(settings.threads)
+    try:
+        torch.set_num_interop_threads(settings.threads)
+    except RuntimeError:  # already set once in this process
+        pass
+    if settings.deterministic:
+        torch.use_deterministic_algorithms(True)
+        torch.utils.deterministic.fill_uninitialized_memory = False  # a debugging aid that costs time
+    keras.utils.set_random_seed(settings.seed)
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if settings.device == "auto" else settings.device
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda: torch sees no CUDA device")
+    return device
+
+
+# ---------------------------------------------------------------- facts the workbench asks for
+
+DTYPES = {"float32": "float32", "float64": "float64"}  # dtype asked -> dtype really computed (the checks verify it)
+HAS_GRADIENTS = True
+UNBIASED_MOVING_VAR = keras_shared.UNBIASED_MOVING_VAR
+SUMMARY_TITLE = keras_shared.SUMMARY_TITLE
+
+
+def peak_gpu_mb() -> float | None:
+    """Peak memory allocated by torch's CUDA caching allocator in this process."""
+    return torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+
+
+def create(spec: TaskSpec, settings: RunSettings, model: str = SPEC_MODEL) -> "Network":
+    """The row's object: Keras has the spec network only."""
+    return Network(spec, settings, model)
+
+
+class Network(keras_shared.Network):
+    """The shared Keras network on torch: `fit` on NumPy arrays, gradients by torch autograd."""
+
+    def loss_and_gradients(self, X: np.ndarray, y: np.ndarray) -> tuple[float, Weights]:
+        """Training-mode loss and canonical gradients; moving statistics are restored afterwards."""
+        saved = self.get_weights()
+        variables, keys = self.trainable_variables()
+        for v in variables:
+            v.value.grad = None
+        loss = self.loss_fn(self._targets(y), self.model(self._inputs(X), training=True))
+        loss.backward()
+        grads = {k: v.value.grad.detach().cpu().numpy() for k, v in zip(keys, variables)}
+        self.set_weights(saved)
+        return float(loss.detach().cpu()), grads
