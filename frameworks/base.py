@@ -19,6 +19,7 @@ EXTRA_FRAMEWORKS_VAR = "FRAMEBENCH_EXTRA_FRAMEWORKS"  # the plugin hook: "name=m
 # The row's device ("cpu" or "cuda"), set in the child before the adapter module is imported: a
 # framework that picks its device at import time (JAX, Keras on torch) reads it there.
 DEVICE_VAR = "FRAMEBENCH_DEVICE"
+THREADS_VAR = "FRAMEBENCH_THREADS"  # the row's --threads, also set before the import
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ class AdapterModule(Protocol):
     Identity and set-up: NAME, version(), devices(), configure(settings).
     Facts the workbench asks for (it never names a framework itself):
         DTYPES             dtype asked for -> dtype the framework really computes in
+        ADAM_STYLES        the Adam eps placements ("corrected", "uncorrected") it runs exactly
         HAS_GRADIENTS      whether its Network offers loss_and_gradients
         UNBIASED_MOVING_VAR  BatchNorm running variance: unbiased (n - 1) or biased batch variance
         unsupported(spec)  why it cannot build this spec's network, or None
@@ -155,6 +157,7 @@ class AdapterModule(Protocol):
 
     NAME: str
     DTYPES: dict[str, str]
+    ADAM_STYLES: tuple[str, ...]
     HAS_GRADIENTS: bool
     UNBIASED_MOVING_VAR: bool | None
     SUMMARY_TITLE: str

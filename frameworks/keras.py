@@ -12,10 +12,12 @@ import tempfile
 
 import numpy as np
 
-from frameworks.base import SPEC_MODEL, RunSettings, Weights, native_stderr_to
+from frameworks.base import SPEC_MODEL, THREADS_VAR, RunSettings, Weights, native_stderr_to
 
 os.environ["KERAS_BACKEND"] = "tensorflow"  # this adapter is Keras on TensorFlow, whatever the user's default
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # also hides tf.data "NodeDef mentions attribute" lines
+if THREADS_VAR in os.environ:  # TensorFlow's thread pools start with the first op: set them before the import
+    os.environ["TF_NUM_INTRAOP_THREADS"] = os.environ["TF_NUM_INTEROP_THREADS"] = os.environ[THREADS_VAR]
 with native_stderr_to(os.path.join(tempfile.gettempdir(), "framebench-tensorflow.log")):
     import keras
     import tensorflow as tf
@@ -76,6 +78,7 @@ def configure(settings: RunSettings) -> str:
 # ---------------------------------------------------------------- facts the workbench asks for
 
 DTYPES = {"float32": "float32", "float64": "float64"}  # dtype asked -> dtype really computed
+ADAM_STYLES = keras_shared.ADAM_STYLES
 HAS_GRADIENTS = True
 UNBIASED_MOVING_VAR = keras_shared.UNBIASED_MOVING_VAR
 SUMMARY_TITLE = keras_shared.SUMMARY_TITLE

@@ -263,6 +263,9 @@ class Network:
 # ---------------------------------------------------------------- facts shared by the three backends
 
 UNBIASED_MOVING_VAR = False  # BatchNormalization's moving_variance takes the biased batch variance
+# Adam eps styles run exactly: the torch style via AdamCorrectedEps; the stock keras.optimizers.Adam
+# (uncorrected) rounds beta_1 and beta_2 through float32 in float64 runs (docs/differences.md).
+ADAM_STYLES = ("corrected",)
 SUMMARY_TITLE = "(NHWC)"  # shown after the framework name
 
 

@@ -74,6 +74,7 @@ def configure(settings: RunSettings) -> str:
 # ---------------------------------------------------------------- facts the workbench asks for
 
 DTYPES = {"float32": "float32", "float64": "float64"}  # dtype asked -> dtype really computed
+ADAM_STYLES = ("corrected", "uncorrected")  # Adam eps styles run exactly (AdamUncorrectedEps rescales eps per step)
 HAS_GRADIENTS = True
 UNBIASED_MOVING_VAR = True  # BatchNorm's running_var takes the unbiased (n - 1) batch variance
 SUMMARY_TITLE = "(NCHW)"  # shown after the framework name

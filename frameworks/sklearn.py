@@ -49,6 +49,7 @@ def configure(settings: RunSettings) -> str:
 # ---------------------------------------------------------------- facts the workbench asks for
 
 DTYPES = {"float32": "float32", "float64": "float64"}  # MLPClassifier keeps the input's float dtype
+ADAM_STYLES = ("uncorrected",)  # Adam eps styles it runs exactly: MLPClassifier's Adam adds eps to the uncorrected sqrt(v)
 HAS_GRADIENTS = False  # no public gradient API: its partial_fit steps are compared in the trajectories
 UNBIASED_MOVING_VAR = None  # no BatchNorm
 SUMMARY_TITLE = "MLPClassifier"  # shown after the framework name

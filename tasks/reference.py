@@ -341,26 +341,24 @@ def loss_and_gradients(model: ModelSpec, weights: Weights, X: np.ndarray, y: np.
     return value, {key: grads[key] for key in trainable_keys(model)}
 
 
+def central_difference(model: ModelSpec, weights: Weights, X: np.ndarray, y: np.ndarray, key: str, index: int,
+                       eps: float = 1e-6, training: bool = True) -> float:  # fmt: skip
+    """(L(w + eps e_j) - L(w - eps e_j)) / 2 eps for one coordinate j (flat `index`) of weight `key`."""
+    losses = []
+    for sign in (1.0, -1.0):
+        moved = np.array(weights[key], dtype=np.float64)
+        moved.reshape(-1)[index] += sign * eps
+        losses.append(loss(forward(model, {**weights, key: moved}, X, training), y, model.loss))
+    return (losses[0] - losses[1]) / (2 * eps)
+
+
 def finite_difference_gradients(model: ModelSpec, weights: Weights, X: np.ndarray, y: np.ndarray, eps: float = 1e-6, training: bool = True) -> Weights:
-    """Central differences (L(w + eps) - L(w - eps)) / 2eps, one scalar at a time: tiny shapes only."""
-    w = {key: np.array(value, dtype=np.float64) for key, value in weights.items()}  # private copies
-
-    def objective() -> float:
-        return loss(forward(model, w, X, training), y, model.loss)
-
-    grads: Weights = {}
-    for key in trainable_keys(model):
-        flat, grad = w[key].reshape(-1), np.zeros(w[key].size)  # `flat` is a view into w[key]
-        for j in range(flat.size):
-            original = flat[j]
-            flat[j] = original + eps
-            up = objective()
-            flat[j] = original - eps
-            down = objective()
-            flat[j] = original
-            grad[j] = (up - down) / (2 * eps)
-        grads[key] = grad.reshape(w[key].shape)
-    return grads
+    """Central differences of every coordinate of every trainable weight: tiny shapes only."""
+    return {
+        key: np.array([central_difference(model, weights, X, y, key, j, eps, training) for j in range(np.size(weights[key]))]
+                      ).reshape(np.shape(weights[key]))
+        for key in trainable_keys(model)
+    }  # fmt: skip
 
 
 def batchnorm_moving_update(model: ModelSpec, weights: Weights, X: np.ndarray, unbiased_variance: bool) -> Weights:
@@ -438,3 +436,39 @@ def adam_step(
             lr_t = lr * np.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
             new[key] = weights[key] - lr_t * m[key] / (np.sqrt(v[key]) + eps)
     return new, AdamState(t=t, m=m, v=v)
+
+
+def cancelled_by_batchnorm(model: ModelSpec) -> set[str]:
+    """Biases of Dense/Conv2D layers directly followed by BatchNorm, and that BatchNorm's moving_mean.
+
+    BatchNorm subtracts the batch mean, so the loss does not depend on such a bias: its gradient is
+    exactly 0 in exact arithmetic, rounding noise in floating point, which Adam's division by sqrt(v)
+    turns into lr-sized steps; the moving mean tracks the bias. Trajectory checks report, not judge, them.
+    """
+    keys = set()
+    for i, (layer, after) in enumerate(zip(model.layers, model.layers[1:])):
+        if isinstance(layer, (Dense, Conv2D)) and isinstance(after, BatchNorm):
+            keys |= {param_key(i, layer, "bias"), param_key(i + 1, after, "moving_mean")}  # which tracks that bias
+    return keys
+
+
+def trajectory(model: ModelSpec, weights: Weights, batches: list[tuple[np.ndarray, np.ndarray]], opt, unbiased_variance: bool) -> list[Weights]:  # noqa: ANN001
+    """Every weight (moving statistics too) after each step of `opt` (a tasks.spec.OptimizerSpec) on `batches`.
+
+    Plain SGD or Adam in either eps style; the BatchNorm running variance follows `unbiased_variance`.
+    """
+    if opt.name == "sgd" and opt.momentum:
+        raise ValueError("the reference SGD step has no momentum")
+    weights = {k: np.asarray(v, dtype=np.float64) for k, v in weights.items()}
+    state, snapshots = None, []
+    for X, y in batches:
+        _, grads = loss_and_gradients(model, weights, X, y)
+        moving = batchnorm_moving_update(model, weights, X, unbiased_variance)
+        if opt.name == "sgd":
+            weights = sgd_step(weights, grads, opt.lr)
+        else:
+            weights, state = adam_step(weights, grads, state, lr=opt.lr, beta_1=opt.beta_1, beta_2=opt.beta_2,
+                                       eps=opt.eps, eps_style=opt.eps_style)  # fmt: skip
+        weights = {**weights, **moving}
+        snapshots.append(weights)
+    return snapshots

@@ -105,7 +105,7 @@ NON_TRAINABLE = frozenset({"moving_mean", "moving_var"})
 
 def is_trainable(key: str) -> bool:
     """True for a canonical weight name that training updates ('dense_0.kernel'), False for state ('batchnorm_1.moving_var')."""
-    return key.split(".")[1] not in NON_TRAINABLE
+    return key.rsplit(".", 1)[-1] not in NON_TRAINABLE
 
 
 # ---------------------------------------------------------------- the rest of a task

@@ -1,13 +1,16 @@
-"""Templates over every task x framework: same parameter count, errors and missing frameworks as rows."""
+"""The adapter boundary: workbench/ and tasks/ import no framework and name none; errors and missing
+frameworks become typed rows; one adapter's pieces (baseline labels, the lr schedule) behave."""
 
 from __future__ import annotations
 
 import pytest
 
-from frameworks.base import SPEC_MODEL, RunSettings, load_adapter_module
+import ast
+from pathlib import Path
+
+from frameworks.base import FRAMEWORKS, SPEC_MODEL, RunSettings, load_adapter_module
 from tasks import registry
 from tasks.init import init_weights
-from tasks.spec import count_params
 from workbench.run import driver
 from workbench.run.child import execute
 from workbench.run.driver import RunRequest
@@ -15,32 +18,36 @@ from workbench.run.driver import RunRequest
 SETTINGS = RunSettings(device="cpu", threads=1, progress=False)
 
 
-def _adapter(framework: str, spec, model: str = SPEC_MODEL):  # noqa: ANN001, ANN202
-    module = load_adapter_module(framework)
-    module.configure(SETTINGS)
-    adapter = module.Adapter(spec, SETTINGS, model)
-    adapter.build(init_weights(spec.model, spec.init, seed=0))
-    return adapter
+ROOT = Path(__file__).resolve().parent.parent
+FRAMEWORK_PACKAGES = {"torch", "tensorflow", "keras", "jax", "jaxlib", "flax", "optax", "sklearn"}
 
 
-@pytest.mark.parametrize("task", registry.names())
-@pytest.mark.parametrize("framework", ["pytorch", "keras"])
-def test_spec_network_has_the_same_parameter_count(task, framework):
-    spec = registry.get(task).spec
-    assert _adapter(framework, spec).num_params() == count_params(spec.model)
+def _imports(path: Path) -> set[str]:
+    """Top-level package of every import in a file, at any depth (function-local imports too)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
 
 
-@pytest.mark.parametrize("task", [t for t in registry.names() if any(b.kind == "mlp" for b in registry.get(t).spec.baselines)])
-def test_mlpclassifier_has_the_same_parameter_count(task):
-    spec = registry.get(task).spec
-    name = next(b.name for b in spec.baselines if b.kind == "mlp")
-    adapter = _adapter("sklearn", spec, name)
-    import numpy as np
+@pytest.mark.parametrize("folder", ["workbench", "tasks"])
+def test_workbench_and_tasks_import_no_framework(folder):
+    """Only adapter modules import a framework (tasks/digits.py may read scikit-learn's bundled data)."""
+    for path in sorted((ROOT / folder).rglob("*.py")):
+        allowed = {"sklearn"} if path.name == "digits.py" else set()
+        assert not (_imports(path) & (FRAMEWORK_PACKAGES - allowed)), f"{path.relative_to(ROOT)} imports a framework"
 
-    X = np.zeros((spec.train.batch_size, *spec.model.input_shape), dtype=np.float32)
-    adapter.set_train_data(X, np.arange(len(X)) % spec.data.num_classes)
-    sizes = sum(c.size for c in adapter.estimator.coefs_) + sum(b.size for b in adapter.estimator.intercepts_)
-    assert sizes == count_params(spec.model) == adapter.num_params()
+
+def test_workbench_names_no_framework():
+    """The workbench iterates over whichever adapters are selected: no framework name in its code."""
+    names = set(FRAMEWORKS) | {"tensorflow", "torch", "flax", "optax", "keras", "sklearn", "scikit-learn", "pytorch"}
+    for path in sorted((ROOT / "workbench").rglob("*.py")):
+        code = "\n".join(line.split("#")[0] for line in path.read_text().splitlines()).lower()
+        tokens = {t.strip("'\"(),.:[]") for t in code.replace("`", " ").split()}
+        assert not (tokens & names), f"{path.relative_to(ROOT)} names {sorted(tokens & names)}"
 
 
 def test_missing_framework_is_a_skipped_row(monkeypatch):
@@ -54,9 +61,22 @@ def test_adapter_that_raises_is_an_error_row(monkeypatch):
         raise RuntimeError("adapter exploded\nsecond line")
 
     monkeypatch.setattr(driver, "load_data", broken_load)
-    result = execute(RunRequest(task="mnist", framework="sklearn", model="logistic_regression", settings=SETTINGS))
-    assert result.status == "error"
+    settings = RunSettings(device="cpu", threads=1, progress=False, dtype="float64", seed=7)
+    result = execute(RunRequest(task="mnist", framework="sklearn", model="logistic_regression", settings=settings, seed=7))
+    assert result.status == "error" and result.error_kind == "adapter"
     assert result.message == "RuntimeError: adapter exploded second line"  # one line for the table
+    assert (result.seed, result.threads, result.dtype) == (7, 1, "float64")  # error rows keep their settings
+
+
+def test_data_error_is_typed(monkeypatch):
+    from tasks.download import DataError
+
+    def missing(request, spec):  # noqa: ANN001, ANN202
+        raise DataError("mnist: file not found")
+
+    monkeypatch.setattr(driver, "load_data", missing)
+    result = execute(RunRequest(task="mnist", framework="sklearn", model="logistic_regression", settings=SETTINGS))
+    assert (result.status, result.error_kind) == ("error", "data")
 
 
 def test_baseline_label_says_when_it_trained_on_a_subset():
@@ -68,11 +88,11 @@ def test_baseline_label_says_when_it_trained_on_a_subset():
     spec = registry.get("mnist").spec
     spec = spec.__class__(**{**spec.__dict__, "baselines": (BaselineSpec("lr", "logistic_regression", (("max_iter", 5),), max_train=30),)})
     X, y = np.random.default_rng(0).random((50, 784), dtype=np.float32), np.arange(50) % 10
-    adapter = sk.Adapter(spec, SETTINGS, "lr")
-    adapter.build({})
-    adapter.fit_all(X, y)
+    adapter = sk.create(spec, SETTINGS, "lr")
+    adapter.build()
+    adapter.fit(X, y)
     assert adapter.model_label == "lr (first 30 train samples)"
-    adapter.fit_all(X[:20], y[:20])  # less data than max_train: it saw all of it
+    adapter.fit(X[:20], y[:20])  # less data than max_train: it saw all of it
     assert adapter.model_label == "lr"
 
 
@@ -93,7 +113,7 @@ def test_learning_rate_schedule_reaches_every_framework():
     for framework, model in (("pytorch", SPEC_MODEL), ("keras", SPEC_MODEL), ("sklearn", "MLPClassifier")):
         module = load_adapter_module(framework)
         module.configure(settings)
-        adapter = module.Adapter(spec, settings, model)
+        adapter = module.create(spec, settings, model)
         adapter.build(init_weights(spec.model, spec.init, seed=0))
         adapter.set_train_data(X, y)
         adapter.set_learning_rate(0.01)

@@ -26,7 +26,7 @@ def _adapter(framework: str, dtype: str = "float32"):  # noqa: ANN202 - a framew
     module = load_adapter_module(framework)
     settings = RunSettings(device="cpu", threads=2, dtype=dtype, progress=False)
     module.configure(settings)
-    return module.Adapter(SPEC, settings)
+    return module.create(SPEC, settings)
 
 
 def _trained_looking_weights(seed: int = 0) -> dict[str, np.ndarray]:

@@ -79,14 +79,14 @@ def test_text_baselines_fit_on_training_texts_only(tiny, model, monkeypatch):
     from frameworks import sklearn as sk
 
     fitted = []
-    original = sk.Adapter.fit_all
+    original = sk.Baseline.fit
 
     def spy(self, X, y, texts=None):
         result = original(self, X, y, texts)
         fitted.append(self.estimator[0].vocabulary_)
         return result
 
-    monkeypatch.setattr(sk.Adapter, "fit_all", spy)
+    monkeypatch.setattr(sk.Baseline, "fit", spy)
     request = RunRequest(task="sentiment", framework="sklearn", model=model, data_dir=str(tiny / "data"),
                          settings=RunSettings(threads=1, progress=False))  # fmt: skip
     result = run_one(request)
@@ -108,7 +108,7 @@ def _adapters(dtype: str):
     built = []
     for module in (torch_adapter, keras_adapter):
         module.configure(settings)
-        adapter = module.Adapter(SPEC, settings)
+        adapter = module.create(SPEC, settings)
         adapter.build(weights)
         built.append(adapter)
     return weights, built

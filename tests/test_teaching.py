@@ -94,7 +94,7 @@ def test_report_has_tables_plot_links_code_and_extra_sections(tmp_path):
     assert f"]({PLOT_NAME})" in text and png_size(tmp_path / "rep" / PLOT_NAME)[0] > 0  # relative link to a real PNG
     assert "## Equivalence checks" in text and "| forward64 | 1e-15 |" in text  # the extra-section hook
     assert text.index("## Learning curves") < text.index("## Equivalence checks") < text.index("## The model in each")
-    for framework, path in (("pytorch", "frameworks/pytorch.py"), ("keras", "frameworks/keras.py"), ("sklearn", "frameworks/sklearn.py")):
+    for framework, path in (("pytorch", "frameworks/pytorch.py"), ("keras", "frameworks/keras_shared.py"), ("sklearn", "frameworks/sklearn.py")):
         assert f"**{framework}** · `{path}`" in text  # a code section for every framework run
     assert "versions: pytorch 1.0" in text and "Adam epsilon" in text
 
@@ -117,6 +117,7 @@ def _spy(monkeypatch, module, name: str) -> list:
 @pytest.mark.parametrize("model", [MLP, CNN, RNN], ids=["mlp", "cnn", "rnn"])
 def test_explain_shows_the_code_the_adapters_call(monkeypatch, model):
     import frameworks.keras as keras_adapter
+    import frameworks.keras_shared as keras_shared
     import frameworks.pytorch as torch_adapter
     import frameworks.sklearn as sklearn_adapter
 
@@ -126,18 +127,21 @@ def test_explain_shows_the_code_the_adapters_call(monkeypatch, model):
     text = explain_text(spec, ["pytorch", "keras", "sklearn"])  # before the spies: the real functions
     weights = init_weights(spec.model, spec.init, spec.train.seed)
     settings = RunSettings(threads=1, progress=False)
-    adapters = [(torch_adapter, ("build_model", "make_optimizer")), (keras_adapter, ("build_model", "make_optimizer"))]
+    # (adapter module, the module whose functions its Network calls, their names); Keras' are written once
+    adapters = [(torch_adapter, torch_adapter, ("build_model", "make_optimizer")),
+                (keras_adapter, keras_shared, ("build_model", "make_optimizer"))]  # fmt: skip
     if model is MLP:
-        adapters.append((sklearn_adapter, ("build_mlp",)))
-    for module, names in adapters:
-        spies = [_spy(monkeypatch, module, n) for n in names]
-        adapter = module.Adapter(spec, settings, "MLPClassifier" if module is sklearn_adapter else "spec")
-        adapter.build(weights)
+        adapters.append((sklearn_adapter, sklearn_adapter, ("build_mlp",)))
+    for module, home, names in adapters:
+        spies = [_spy(monkeypatch, home, n) for n in names]
+        network = module.create(spec, settings, "MLPClassifier" if module is sklearn_adapter else "spec")
+        network.build(weights)
         for name, called in zip(names, spies):
-            assert called, f"{module.__name__}.Adapter.build did not call {name}"
+            assert called, f"{module.__name__}.Network.build did not call {name}"
             assert inspect.getsource(called[0]).rstrip() in text, f"{module.__name__}.{name}"
     for module in (torch_adapter, keras_adapter):
-        assert inspect.getsource(module.Adapter.fit_epoch).rstrip() in text
+        assert inspect.getsource(module.Network.fit_epoch).rstrip() in text
+    assert inspect.getsource(keras_adapter.Network.epoch_data).rstrip() in text  # TensorFlow's own tf.data part
     assert ("MLPClassifier" in text) == ("def build_mlp" in text) == (model is MLP)
     assert ("BatchNorm momentum" in text) == (model is CNN) and ("LSTM biases" in text) == (model is RNN)
 

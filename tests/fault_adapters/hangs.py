@@ -7,12 +7,12 @@ import time
 from pathlib import Path
 
 from fault_adapters import working
-from fault_adapters.working import configure, version  # noqa: F401 - the adapter module interface
+from fault_adapters.working import DTYPES, configure, peak_gpu_mb, version  # noqa: F401 - the adapter module interface
 
 GATE_VAR = "FAULT_GATE"
 
 
-class Adapter(working.Adapter):
+class Network(working.Network):
     """Blocks in fit_epoch: a deadlock, or a run far slower than expected."""
 
     def fit_epoch(self, order: working.np.ndarray, on_batch: working.OnBatch) -> float:
@@ -21,3 +21,6 @@ class Adapter(working.Adapter):
         while gate is None or not Path(gate).exists():
             time.sleep(0.05)
         return super().fit_epoch(order, on_batch)
+
+
+create = working.creator(Network)

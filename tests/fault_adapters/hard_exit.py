@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 
 from fault_adapters import working
-from fault_adapters.working import configure, version  # noqa: F401 - the adapter module interface
+from fault_adapters.working import DTYPES, configure, peak_gpu_mb, version  # noqa: F401 - the adapter module interface
 
 
-class Adapter(working.Adapter):
+class Network(working.Network):
     """Exits with code 3 in build, skipping every handler."""
 
     def build(self, weights: working.Weights) -> None:
         """os._exit: no exception, no result file."""
         os._exit(3)
+
+
+create = working.creator(Network)

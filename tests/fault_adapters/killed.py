@@ -6,12 +6,15 @@ import os
 import signal
 
 from fault_adapters import working
-from fault_adapters.working import configure, version  # noqa: F401 - the adapter module interface
+from fault_adapters.working import DTYPES, configure, peak_gpu_mb, version  # noqa: F401 - the adapter module interface
 
 
-class Adapter(working.Adapter):
+class Network(working.Network):
     """Kills its own process in build."""
 
     def build(self, weights: working.Weights) -> None:
         """SIGKILL: no Python cleanup, no result file."""
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+create = working.creator(Network)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from fault_adapters import working
-from fault_adapters.working import configure, version  # noqa: F401 - the adapter module interface
+from fault_adapters.working import DTYPES, configure, peak_gpu_mb, version  # noqa: F401 - the adapter module interface
 
 
-class Adapter(working.Adapter):
+class Network(working.Network):
     """Finite loss in epoch 1, NaN from epoch 2 on."""
 
     def epoch_loss(self) -> float:
         """NaN once past the first epoch."""
         return float("nan") if self.epoch >= 2 else super().epoch_loss()
+
+
+create = working.creator(Network)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from fault_adapters import working
-from fault_adapters.working import configure, version  # noqa: F401 - the adapter module interface
+from fault_adapters.working import DTYPES, configure, peak_gpu_mb, version  # noqa: F401 - the adapter module interface
 
 
-class Adapter(working.Adapter):
+class Network(working.Network):
     """Raises in build."""
 
     def build(self, weights: working.Weights) -> None:
         """Fails like a framework rejecting a layer."""
         raise RuntimeError("simulated build failure: layer not supported")
+
+
+create = working.creator(Network)

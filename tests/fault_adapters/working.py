@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from typing import Callable
+
 from frameworks.base import OnBatch, RunSettings, Weights
 from tasks.pipeline import batch_slices
 from tasks.spec import TaskSpec
@@ -21,12 +23,19 @@ def configure(settings: RunSettings) -> str:
     return "cpu"
 
 
-class Adapter:
+DTYPES = {"float32": "float32", "float64": "float64"}
+
+
+def peak_gpu_mb() -> float | None:
+    """No GPU."""
+    return None
+
+
+class Network:
     """Predicts every class equally likely; trains nothing."""
 
-    name = "fault"
+    kind = "network"
     model_label = "fault adapter"
-    epochwise = True
 
     def __init__(self, spec: TaskSpec, settings: RunSettings, model: str):
         self.spec, self.num_classes, self.epoch = spec, spec.model.layers[-1].units, 0
@@ -58,3 +67,11 @@ class Adapter:
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Zero logits for every class."""
         return np.zeros((len(X), self.num_classes), dtype=np.float32)
+
+
+def creator(cls: type) -> Callable[[TaskSpec, RunSettings, str], Network]:
+    """The module's `create`: every row is a `cls`."""
+    return lambda spec, settings, model: cls(spec, settings, model)
+
+
+create = creator(Network)

@@ -1,50 +1,51 @@
-"""Numerical equivalence of one spec in PyTorch, Keras and scikit-learn, against the NumPy reference.
+"""Numerical equivalence of one spec in every selected framework, against the NumPy float64 reference.
 
 Three checks, each giving a list of `Row`s (one comparison each, elementwise, never sorted):
 
-* forward: the same canonical weights and batch in every adapter -> per-layer outputs, logits,
-  probabilities (scikit-learn's MLPClassifier only offers predict_proba);
+* forward: the same canonical weights and batch in every adapter -> per-layer outputs (where the
+  framework exposes them), log-probabilities and probabilities;
 * gradient: training-mode loss and the gradient of every trainable parameter, canonical layout;
   plus reference analytic gradients vs central finite differences on a few samples and coordinates;
-* trajectory: K optimizer steps on identical batches with dropout off, every weight after every step:
-  plain SGD, Adam with matched eps semantics (both styles), and each framework's default Adam.
+* trajectory: K optimizer steps on identical batches with dropout off, every weight after every step
+  against the reference; framework pairs at the steps of measure.SHOWN_STEPS. Plain SGD, Adam in each
+  eps style a framework runs exactly, and each framework's default Adam.
 
-Status of a row. The measure is the max abs diff in float64 and the max abs diff divided by the
-largest magnitude of the right-hand side ("max rel") in float32; `tol` comes from the spec's Tolerances:
+Every framework is measured in its own child process (workbench/check/measure.py); this module only
+computes the reference and judges. The measure is the max abs diff in float64 and the max abs diff
+divided by the largest magnitude of the right-hand side ("max rel") in float32; `tol` comes from the
+spec's Tolerances. Status of a row:
 
 * OK           measure <= tol
-* INACCURATE   tol < measure <= 1000 * tol   (agrees to a few digits less than promised)
-* FAIL         measure > 1000 * tol, a NaN, or a shape mismatch (a bug, e.g. a wrong weight mapping)
+* INACCURATE   float32 trajectories with Adam only: tol < measure <= 10 * tol. Measured reason: Adam
+               divides by sqrt(v); a weight whose true gradient is ~0 (a bias before BatchNorm) moves by
+               lr-sized steps driven by float32 rounding noise, so float32 runs drift apart faster than SGD.
+* DOWNCAST     a float64 comparison where a framework really computes float32, as its adapter declares
+               (its DTYPES): judged on the float32 measure and tolerance, within it
+* FAIL         anything else above tol, a NaN, a shape mismatch, or a declared dtype the outputs contradict
 * INFO         reported, not judged: default-Adam drift and documented convention differences
 """
 
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from frameworks.base import RunSettings, load_adapter_module, missing_packages
+from frameworks.base import DEFAULT_FRAMEWORKS, SPEC_MODEL, engine, missing_packages
 from tasks import reference
 from tasks.init import init_weights
-from tasks.spec import LSTM, BaselineSpec, BatchNorm, Conv2D, Dense, Dropout, OptimizerSpec, ReLU, TaskSpec, count_params
-from workbench.layer_outputs import LAYER_OUTPUTS
+from tasks.spec import LSTM, BaselineSpec, Conv2D, Dense, Dropout, OptimizerSpec, TaskSpec, Weights, count_params
+from tasks.spec_io import spec_to_json
+from workbench.check.measure import SHOWN_STEPS, difference
+from workbench.run.ask import AskError, ask
 
-Weights = dict[str, np.ndarray]
 REFERENCE = "reference"
-FRAMEWORKS = ("pytorch", "keras", "sklearn")
-WITH_GRADIENTS = ("pytorch", "keras")  # scikit-learn has no public gradient API
-SKLEARN_MLP = "MLPClassifier"  # the scikit-learn row that is the spec's own network
-INACCURATE_FACTOR = 1000.0
-UNBIASED_MOVING_VAR = {"pytorch": True, "keras": False, "sklearn": True}  # BatchNorm running variance
-SGD_LR = 0.05  # plain SGD in the trajectory check: large enough that weights move visibly in 50 steps
-# Each framework's Adam as a user gets it without arguments (the lr stays the spec's).
-DEFAULT_ADAM = {
-    "pytorch": OptimizerSpec(name="adam", eps=1e-8, eps_style="corrected"),  # torch.optim.Adam()
-    "keras": OptimizerSpec(name="adam", eps=1e-7, eps_style="uncorrected"),  # keras.optimizers.Adam()
-    "sklearn": OptimizerSpec(name="adam", eps=1e-8, eps_style="uncorrected"),  # MLPClassifier(solver="adam")
-}
+FRAMEWORKS = DEFAULT_FRAMEWORKS
+INACCURATE_FACTOR = 10.0  # the narrow band of float32 Adam trajectories (see the module docstring)
+CHECK_MLP = "MLPClassifier"  # the baseline name under which a baseline framework builds the spec's network
 
 
 @dataclass(frozen=True)
@@ -105,36 +106,41 @@ def default_config(spec: TaskSpec, frameworks: tuple[str, ...] = FRAMEWORKS, thr
 # ---------------------------------------------------------------- judging
 
 
-def judge(measure: float, tol: float) -> str:
-    """OK / INACCURATE / FAIL, as the module docstring defines them."""
+def judge(measure: float, tol: float, band: bool = False) -> str:
+    """OK / INACCURATE / FAIL, as the module docstring defines them; `band`: the INACCURATE band applies."""
     if not math.isfinite(measure):
         return "FAIL"
     if measure <= tol:
         return "OK"
-    return "INACCURATE" if measure <= INACCURATE_FACTOR * tol else "FAIL"
+    return "INACCURATE" if band and measure <= INACCURATE_FACTOR * tol else "FAIL"
 
 
-def difference(left: np.ndarray, right: np.ndarray) -> tuple[float, float]:
-    """(max abs diff, max abs diff / max |right|), elementwise; NaN on a shape mismatch."""
-    a, b = np.asarray(left, dtype=np.float64), np.asarray(right, dtype=np.float64)
-    if a.shape != b.shape:
-        return math.nan, math.nan
-    if a.size == 0:
-        return 0.0, 0.0
-    max_abs = float(np.max(np.abs(a - b)))
-    return max_abs, max_abs / max(float(np.max(np.abs(b))), np.finfo(np.float64).tiny)
+@dataclass(frozen=True)
+class Judge:
+    """How one comparison in one dtype is judged: float64 tolerance, float32 tolerance, band."""
+
+    tol64: float
+    tol32: float
+    band32: bool = False  # the INACCURATE band for float32 (Adam trajectories)
+
+    def row(self, check: str, dtype: str, pair: str, item: str, max_abs: float, max_rel: float, downcast: bool,
+            variant: str = "", note: str = "") -> Row:  # fmt: skip
+        """A judged row: float64 on max abs; float32, and float64 that a side computes in float32, on max rel."""
+        if dtype == "float64" and not downcast:
+            return Row(check, dtype, pair, item, max_abs, max_rel, self.tol64, judge(max_abs, self.tol64), variant, note)
+        status = judge(max_rel, self.tol32, self.band32)
+        if downcast and status != "FAIL":
+            status, note = "DOWNCAST", (note + "; " if note else "") + "computed in float32"
+        return Row(check, dtype, pair, item, max_abs, max_rel, self.tol32, status, variant, note)
 
 
-def measure_of(dtype: str, max_abs: float, max_rel: float) -> float:
-    """float64 rows are judged on the absolute, float32 rows on the relative difference."""
-    return max_abs if dtype == "float64" else max_rel
-
-
-def pair_rows(check: str, dtype: str, values: dict[str, dict[str, np.ndarray]], tol: float, model_scale: bool = False) -> list[Row]:
+def pair_rows(check: str, dtype: str, values: dict[str, dict[str, np.ndarray]], judging: Judge, downcast: set[str],
+              model_scale: bool = False) -> list[Row]:  # fmt: skip
     """A row for every pair of participants (later vs earlier) and every item both have.
 
     model_scale: max rel is relative to the largest magnitude over all items of the right side,
     not of the item alone (a gradient that is exactly 0, e.g. a conv bias before BatchNorm, has no scale).
+    `downcast`: participants that compute this dtype in float32.
     """
     rows, names = [], list(values)
     for j, right in enumerate(names):
@@ -145,8 +151,8 @@ def pair_rows(check: str, dtype: str, values: dict[str, dict[str, np.ndarray]], 
                     max_abs, max_rel = difference(values[left][item], expected)
                     if scale is not None:
                         max_rel = max_abs / max(scale, np.finfo(np.float64).tiny)
-                    status = judge(measure_of(dtype, max_abs, max_rel), tol)
-                    rows.append(Row(check, dtype, f"{left} vs {right}", item, max_abs, max_rel, tol, status))
+                    lowered = bool({left, right} & downcast)
+                    rows.append(judging.row(check, dtype, f"{left} vs {right}", item, max_abs, max_rel, lowered))
     return rows
 
 
@@ -154,9 +160,11 @@ def pair_rows(check: str, dtype: str, values: dict[str, dict[str, np.ndarray]], 
 
 
 def check_spec(spec: TaskSpec, batch_size: int) -> TaskSpec:
-    """The spec with dropout off (rate 0) and the check's batch size."""
+    """The spec with dropout off (rate 0), the check's batch size, and the spec's network as the one baseline
+    row (a baseline framework builds it under CHECK_MLP)."""
     layers = tuple(replace(l, rate=0.0) if isinstance(l, Dropout) else l for l in spec.model.layers)
-    return replace(spec, model=replace(spec.model, layers=layers), train=replace(spec.train, batch_size=batch_size))
+    return replace(spec, model=replace(spec.model, layers=layers), train=replace(spec.train, batch_size=batch_size),
+                   baselines=(BaselineSpec(CHECK_MLP, "mlp"),))  # fmt: skip
 
 
 def check_weights(spec: TaskSpec, seed: int) -> Weights:
@@ -192,100 +200,97 @@ def random_inputs(spec: TaskSpec, n: int, seed: int) -> tuple[np.ndarray, np.nda
     return X, rng.integers(0, classes, size=n)
 
 
-def probabilities(logits: np.ndarray, loss: str) -> np.ndarray:
-    """Softmax over classes, or the sigmoid of one logit."""
+def log_probabilities(logits: np.ndarray, loss: str) -> np.ndarray:
+    """log softmax over classes, or log(sigmoid), log(1 - sigmoid) of one logit: invariant to a per-row
+    constant, so it compares a framework that hands out log-probabilities (MLPClassifier) too."""
     logits = np.asarray(logits, dtype=np.float64)
     if loss == "binary_cross_entropy":
-        return reference.sigmoid(logits)
-    return np.exp(logits - np.logaddexp.reduce(logits, axis=1, keepdims=True))
+        logits = np.concatenate([np.zeros_like(logits), logits], axis=1)
+    return logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
 
 
-# ---------------------------------------------------------------- frameworks
+# ---------------------------------------------------------------- the frameworks, each in its own process
 
 
-def sklearn_reason(spec: TaskSpec) -> str | None:
-    """Why MLPClassifier cannot build this spec, or None if it can."""
-    if not all(isinstance(l, (Dense, ReLU)) for l in spec.model.layers) or spec.model.loss != "cross_entropy":
-        return "MLPClassifier builds Dense + ReLU softmax classifiers only"
-    if output_units(spec) < 3:
-        return "MLPClassifier uses one logistic output for 2 classes, not 2 logits"
-    return None
+@dataclass
+class Measured:
+    """One framework's answer: its facts and arrays (see workbench/check/measure.py)."""
+
+    facts: dict
+    arrays: dict[str, np.ndarray]
+
+    def downcast(self, dtype: str) -> bool:
+        """True if the framework declares it computes `dtype` in float32."""
+        return self.facts["dtypes"].get(dtype) == "float32" and dtype != "float32"
 
 
-class Frameworks:
-    """Imports each framework once; a missing or unusable one is recorded in `skipped`."""
+def measure_all(spec: TaskSpec, weights: Weights, X: np.ndarray, y: np.ndarray, config: CheckConfig,
+                report: "Report") -> dict[str, Measured]:  # fmt: skip
+    """Ask every installed framework for its measurements; the others go to report.skipped."""
+    arrays = {"X": X, "y": y, **{f"w/{k}": v for k, v in weights.items()}}
 
-    def __init__(self, spec: TaskSpec, names: tuple[str, ...], threads: int):
-        self.threads, self.modules, self.skipped = threads, {}, {}
-        for name in names:
-            missing = missing_packages(name)
-            reason = sklearn_reason(spec) if name == "sklearn" else None
-            if missing:
-                self.skipped[name] = f"not installed: {', '.join(missing)}"
-            elif reason:
-                self.skipped[name] = reason
-            else:
-                self.modules[name] = load_adapter_module(name)
+    def one(name: str) -> Measured | str:
+        missing = missing_packages(name)
+        if missing:
+            return f"not installed: {', '.join(missing)}"
+        request = {"spec": spec_to_json(spec), "dtypes": list(config.dtypes), "steps": config.steps,
+                   "threads": config.threads, "model": CHECK_MLP if engine(name).baselines else SPEC_MODEL}  # fmt: skip
+        try:
+            facts, out = ask("measure", name, request, arrays, threads=config.threads)
+        except AskError as exc:
+            return str(exc).split(": ", 1)[-1]
+        return facts["unsupported"] or Measured(facts, out)
 
-    def build(self, name: str, spec: TaskSpec, dtype: str, weights: Weights, X: np.ndarray, y: np.ndarray):  # noqa: ANN201
-        """A fresh adapter of `spec` in `dtype`, loaded with `weights`."""
-        module = self.modules[name]
-        settings = RunSettings(device="cpu", threads=self.threads, dtype=dtype, seed=spec.train.seed, progress=False)
-        module.configure(settings)
-        if name != "sklearn":
-            adapter = module.Adapter(spec, settings)
-            adapter.build(weights)
-            return adapter
-        spec = replace(spec, data=replace(spec.data, num_classes=output_units(spec)), baselines=(BaselineSpec(SKLEARN_MLP, "mlp"),))
-        adapter = module.Adapter(spec, settings, SKLEARN_MLP)
-        adapter.build(weights)
-        adapter.set_train_data(X, y)  # allocates MLPClassifier's arrays, then reloads `weights`
-        return adapter
+    # one child per framework, as many at once as there are cores (each runs on config.threads)
+    with ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 1) // config.threads)) as pool:
+        answers = dict(zip(config.frameworks, pool.map(one, config.frameworks)))
+    report.skipped.update({name: a for name, a in answers.items() if isinstance(a, str)})
+    return {name: a for name, a in answers.items() if isinstance(a, Measured)}
 
 
 # ---------------------------------------------------------------- forward and gradients
 
 
-def forward_rows(spec: TaskSpec, adapters: dict, dtype: str, weights: Weights, X: np.ndarray) -> list[Row]:
-    """Per-layer outputs, logits and probabilities (evaluation mode) for every pair."""
-    tol = spec.tolerances.forward64 if dtype == "float64" else spec.tolerances.forward32
+def forward_rows(spec: TaskSpec, measured: dict[str, Measured], dtype: str, weights: Weights, X: np.ndarray) -> list[Row]:
+    """Per-layer outputs, log-probabilities and probabilities (evaluation mode) for every pair."""
+    t = spec.tolerances
     ref_layers = reference.forward_layers(spec.model, weights, X)
     labels = [label for label, _ in ref_layers]
     labels[-1] += " (logits)"
-    values = {REFERENCE: dict(zip(labels, (out for _, out in ref_layers)))}
-    values[REFERENCE]["probabilities"] = probabilities(ref_layers[-1][1], spec.model.loss)
-    for name, adapter in adapters.items():
-        if name == "sklearn":
-            values[name] = {"probabilities": adapter.estimator.predict_proba(X.astype(dtype))}
+    log_p = log_probabilities(ref_layers[-1][1], spec.model.loss)
+    values = {REFERENCE: {**dict(zip(labels, (out for _, out in ref_layers))), "log-probabilities": log_p,
+                          "probabilities": np.exp(log_p)}}  # fmt: skip
+    rows, downcast = [], set()
+    for name, m in measured.items():
+        if f"{dtype}/logits" not in m.arrays:
             continue
-        values[name] = dict(zip(labels, LAYER_OUTPUTS[name](adapter, spec, X)))
-        logits = adapter.predict(X)  # the public path gives the logits row
-        values[name][labels[-1]] = logits
-        values[name]["probabilities"] = probabilities(logits, spec.model.loss)
-    return pair_rows("forward", dtype, values, tol)
+        logits = m.arrays[f"{dtype}/logits"]
+        if m.downcast(dtype):
+            downcast.add(name)
+        elif np.finfo(logits.dtype).bits < np.finfo(np.dtype(dtype)).bits:  # a declared fact the output contradicts
+            rows.append(Row("forward", dtype, f"{name} vs {REFERENCE}", f"output dtype {logits.dtype}", math.nan, math.nan,
+                            0.0, "FAIL", note=f"{name} declares it computes {dtype}"))  # fmt: skip
+        own_layers = [m.arrays[f"{dtype}/layer/{i}"] for i in range(len(labels)) if f"{dtype}/layer/{i}" in m.arrays]
+        values[name] = dict(zip(labels, own_layers))
+        values[name]["log-probabilities"] = log_probabilities(logits, spec.model.loss)
+        probs = m.arrays.get(f"{dtype}/probabilities")
+        values[name]["probabilities"] = probs if probs is not None else np.exp(values[name]["log-probabilities"])
+    return rows + pair_rows("forward", dtype, values, Judge(t.forward64, t.forward32), downcast)
 
 
-def gradient_rows(spec: TaskSpec, adapters: dict, dtype: str, weights: Weights, X: np.ndarray, y: np.ndarray) -> list[Row]:
+def gradient_rows(spec: TaskSpec, measured: dict[str, Measured], dtype: str, weights: Weights, X: np.ndarray, y: np.ndarray) -> list[Row]:
     """Training-mode loss and every trainable parameter's gradient, for every pair."""
-    tol = spec.tolerances.grad64 if dtype == "float64" else spec.tolerances.grad32
+    t = spec.tolerances
     ref_loss, ref_grads = reference.loss_and_gradients(spec.model, weights, X, y)
     values = {REFERENCE: {"loss": np.asarray(ref_loss), **ref_grads}}
-    for name, adapter in adapters.items():
-        if name in WITH_GRADIENTS:
-            value, grads = adapter.loss_and_gradients(X, y)
-            values[name] = {"loss": np.asarray(value), **grads}
-    return pair_rows("gradient", dtype, values, tol, model_scale=True)
-
-
-def central_difference(spec: TaskSpec, weights: Weights, X: np.ndarray, y: np.ndarray, key: str, index: int, eps: float) -> float:
-    """(L(w + eps e_j) - L(w - eps e_j)) / 2 eps for one coordinate j of one parameter."""
-    losses = []
-    for sign in (1.0, -1.0):
-        moved = weights[key].copy()
-        moved.reshape(-1)[index] += sign * eps
-        logits = reference.forward(spec.model, {**weights, key: moved}, X, training=True)
-        losses.append(reference.loss(logits, y, spec.model.loss))
-    return (losses[0] - losses[1]) / (2 * eps)
+    downcast = set()
+    for name, m in measured.items():
+        if f"{dtype}/loss" in m.arrays:
+            prefix = f"{dtype}/grad/"
+            values[name] = {"loss": m.arrays[f"{dtype}/loss"], **{k[len(prefix):]: v for k, v in m.arrays.items() if k.startswith(prefix)}}
+            if m.downcast(dtype):
+                downcast.add(name)
+    return pair_rows("gradient", dtype, values, Judge(t.grad64, t.grad32), downcast, model_scale=True)
 
 
 def finite_difference_rows(spec: TaskSpec, weights: Weights, X: np.ndarray, y: np.ndarray, config: CheckConfig, eps: float = 1e-6) -> list[Row]:
@@ -300,7 +305,7 @@ def finite_difference_rows(spec: TaskSpec, weights: Weights, X: np.ndarray, y: n
         largest = np.argsort(-np.abs(flat), kind="stable")[: config.fd_coords]
         others = np.setdiff1d(np.arange(flat.size), largest)
         chosen = np.concatenate([largest, rng.choice(others, size=min(config.fd_coords, others.size), replace=False)])
-        numeric = np.array([central_difference(spec, weights, X, y, key, int(j), eps) for j in chosen])
+        numeric = np.array([reference.central_difference(spec.model, weights, X, y, key, int(j), eps) for j in chosen])
         max_abs, max_rel = difference(flat[chosen], numeric)
         tol = spec.tolerances.finite_diff
         note = f"{chosen.size} of {flat.size} coordinates, {len(y)} samples"
@@ -311,113 +316,64 @@ def finite_difference_rows(spec: TaskSpec, weights: Weights, X: np.ndarray, y: n
 # ---------------------------------------------------------------- trajectories
 
 
-@dataclass(frozen=True)
-class Variant:
-    """One trajectory run: the optimizer each participant uses."""
-
-    name: str
-    optimizers: dict[str, OptimizerSpec]  # framework or reference label -> its optimizer
-    judged: bool = True  # False: every row is INFO (the defaults differ on purpose)
-
-
-def variants(spec: TaskSpec, frameworks: list[str]) -> list[Variant]:
-    """Plain SGD; Adam with the spec's eps style in every framework that has it; the other eps style
-    where the framework offers it exactly; every framework's default Adam (INFO only).
-
-    MLPClassifier's Adam is always the uncorrected form. Keras' uncorrected form is the stock
-    keras.optimizers.Adam, which in float64 rounds beta_1 and beta_2 through float32 (docs/differences.md),
-    so it only appears under the defaults.
-    """
-    opt = spec.optimizer
-    sgd = replace(opt, name="sgd", lr=SGD_LR, momentum=0.0)
-    result = [Variant(f"sgd lr={SGD_LR}", {REFERENCE: sgd, **{f: sgd for f in frameworks}})]
-    exact = {"corrected": ("pytorch", "keras"), "uncorrected": ("pytorch", "sklearn")}
-    for style in (opt.eps_style, *(s for s in exact if s != opt.eps_style)):
-        adam = replace(opt, name="adam", eps_style=style)
-        members = [f for f in frameworks if f in exact[style]]
-        result.append(Variant(f"adam eps={opt.eps:g} {style} (matched)", {REFERENCE: adam, **{f: adam for f in members}}))
-    defaults = {f: replace(DEFAULT_ADAM[f], lr=opt.lr) for f in frameworks}
-    result.append(Variant("adam, each framework's defaults", {**{f"{REFERENCE} ({f} default)": o for f, o in defaults.items()}, **defaults}, judged=False))
-    return result
-
-
-def reference_trajectory(spec: TaskSpec, weights: Weights, batches: list, opt: OptimizerSpec) -> list[dict[bool, Weights]]:
-    """Reference weights after each step, keyed by the BatchNorm convention (unbiased running variance?)."""
-    if opt.name == "sgd" and opt.momentum:
-        raise ValueError("the reference SGD step has no momentum")
-    moving = {flag: {k: v for k, v in weights.items() if k.split(".")[1] in ("moving_mean", "moving_var")} for flag in (True, False)}
-    state, snapshots = None, []
-    for X, y in batches:
-        _, grads = reference.loss_and_gradients(spec.model, weights, X, y)
-        moving = {flag: reference.batchnorm_moving_update(spec.model, {**weights, **moving[flag]}, X, flag) for flag in (True, False)}
-        if opt.name == "sgd":
-            weights = reference.sgd_step(weights, grads, opt.lr)
-        else:
-            weights, state = reference.adam_step(
-                weights, grads, state, lr=opt.lr, beta_1=opt.beta_1, beta_2=opt.beta_2, eps=opt.eps, eps_style=opt.eps_style
-            )
-        snapshots.append({flag: {**weights, **moving[flag]} for flag in (True, False)})
-    return snapshots
-
-
-def trajectory_rows(spec: TaskSpec, fws: Frameworks, dtype: str, weights: Weights, batches: list, variant: Variant, cache: dict) -> list[Row]:
-    """Every weight of every participant after every step; one row per pair and step (its worst weight).
-
-    Pairs with the same optimizer are judged; two frameworks with different optimizers are INFO.
-    A reference is compared with the BatchNorm running-variance convention of the other side.
-    """
-    tol = spec.tolerances.trajectory64 if dtype == "float64" else spec.tolerances.trajectory32
-    tracks: dict[str, list] = {}
-    for name, opt in variant.optimizers.items():
-        if name.startswith(REFERENCE):
-            key = (variant.name, name)
-            if key not in cache:  # float64 reference: the same for both framework dtypes
-                cache[key] = reference_trajectory(spec, weights, batches, opt)
-            tracks[name] = cache[key]
-        else:
-            spec_f = replace(spec, optimizer=opt)
-            adapter = fws.build(name, spec_f, dtype, weights, *batches[0])
-            track = []
-            for X, y in batches:
-                adapter.train_step(X, y)
-                track.append({k: np.array(v, copy=True) for k, v in adapter.get_weights().items()})  # torch and sklearn hand out views
-            tracks[name] = track
-    rows, names = [], list(tracks)
-    for j, right in enumerate(names):
-        for left in names[j + 1 :]:
-            if left.startswith(REFERENCE) and right.startswith(REFERENCE):
-                continue
-            same_opt = variant.optimizers[left] == variant.optimizers[right]
-            if right.startswith(REFERENCE) and not same_opt:
-                continue
-            rows += _pair_trajectory(dtype, variant, left, right, tracks, same_opt and variant.judged, tol)
+def trajectory_rows(spec: TaskSpec, measured: dict[str, Measured], dtype: str, steps: int) -> list[Row]:
+    """Each framework vs the reference at every step (its worst weight), then framework pairs running the
+    same optimizer at the shown steps. The defaults variant (each framework's own Adam) is INFO only."""
+    t = spec.tolerances
+    rows: list[Row] = []
+    variants = dict.fromkeys(v for m in measured.values() for v in m.facts["optimizers"])
+    for variant in variants:
+        judged = not variant.endswith("defaults")
+        adam = variant.startswith("adam")
+        judging = Judge(t.trajectory64, t.trajectory32, band32=adam)
+        members = {n: m for n, m in measured.items() if f"{dtype}/{variant}" in m.facts["steps"]}
+        for name, m in members.items():
+            ref_label = REFERENCE if judged else f"{REFERENCE} ({name} default)"
+            for step, (max_abs, max_rel, key) in enumerate(m.facts["steps"][f"{dtype}/{variant}"], start=1):
+                row = judging.row("trajectory", dtype, f"{name} vs {ref_label}", f"step {step}", max_abs, max_rel,
+                                  m.downcast(dtype), variant, f"worst: {key}")  # fmt: skip
+                rows.append(row if judged else replace(row, status="INFO"))
+        noise = sorted({k for m in members.values() for k in m.facts["noise"]})
+        if noise and members:
+            rows.append(Row("trajectory", dtype, "every framework", "not judged", math.nan, math.nan, 0.0, "INFO", variant,
+                            f"{', '.join(noise)}: followed by BatchNorm, so the gradient is 0 in exact arithmetic "
+                            "and the steps follow rounding noise"))  # fmt: skip
+        names = list(members)
+        for j, right in enumerate(names):
+            for left in names[j + 1 :]:
+                rows += _pair_trajectory(dtype, variant, left, members[left], right, members[right], steps, judging, judged)
     return rows
 
 
-def _pair_trajectory(dtype: str, variant: Variant, left: str, right: str, tracks: dict, judged: bool, tol: float) -> list[Row]:
-    """One row per step: the worst weight of `left` vs `right` after that step."""
-    rows, pair = [], f"{left} vs {right}"
-    convention = UNBIASED_MOVING_VAR.get(left, True)
-    known_differences = set()
-    for step, (a, b) in enumerate(zip(tracks[left], tracks[right]), start=1):
-        if right.startswith(REFERENCE):
-            b = b[convention]
+def _pair_trajectory(dtype: str, variant: str, left: str, a: Measured, right: str, b: Measured, steps: int,
+                     judging: Judge, judged: bool) -> list[Row]:  # fmt: skip
+    """One row per shown step: the worst weight of `left` vs `right` after that step."""
+    same_opt = a.facts["optimizers"][variant] == b.facts["optimizers"][variant]
+    same_bn = a.facts["unbiased_moving_var"] == b.facts["unbiased_moving_var"]
+    noise = set(a.facts["noise"])
+    rows, skipped = [], set()
+    for step in sorted({s for s in SHOWN_STEPS if s <= steps} | {steps}):
+        prefix = f"{dtype}/traj/{variant}/{step}/"
         worst = (-1.0, 0.0, 0.0, "")
-        for key, expected in b.items():
-            if key not in a:
+        for full, expected in b.arrays.items():
+            if not full.startswith(prefix) or full not in a.arrays:
                 continue
-            max_abs, max_rel = difference(a[key], expected)
-            if key.endswith("moving_var") and UNBIASED_MOVING_VAR.get(left) != UNBIASED_MOVING_VAR.get(right, convention):
-                known_differences.add(key)  # PyTorch unbiased vs Keras biased batch variance
+            key = full[len(prefix):]
+            if key in noise:
                 continue
-            measure = measure_of(dtype, max_abs, max_rel)
-            if not measure <= worst[0]:  # also takes a NaN
+            if key.endswith("moving_var") and not same_bn:
+                skipped.add(key)  # unbiased vs biased batch variance: documented, not a bug
+                continue
+            max_abs, max_rel = difference(a.arrays[full], expected)
+            measure = max_abs if dtype == "float64" else max_rel
+            if not measure <= worst[0]:
                 worst = (measure, max_abs, max_rel, key)
-        status = judge(worst[0], tol) if judged else "INFO"
-        rows.append(Row("trajectory", dtype, pair, f"step {step}", worst[1], worst[2], tol, status, variant.name, f"worst: {worst[3]}"))
-    if known_differences:
-        note = "not judged: " + ", ".join(sorted(known_differences)) + " (unbiased vs biased batch variance, documented)"
-        rows.append(Row("trajectory", dtype, pair, "moving_var", math.nan, math.nan, tol, "INFO", variant.name, note))
+        row = judging.row("trajectory", dtype, f"{left} vs {right}", f"step {step}", worst[1], worst[2],
+                          a.downcast(dtype) or b.downcast(dtype), variant, f"worst: {worst[3]}")  # fmt: skip
+        rows.append(row if judged and same_opt else replace(row, status="INFO"))
+    if skipped:
+        note = "not judged: " + ", ".join(sorted(skipped)) + " (unbiased vs biased batch variance, documented)"
+        rows.append(Row("trajectory", dtype, f"{left} vs {right}", "moving_var", math.nan, math.nan, 0.0, "INFO", variant, note))
     return rows
 
 
@@ -427,22 +383,23 @@ def _pair_trajectory(dtype: str, variant: Variant, left: str, right: str, tracks
 def run_checks(spec: TaskSpec, X: np.ndarray, y: np.ndarray, config: CheckConfig, inputs: str) -> Report:
     """Forward, gradient and trajectory checks in every dtype; X holds at least steps * batch_size samples."""
     spec = check_spec(spec, config.batch_size)
-    fws = Frameworks(spec, config.frameworks, config.threads)
-    report = Report(task=spec.name, inputs=inputs, config=config, skipped=dict(fws.skipped))
+    report = Report(task=spec.name, inputs=inputs, config=config)
     weights = check_weights(spec, config.seed)
     b = config.batch_size
-    batches = [(X[i * b : (i + 1) * b], y[i * b : (i + 1) * b]) for i in range(config.steps)]
-    X0, y0 = batches[0]
+    X, y = X[: b * config.steps], y[: b * config.steps]
+    X0, y0 = X[:b], y[:b]
     report.rows += finite_difference_rows(spec, weights, X0, y0, config)
-    cache: dict = {}
+    measured = measure_all(spec, weights, X, y, config, report)
     for dtype in config.dtypes:
-        adapters = {name: fws.build(name, spec, dtype, weights, X0, y0) for name in fws.modules}
-        report.rows += forward_rows(spec, adapters, dtype, weights, X0)
-        report.rows += gradient_rows(spec, adapters, dtype, weights, X0, y0)
-        for variant in variants(spec, list(fws.modules)):
-            report.rows += trajectory_rows(spec, fws, dtype, weights, batches, variant, cache)
-    if "sklearn" in fws.modules:
-        report.notes.append("sklearn: no public gradient API; its partial_fit steps are in the trajectory table")
+        report.rows += forward_rows(spec, measured, dtype, weights, X0)
+        report.rows += gradient_rows(spec, measured, dtype, weights, X0, y0)
+        report.rows += trajectory_rows(spec, measured, dtype, config.steps)
+    for name, m in measured.items():
+        if not m.facts["has_gradients"]:
+            report.notes.append(f"{name}: no public gradient API; its training steps are in the trajectory table")
+        for dtype in config.dtypes:
+            if m.downcast(dtype):
+                report.notes.append(f"{name} ({m.facts['version']}) computes {dtype} in float32: its {dtype} rows are DOWNCAST")
     return report
 
 

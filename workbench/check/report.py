@@ -9,10 +9,11 @@ from collections import Counter
 
 from tabulate import tabulate
 
-from workbench.check.equivalence import Report, Row, default_config, run_checks, task_inputs
+from workbench.check.equivalence import INACCURATE_FACTOR, Report, Row, default_config, run_checks, task_inputs
 
-SHOWN_STEPS = (1, 2, 5, 10, 20, 50)  # trajectory steps printed (all are checked)
-STATUS_ORDER = ("OK", "INFO", "INACCURATE", "FAIL")  # worst last
+from workbench.check.measure import SHOWN_STEPS  # noqa: E402 - trajectory steps printed (all are checked)
+
+STATUS_ORDER = ("OK", "INFO", "DOWNCAST", "INACCURATE", "FAIL")  # worst last
 
 
 def _num(x: float) -> str:
@@ -48,8 +49,11 @@ def render(report: Report) -> str:
         f"Numerical equivalence: task {report.task}",
         f"inputs: {report.inputs}",
         f"batch {c.batch_size} samples, {c.steps} trajectory steps, finite differences on {c.fd_samples} samples; "
-        f"{c.threads} thread(s); dropout off. Status: OK <= tol < INACCURATE <= 1000 tol < FAIL; INFO is not judged. "
-        "float64 is judged on max abs, float32 on max rel (to the largest magnitude of the right side).",
+        f"{c.threads} thread(s); dropout off. Status: OK <= tol < FAIL; float32 Adam trajectories only: "
+        f"tol < INACCURATE <= {INACCURATE_FACTOR:g} tol; DOWNCAST: a framework computes float64 in float32 (as it "
+        "declares), judged on float32's tolerance; INFO is not judged. float64 is judged on max abs, float32 on max "
+        "rel (to the largest magnitude of the right side). Each framework vs the reference at every trajectory step; "
+        f"framework pairs at steps {', '.join(map(str, SHOWN_STEPS))}.",
     ]
     out += [f"skipped {name}: {reason}" for name, reason in report.skipped.items()]
     out += [f"note: {note}" for note in report.notes]

@@ -15,9 +15,9 @@ from workbench.run.result import RunResult
 
 FIGSIZE = (11.0, 4.2)  # inches; the PNG is FIGSIZE * DPI pixels
 DPI = 100
-COLORS = {"pytorch": "tab:red", "keras": "tab:blue", "sklearn": "tab:green"}  # one colour per framework
-# hollow markers of different sizes: curves that coincide (same weights, same batches) stay visible
-MARKERS = {"pytorch": ("o", 9), "keras": ("s", 6), "sklearn": ("^", 4)}
+# one colour per framework, in first-seen order; hollow markers of shrinking size, so that curves
+# which coincide (same weights, same batches) stay visible
+MARKERS = (("o", 10), ("s", 8), ("^", 6), ("D", 5), ("v", 4), ("x", 3))
 LINESTYLES = ("-", "--", "-.")  # several curves of one framework
 BASELINE_STYLE = ":"  # one-shot baselines: a dotted line at their final accuracy
 
@@ -39,8 +39,8 @@ def curve_stats(runs: list[RunResult], key: str) -> tuple[np.ndarray, np.ndarray
     return epochs, values.mean(axis=0), values.min(axis=0), values.max(axis=0)
 
 
-def _color(framework: str, index: int) -> str:
-    return COLORS.get(framework, f"C{index % 10}")
+def _color(index: int) -> str:
+    return f"C{index % 10}"
 
 
 def plot_learning_curves(results: list[RunResult], path: Path, title: str, figsize: tuple[float, float] = FIGSIZE, dpi: int = DPI) -> Path:
@@ -52,15 +52,17 @@ def plot_learning_curves(results: list[RunResult], path: Path, title: str, figsi
 
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=figsize, dpi=dpi)
     styles: dict[str, int] = {}
-    for i, ((framework, model), runs) in enumerate(group_runs(results).items()):
-        color = _color(framework, i)
+    order: dict[str, int] = {}  # framework -> its colour and marker index
+    for (framework, model), runs in group_runs(results).items():
+        index = order.setdefault(framework, len(order))
+        color = _color(index)
         label = f"{framework} · {model}" + (f" (mean of {len(runs)}, min-max band)" if len(runs) > 1 else "")
         if all(r.history for r in runs):
             style = LINESTYLES[styles.setdefault(framework, 0) % len(LINESTYLES)]
             styles[framework] += 1
             for ax, key, scale in ((ax_loss, "train_loss", 1.0), (ax_acc, "test_acc", 100.0)):
                 epochs, mean, low, high = curve_stats(runs, key)
-                marker, size = MARKERS.get(framework, ("D", 5))
+                marker, size = MARKERS[index % len(MARKERS)]
                 ax.plot(epochs, scale * mean, style, color=color, marker=marker, markersize=size, markerfacecolor="none", label=label)
                 if len(runs) > 1:
                     ax.fill_between(epochs, scale * low, scale * high, color=color, alpha=0.2, linewidth=0)

@@ -1,7 +1,7 @@
 """Ask one framework's adapter module a question in a fresh process: `python -m workbench.run.ask Q FRAMEWORK DIR`.
 
 The parent never imports a framework. --explain and --check send their questions here, one child
-per framework, so that Keras can run on three backends in one comparison and a framework that fails
+per framework, so that one library on several backends can run in one comparison and a framework that fails
 to import costs only its own column. Inputs and answer are files in DIR: `request.json` and
 `arrays.npz` in, `answer.json` and `answer.npz` out (NumPy arrays without pickle).
 """

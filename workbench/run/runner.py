@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from frameworks.base import THREADS_VAR
 from workbench.run.child import failed_row
 from workbench.run.driver import RunRequest
 from workbench.run.result import RunResult, row_key, save_results
@@ -44,12 +45,11 @@ class Interrupted(Exception):
 
 
 def child_env(threads: int) -> dict[str, str]:
-    """The child's environment: thread counts for every BLAS/OpenMP runtime, quiet TensorFlow."""
+    """The child's environment: thread counts for every BLAS/OpenMP runtime, and THREADS_VAR for the
+    adapters whose framework reads its thread count from the environment at import."""
     env = dict(os.environ)
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", THREADS_VAR):
         env[var] = str(threads)
-    env["TF_NUM_INTEROP_THREADS"] = str(threads)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     return env
 

@@ -8,6 +8,9 @@ Each framework answers in its own child process (workbench/run/ask.py): this pro
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 from tabulate import tabulate
 
 from frameworks.base import missing_packages
@@ -23,17 +26,18 @@ Section = tuple[str, str]  # (title, Markdown body): also the report's extra-sec
 
 def gather(spec: TaskSpec, frameworks: list[str]) -> tuple[dict[str, dict], list[str]]:
     """Each installed framework's teaching facts (framework -> answer), and one note per framework left out."""
-    answers, notes = {}, []
-    for name in frameworks:
+    def one(name: str) -> dict | str:
         missing = missing_packages(name)
         if missing:
-            notes.append(f"{name}: skipped, not installed ({', '.join(missing)})")
-            continue
+            return f"{name}: skipped, not installed ({', '.join(missing)})"
         try:
-            answers[name], _ = ask("teach", name, {"spec": spec_to_json(spec)})
+            return ask("teach", name, {"spec": spec_to_json(spec)})[0]
         except AskError as exc:
-            notes.append(f"skipped {exc}")
-    return answers, notes
+            return f"skipped {exc}"
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # one child per framework, in parallel
+        results = dict(zip(frameworks, pool.map(one, frameworks)))
+    return {n: r for n, r in results.items() if isinstance(r, dict)}, [r for r in results.values() if isinstance(r, str)]
 
 
 def code_markdown(block: SourceBlock) -> str:

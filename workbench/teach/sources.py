@@ -46,7 +46,7 @@ def _relative(path: str) -> str:
 def source_of(module: ModuleType, dotted: str) -> SourceBlock:
     """The source of a function, class or module-level assignment (e.g. BASELINES), from its own file.
 
-    A name the module re-exports (Keras' shared builder) shows the file where it is written.
+    A name the module re-exports (a builder shared by several adapters) shows the file where it is written.
     """
     framework = getattr(module, "NAME", module.__name__)
     target = resolve(module, dotted)

@@ -1,0 +1,1 @@
+"""Engines registered only through FRAMEBENCH_EXTRA_FRAMEWORKS: no project file knows them."""

@@ -1,0 +1,166 @@
+"""Templates over every task x every engine: no per-engine test code.
+
+Every built-in engine, plus a fourth one registered only through FRAMEBENCH_EXTRA_FRAMEWORKS
+(tests/engines/numpy_engine.py, no project file edited), runs the same checks: a dry run of every
+task (status, parameter count, the loss after one step), the numerical checks on tiny specs of
+every layer type and on every task's own spec, and --explain. Pairs that cannot run are data below,
+with their reason; the test also checks that the engine itself gives that reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cli_helpers import run_cli
+from tiny_specs import MODELS, tiny_task
+
+from frameworks.base import EXTRA_FRAMEWORKS_VAR, FRAMEWORKS, missing_packages
+from tasks import registry
+from tasks.spec import count_params
+from workbench.check import equivalence as eq
+from workbench.teach.explain import explain_sections
+
+TESTS = Path(__file__).resolve().parent
+PLUGIN = "numpyref"  # the fourth engine
+os.environ[EXTRA_FRAMEWORKS_VAR] = f"{PLUGIN}=engines.numpy_engine"  # children inherit it
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH", "")) if p)
+ENGINES = [name for name in FRAMEWORKS if not missing_packages(name)] + [PLUGIN]
+MLP_ONLY = "MLPClassifier builds Dense + ReLU softmax classifiers only"
+# (engine, spec) pairs whose network cannot be built, and why: every other pair must run.
+UNSUPPORTED = {
+    ("sklearn", "cnn"): MLP_ONLY,
+    ("sklearn", "rnn"): MLP_ONLY,
+    ("sklearn", "cifar10"): MLP_ONLY,
+    ("sklearn", "sentiment"): MLP_ONLY,
+}
+NO_DATA = {"digits"}  # tasks that need no data folder
+DOWNCAST = {"keras-jax", "keras-torch"}  # Keras 3.15.1 on these backends computes float64 in float32
+
+
+def _data_env(task: str) -> dict[str, str]:
+    if task in NO_DATA:
+        return {}
+    from conftest_data import real_data_dir
+
+    return {"FRAMEBENCH_DATA": str(real_data_dir())}
+
+
+@pytest.fixture(scope="module", params=registry.names())
+def dry_run(request) -> tuple[str, dict]:
+    """(task, rows by framework) of one `--dry-run` over every engine."""
+    task = request.param
+    env = _data_env(task)
+    proc = run_cli("--task", task, "--dry-run", "--quiet", "--format", "json", "--frameworks", ",".join(ENGINES), env=env)
+    assert proc.returncode in (0, 4), proc.stderr[-2000:]
+    rows: dict[str, list[dict]] = {}
+    for row in json.loads(proc.stdout)["results"]:
+        rows.setdefault(row["framework"], []).append(row)
+    return task, rows
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_dry_run_every_task(dry_run, engine):
+    task, rows = dry_run
+    spec = registry.get(task).spec
+    assert engine in rows, f"{engine} has no row"
+    for row in rows[engine]:
+        assert row["status"] == "ok", (row["model"], row["message"])
+        if row["model_id"] in ("spec", "MLPClassifier"):  # the spec's own network: same count everywhere
+            assert row["params"] == count_params(spec.model), row["model"]
+
+
+def test_dry_run_loss_after_one_step_agrees(dry_run):
+    """Every engine that trains the spec's network took the same first step: the test loss after it agrees."""
+    task, rows = dry_run
+    losses = {r["framework"]: r["test_loss"] for rs in rows.values() for r in rs if r["model_id"] in ("spec", "MLPClassifier")}
+    assert "pytorch" in losses and len(losses) >= 2, losses
+    for engine, loss in losses.items():
+        assert loss == pytest.approx(losses["pytorch"], rel=1e-4), (engine, losses)
+
+
+# ---------------------------------------------------------------- numerical checks
+
+CONFIG = eq.CheckConfig(batch_size=8, steps=5, fd_samples=2, fd_coords=4, frameworks=tuple(ENGINES))
+
+
+@pytest.fixture(scope="module", params=sorted(MODELS))
+def tiny_report(request) -> tuple[str, eq.Report]:
+    """--check of one tiny spec (every layer type is in one of them), every engine."""
+    spec = tiny_task(MODELS[request.param])
+    X, y = eq.random_inputs(spec, CONFIG.batch_size * CONFIG.steps, 0)
+    return request.param, eq.run_checks(spec, X, y, CONFIG, "random")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_check_tiny_specs(tiny_report, engine):
+    name, report = tiny_report
+    if (engine, name) in UNSUPPORTED:
+        assert report.skipped.get(engine) == UNSUPPORTED[engine, name]
+        return
+    assert engine not in report.skipped, report.skipped.get(engine)
+    own = [r for r in report.rows if r.pair.startswith(f"{engine} vs reference")]
+    checks = {r.check for r in own}
+    assert {"forward", "trajectory"} <= checks
+    fails = [r for r in report.rows if r.status == "FAIL" and engine in r.pair]
+    assert not fails, fails[:5]
+    forward64 = [r for r in own if r.check == "forward" and r.dtype == "float64"]
+    if engine in DOWNCAST:
+        assert {r.status for r in forward64} == {"DOWNCAST"}
+    else:
+        assert forward64 and max(r.max_abs for r in forward64) <= 1e-10
+    if engine != "sklearn":  # scikit-learn has no public gradient API (its module says HAS_GRADIENTS = False)
+        assert "gradient" in checks
+
+
+@pytest.mark.parametrize("task", registry.names())
+def test_check_every_task_spec(task):
+    """Each task's real spec, small inputs, float64: every engine that can build it agrees with the reference."""
+    spec = registry.get(task).spec
+    config = eq.CheckConfig(batch_size=2, steps=2, fd_samples=1, fd_coords=2, dtypes=("float64",), frameworks=tuple(ENGINES))
+    X, y = eq.random_inputs(spec, 4, 0)
+    report = eq.run_checks(spec, X, y, config, "random")
+    assert not report.failed, [r for r in report.rows if r.status == "FAIL"][:5]
+    for engine in ENGINES:
+        if (engine, task) in UNSUPPORTED:
+            assert report.skipped[engine] == UNSUPPORTED[engine, task]
+        else:
+            assert engine not in report.skipped, report.skipped.get(engine)
+            assert any(r.pair == f"{engine} vs reference" and r.check == "trajectory" for r in report.rows)
+
+
+# ---------------------------------------------------------------- --explain
+
+
+@pytest.fixture(scope="module", params=registry.names())
+def explained(request) -> tuple[str, dict[str, str]]:
+    """--explain of one task over every engine, as {section title: Markdown}."""
+    spec = registry.get(request.param).spec
+    return request.param, dict(explain_sections(spec, ENGINES))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_explain_every_task(explained, engine):
+    task, sections = explained
+    assert "Frameworks left out" not in sections or engine not in sections["Frameworks left out"].split("cannot build")[0]
+    code = sections["The model in each framework (the adapters' own code)"]
+    assert f"**{engine}**" in code or f"*{engine}:" in code
+    summary = sections["Model summary, layer by layer"]
+    total = next(line for line in summary.splitlines() if "total trainable" in line)
+    if (engine, task) not in UNSUPPORTED:
+        assert engine in summary.splitlines()[0]
+        assert f"{count_params(registry.get(task).spec.model):,}" in total
+
+
+def test_unsupported_pairs_are_declared_by_the_engines():
+    """The data above says what the engines say (a stale entry fails here)."""
+    from frameworks import sklearn
+
+    for (engine, spec_name), reason in UNSUPPORTED.items():
+        spec = tiny_task(MODELS[spec_name]) if spec_name in MODELS else registry.get(spec_name).spec
+        assert engine == "sklearn" and sklearn.unsupported(spec) == reason
+    assert all(sklearn.unsupported(tiny_task(MODELS[n])) is None for n in MODELS if ("sklearn", n) not in UNSUPPORTED)
+    assert np.all([not sklearn.unsupported(registry.get(t).spec) for t in registry.names() if ("sklearn", t) not in UNSUPPORTED])

@@ -1,0 +1,114 @@
+"""What --check asks each adapter module, answered inside that framework's child process.
+
+One framework, every dtype: per-layer outputs and logits, the loss and gradients (where the framework
+has them), and optimizer trajectories. Each trajectory step is measured against the NumPy reference
+here (every step, every weight, with this framework's BatchNorm variance convention); the weights
+themselves come back only at the SHOWN_STEPS, for the framework-vs-framework pairs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+from types import ModuleType
+
+import numpy as np
+
+from frameworks.base import RunSettings
+from tasks import reference
+from tasks.spec import OptimizerSpec, TaskSpec
+from tasks.spec_io import spec_from_json
+
+SHOWN_STEPS = (1, 2, 5, 10, 20, 50)  # steps whose weights come back for the pairs (every step is judged)
+SGD_LR = 0.05  # plain SGD in the trajectory check: large enough that weights move visibly in 50 steps
+
+
+def difference(left: np.ndarray, right: np.ndarray) -> tuple[float, float]:
+    """(max abs diff, max abs diff / max |right|), elementwise, never sorted; NaN on a shape mismatch."""
+    a, b = np.asarray(left, dtype=np.float64), np.asarray(right, dtype=np.float64)
+    if a.shape != b.shape:
+        return float("nan"), float("nan")
+    if a.size == 0:
+        return 0.0, 0.0
+    max_abs = float(np.max(np.abs(a - b)))
+    return max_abs, max_abs / max(float(np.max(np.abs(b))), np.finfo(np.float64).tiny)
+
+
+def optimizers(module: ModuleType, spec: TaskSpec) -> dict[str, OptimizerSpec]:
+    """variant name -> the optimizer this framework runs in it: plain SGD, Adam in each eps style the
+    framework can express exactly, and its own default Adam (the spec's lr)."""
+    opt = spec.optimizer
+    variants = {f"sgd lr={SGD_LR}": replace(opt, name="sgd", lr=SGD_LR, momentum=0.0)}
+    for style in module.ADAM_STYLES:
+        variants[f"adam eps={opt.eps:g} {style} (matched)"] = replace(opt, name="adam", eps_style=style)
+    default = module.default_optimizer("adam")
+    if default is not None:
+        variants["adam, each framework's defaults"] = replace(default, lr=opt.lr)
+    return variants
+
+
+def _network(module: ModuleType, spec: TaskSpec, dtype: str, request: dict, weights: dict, X0: np.ndarray, y0: np.ndarray):  # noqa: ANN202
+    settings = RunSettings(device="cpu", threads=request["threads"], dtype=dtype, seed=spec.train.seed, progress=False)
+    module.configure(settings)
+    network = module.create(spec, settings, request["model"])
+    network.build(weights)
+    network.set_train_data(X0, y0)  # scikit-learn allocates its arrays here, then reloads `weights`
+    return network
+
+
+def answer(module: ModuleType, request: dict, arrays: dict[str, np.ndarray]) -> tuple[dict, dict[str, np.ndarray]]:
+    """Measurements of one framework for the request's spec, weights and batches."""
+    spec = spec_from_json(request["spec"])
+    facts = {"version": module.version(), "unsupported": module.unsupported(spec), "dtypes": module.DTYPES,
+             "has_gradients": module.HAS_GRADIENTS, "unbiased_moving_var": module.UNBIASED_MOVING_VAR}  # fmt: skip
+    if facts["unsupported"]:
+        return facts, {}
+    weights = {k[2:]: v for k, v in arrays.items() if k.startswith("w/")}
+    X, y, b, steps = arrays["X"], arrays["y"], spec.train.batch_size, request["steps"]
+    batches = [(X[i * b : (i + 1) * b], y[i * b : (i + 1) * b]) for i in range(steps)]
+    X0, y0 = batches[0]
+    out: dict[str, np.ndarray] = {}
+    facts["optimizers"] = {name: asdict(o) for name, o in optimizers(module, spec).items()}
+    facts["steps"] = {}
+    facts["noise"] = sorted(reference.cancelled_by_batchnorm(spec.model))
+    for dtype in request["dtypes"]:
+        if dtype not in module.DTYPES:
+            continue
+        network = _network(module, spec, dtype, request, weights, X0, y0)
+        for i, value in enumerate(network.layer_outputs(X0)):
+            out[f"{dtype}/layer/{i}"] = value
+        out[f"{dtype}/logits"] = np.asarray(network.predict(X0))
+        if hasattr(network, "probabilities"):
+            out[f"{dtype}/probabilities"] = np.asarray(network.probabilities(X0))
+        if module.HAS_GRADIENTS:
+            loss, grads = network.loss_and_gradients(X0, y0)
+            out[f"{dtype}/loss"] = np.asarray(loss)
+            out.update({f"{dtype}/grad/{k}": v for k, v in grads.items()})
+        for variant, opt in optimizers(module, spec).items():
+            facts["steps"][f"{dtype}/{variant}"] = _trajectory(module, replace(spec, optimizer=opt), dtype, request,
+                                                               weights, batches, variant, out)  # fmt: skip
+    return facts, out
+
+
+def _trajectory(module: ModuleType, spec: TaskSpec, dtype: str, request: dict, weights: dict, batches: list,
+                variant: str, out: dict) -> list[list]:  # fmt: skip
+    """Train `steps` steps; per step (max abs, max rel to the weight's largest magnitude, worst weight) vs the
+    reference. Moving statistics follow this framework's own convention in the reference."""
+    network = _network(module, spec, dtype, request, weights, *batches[0])
+    expected = reference.trajectory(spec.model, weights, batches, spec.optimizer, bool(module.UNBIASED_MOVING_VAR))
+    noise = reference.cancelled_by_batchnorm(spec.model)  # reported by the parent, not judged
+    per_step = []
+    for step, ((X, y), target) in enumerate(zip(batches, expected), start=1):
+        network.train_step(X, y)
+        current = network.get_weights()
+        worst = (-1.0, 0.0, 0.0, "")
+        for key, value in target.items():
+            if key in noise:
+                continue
+            max_abs, max_rel = difference(current[key], value)
+            measure = max_abs if dtype == "float64" else max_rel
+            if not measure <= worst[0]:  # also takes a NaN
+                worst = (measure, max_abs, max_rel, key)
+        per_step.append(list(worst[1:]))
+        if step in SHOWN_STEPS or step == len(batches):
+            out.update({f"{dtype}/traj/{variant}/{step}/{k}": np.array(v, copy=True) for k, v in current.items()})
+    return per_step
