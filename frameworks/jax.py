@@ -10,16 +10,20 @@ import functools
 import inspect
 import os
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
-from flax import nnx
 
-from frameworks import layout
-from frameworks.base import SPEC_MODEL, OnBatch, RunSettings, Weights
-from tasks.pipeline import batch_slices
-from tasks.spec import (
+from frameworks.base import DEVICE_VAR, SPEC_MODEL, OnBatch, RunSettings, Weights
+
+if os.environ.get(DEVICE_VAR) == "cpu":
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")  # a CPU row never starts (or holds memory on) a GPU
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import optax  # noqa: E402
+from flax import nnx  # noqa: E402
+
+from frameworks import layout  # noqa: E402
+from tasks.pipeline import batch_slices  # noqa: E402
+from tasks.spec import (  # noqa: E402
     LSTM,
     NON_TRAINABLE,
     BatchNorm,
@@ -47,8 +51,8 @@ def version() -> str:
 
 
 def devices() -> list[str]:
-    """The devices JAX sees, e.g. ["cpu"] or ["cuda:0 NVIDIA H200"]."""
-    return [f"cuda:{d.id} {d.device_kind}" if d.platform == "gpu" else d.platform for d in jax.devices()]
+    """The devices JAX sees, e.g. ["cpu", "cuda:0 NVIDIA H200"]."""
+    return ["cpu", *(f"cuda:{d.id} {d.device_kind}" for d in _gpus())]
 
 
 def _gpus() -> list:
@@ -89,9 +93,10 @@ def configure(settings: RunSettings) -> str:
 # ---------------------------------------------------------------- facts the workbench asks for
 
 DTYPES = {"float32": "float32", "float64": "float64"}  # dtype asked -> dtype really computed (x64 on for float64)
+ADAM_STYLES = ("corrected", "uncorrected")  # both run exactly: optax.adam, and scale_by_adam_uncorrected_eps
 HAS_GRADIENTS = True
 UNBIASED_MOVING_VAR = False  # nnx.BatchNorm's running var takes the biased batch variance (measured)
-SUMMARY_TITLE = "jax (Flax NNX, NHWC)"
+SUMMARY_TITLE = "(Flax NNX, NHWC)"  # shown after the framework name
 SUPPORTED = (Dense, ReLU, Conv2D, MaxPool2D, BatchNorm, Flatten, Dropout, Embedding, LSTM)
 
 

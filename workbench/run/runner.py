@@ -49,6 +49,7 @@ def child_env(threads: int) -> dict[str, str]:
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
         env[var] = str(threads)
     env["TF_NUM_INTEROP_THREADS"] = str(threads)
+    env["PJRT_NPROC"] = str(threads)  # XLA's CPU thread pool (JAX, Keras on JAX); XLA_FLAGS thread options do not limit it
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     return env
