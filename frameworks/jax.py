@@ -72,8 +72,9 @@ def configure(settings: RunSettings) -> str:
     # XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=N" does not limit
     # jaxlib 0.10 (measured: CPU time / wall time 1.96 on 2 cores with it, 0.98 with PJRT_NPROC=1).
     os.environ["PJRT_NPROC"] = str(settings.threads)
-    if settings.deterministic:
-        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_gpu_deterministic_ops=true").strip()
+    flags = os.environ.get("XLA_FLAGS", "")
+    if settings.deterministic and "xla_gpu_deterministic_ops" not in flags:  # deterministic GPU reductions
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_gpu_deterministic_ops=true".strip()
     # JAX computes in float32 by default and silently turns float64 arrays into float32: float64
     # needs jax_enable_x64, which is process-wide, so it is on exactly when float64 is asked for.
     jax.config.update("jax_enable_x64", settings.dtype == "float64")
@@ -297,8 +298,8 @@ def scale_by_adam_uncorrected_eps(b1: float, b2: float, eps: float) -> optax.Gra
     """
 
     def init_fn(params: optax.Params) -> optax.ScaleByAdamState:
-        zeros = jax.tree.map(jnp.zeros_like, params)
-        return optax.ScaleByAdamState(count=jnp.zeros([], jnp.int32), mu=zeros, nu=jax.tree.map(jnp.zeros_like, params))
+        zeros = lambda: jax.tree.map(jnp.zeros_like, params)  # noqa: E731
+        return optax.ScaleByAdamState(count=jnp.zeros([], jnp.int32), mu=zeros(), nu=zeros())
 
     def update_fn(updates: optax.Updates, state: optax.ScaleByAdamState, params: optax.Params | None = None) -> tuple:
         mu = jax.tree.map(lambda g, m: b1 * m + (1 - b1) * g, updates, state.mu)
