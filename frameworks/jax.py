@@ -139,13 +139,16 @@ def _initializer(fn: object) -> str:
         return getattr(fn, "__name__", repr(fn))
     free = {k: c.cell_contents for k, c in zip(code.co_freevars, fn.__closure__)}
     args = ", ".join(f"{k}={free[k]!r}" for k in ("scale", "mode", "distribution") if k in free)
-    known = {(1.0, "fan_in", "truncated_normal"): " = lecun_normal", (1.0, "fan_in", "normal"): " = lecun_normal (untruncated)"}
+    known = {
+        (1.0, "fan_in", "truncated_normal"): " = lecun_normal",
+        (1.0, "fan_in", "normal"): " = lecun_normal (untruncated)",
+    }
     name = known.get((free.get("scale"), free.get("mode"), free.get("distribution")), "")
     return f"{fn.__qualname__.split('.')[0]}({args}){name}"
 
 
 def defaults(spec: TaskSpec) -> dict[str, str]:
-    """Flax NNX's and optax's defaults for the topics of the differing-defaults table, read from the installed libraries."""
+    """Flax NNX's and optax's defaults for the differing-defaults table, read from the installed libraries."""
     cell = nnx.OptimizedLSTMCell(1, 1, rngs=nnx.Rngs(0))
     init = nnx.OptimizedLSTMCell.__init__
     sgd_lr = _default(optax.sgd, "learning_rate")
@@ -161,7 +164,8 @@ def defaults(spec: TaskSpec) -> dict[str, str]:
         "image layout": "NHWC (channels last; nnx.Conv has no channels-first option)",
         "Flatten order": "H, W, C (no Flatten layer: x.reshape(n, -1) on NHWC)",
         "Embedding init": _initializer(_default(nnx.Embed.__init__, "embedding_init")),
-        "padding mask": f"none (nnx.RNN seq_lengths={_default(nnx.RNN.__call__, 'seq_lengths')} stops each sequence at its end)",
+        "padding mask": f"none (nnx.RNN seq_lengths={_default(nnx.RNN.__call__, 'seq_lengths')}; "
+        "lengths stop each sequence at its end)",
         "LSTM biases": "one: in dense_h" + (" (dense_i has none)" if cell.dense_i.bias is None else ""),
         "LSTM init": f"kernel {_initializer(_default(init, 'kernel_init'))}, recurrent "
         f"{_initializer(_default(init, 'recurrent_kernel_init'))}, bias {_initializer(_default(init, 'bias_init'))}",
@@ -270,7 +274,8 @@ def build_model(spec: TaskSpec, dtype: jnp.dtype, rngs: nnx.Rngs) -> SpecModel:
             layers.append(nnx.relu)
         elif isinstance(layer, Conv2D):
             p = layer.padding  # explicit symmetric padding instead of Flax's default "SAME"
-            layers.append(nnx.Conv(in_shape[-1], layer.filters, (layer.kernel_size,) * 2, padding=((p, p), (p, p)), **typed))
+            kernel = (layer.kernel_size,) * 2
+            layers.append(nnx.Conv(in_shape[-1], layer.filters, kernel, padding=((p, p), (p, p)), **typed))
         elif isinstance(layer, MaxPool2D):
             s = (layer.pool_size,) * 2
             layers.append(functools.partial(nnx.max_pool, window_shape=s, strides=s, padding="VALID"))
@@ -384,7 +389,9 @@ class Network:
         self.loss_fn = make_loss(spec)
         self._train_step = make_train_step(self.loss_fn)
         self._loss_and_grad = jax.jit(
-            lambda graphdef, state, X, y: nnx.value_and_grad(lambda m: self.loss_fn(m(X), y))(nnx.merge(graphdef, state))
+            lambda graphdef, state, X, y: nnx.value_and_grad(lambda m: self.loss_fn(m(X), y))(
+                nnx.merge(graphdef, state)
+            )
         )
         self.model: SpecModel | None = None
 
