@@ -11,11 +11,13 @@ import os
 
 import numpy as np
 
-from frameworks.base import DEVICE_VAR, SPEC_MODEL, RunSettings, Weights
+from frameworks.base import DEVICE_VAR, THREADS_VAR, SPEC_MODEL, RunSettings, Weights
 
 os.environ["KERAS_BACKEND"] = "jax"  # set before the first `import keras` in this process
 if os.environ.get(DEVICE_VAR) == "cpu":
     os.environ.setdefault("JAX_PLATFORMS", "cpu")  # a CPU row never touches a GPU
+if THREADS_VAR in os.environ:  # XLA's CPU thread pool, read when the backend starts (XLA_FLAGS' thread options do not limit it)
+    os.environ["PJRT_NPROC"] = os.environ[THREADS_VAR]
 import jax  # noqa: E402
 import keras  # noqa: E402
 

@@ -11,6 +11,12 @@ identity; PyTorch differs in five places:
 * LSTM: torch keeps `weight_ih` (4u, in), `weight_hh` (4u, u) and two biases
   `bias_ih`, `bias_hh`; canonical has one bias. Gate order is the same
   (torch names them i, f, g, o; Keras i, f, c, o; g and c are the cell candidate).
+
+Flax NNX (frameworks/jax.py) keeps Keras' layouts: Dense (in, out), Conv HWIO, NHWC images, a
+reshape flattens H, W, C. Only names differ, plus the LSTM's split: `nnx.OptimizedLSTMCell`
+holds `dense_i` (in, 4u) without bias and `dense_h` (u, 4u) with the one bias, gates i, f, g, o
+(the canonical order), carry (c, h). BatchNorm: gamma, beta -> `scale`, `bias`; moving
+statistics -> `mean`, `var`.
 """
 
 from __future__ import annotations
@@ -160,6 +166,36 @@ def from_torch(model: ModelSpec, state: dict[str, np.ndarray]) -> dict[str, np.n
         elif isinstance(layer, LSTM):
             tensors = {name: state[f"{i}.lstm.{name}"] for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")}
             weights[key("kernel")], weights[key("recurrent_kernel")], weights[key("bias")] = lstm_from_torch(tensors)
+    return weights
+
+
+# Flax NNX: flat keys are the module paths of frameworks.jax.SpecModel, joined with dots.
+FLAX_NAMES: dict[type, dict[str, str]] = {
+    Dense: {"kernel": "kernel", "bias": "bias"},
+    Conv2D: {"kernel": "kernel", "bias": "bias"},
+    BatchNorm: {"gamma": "scale", "beta": "bias", "moving_mean": "mean", "moving_var": "var"},
+    Embedding: {"embeddings": "embedding"},
+    LSTM: {"kernel": "rnn.cell.dense_i.kernel", "recurrent_kernel": "rnn.cell.dense_h.kernel", "bias": "rnn.cell.dense_h.bias"},
+}
+
+
+def to_flax(model: ModelSpec, weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Canonical weights -> {Flax variable path, e.g. 'layers.0.kernel': array}; same arrays, new names."""
+    flat = {}
+    for i, layer in enumerate(model.layers):
+        for name, flax_name in FLAX_NAMES.get(type(layer), {}).items():
+            if param_key(i, layer, name) in weights:
+                flat[f"layers.{i}.{flax_name}"] = weights[param_key(i, layer, name)]
+    return flat
+
+
+def from_flax(model: ModelSpec, flat: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """{Flax variable path: array} -> canonical weights. Also maps gradients (no BatchNorm statistics)."""
+    weights = {}
+    for i, layer in enumerate(model.layers):
+        for name, flax_name in FLAX_NAMES.get(type(layer), {}).items():
+            if f"layers.{i}.{flax_name}" in flat:
+                weights[param_key(i, layer, name)] = flat[f"layers.{i}.{flax_name}"]
     return weights
 
 

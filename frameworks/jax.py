@@ -1,0 +1,493 @@
+"""JAX adapter: a Flax NNX module built from the spec, trained by an explicit loop over a `jax.jit` step.
+
+Read it side by side with `frameworks/pytorch.py`: same public names, same order. Flax keeps the
+canonical layouts (NHWC, Dense (in, out), Conv HWIO), so frameworks/layout.py only renames.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+
+import numpy as np
+
+from frameworks.base import DEVICE_VAR, THREADS_VAR, SPEC_MODEL, OnBatch, RunSettings, Weights
+
+if os.environ.get(DEVICE_VAR) == "cpu":
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")  # a CPU row never starts (or holds memory on) a GPU
+if THREADS_VAR in os.environ:  # XLA's CPU thread pool, read when the backend starts (XLA_FLAGS' thread options do not limit it)
+    os.environ["PJRT_NPROC"] = os.environ[THREADS_VAR]
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import optax  # noqa: E402
+from flax import nnx  # noqa: E402
+
+from frameworks import layout  # noqa: E402
+from tasks.pipeline import batch_slices  # noqa: E402
+from tasks.spec import (  # noqa: E402
+    LSTM,
+    NON_TRAINABLE,
+    BatchNorm,
+    Conv2D,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    MaxPool2D,
+    OptimizerSpec,
+    ReLU,
+    TaskSpec,
+    layer_shapes,
+)
+
+NAME = "jax"
+EVAL_BATCH = 1024  # samples per forward pass when predicting
+
+
+def version() -> str:
+    """The framework's version string."""
+    import flax
+
+    return f"{jax.__version__} (Flax {flax.__version__}, optax {optax.__version__})"
+
+
+def devices() -> list[str]:
+    """The devices JAX sees, e.g. ["cpu", "cuda:0 NVIDIA H200"]."""
+    return ["cpu", *(f"cuda:{d.id} {d.device_kind}" for d in _gpus())]
+
+
+def _gpus() -> list:
+    try:
+        return jax.devices("gpu")
+    except RuntimeError:  # no GPU backend (jax without CUDA plugin, or no device)
+        return []
+
+
+def configure(settings: RunSettings) -> str:
+    """Apply threads, precision and determinism settings; return the device actually used.
+
+    The thread count and XLA flags are read when XLA's backend starts (the first computation),
+    so this must run before any JAX work in the process: the row's child process does that.
+    """
+    # XLA sizes its CPU thread pool from PJRT_NPROC (else the CPU count). The old recipe
+    # XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=N" does not limit
+    # jaxlib 0.10 (measured: CPU time / wall time 1.96 on 2 cores with it, 0.98 with PJRT_NPROC=1).
+    os.environ["PJRT_NPROC"] = str(settings.threads)
+    flags = os.environ.get("XLA_FLAGS", "")
+    if settings.deterministic and "xla_gpu_deterministic_ops" not in flags:  # deterministic GPU reductions
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_gpu_deterministic_ops=true".strip()
+    # JAX computes in float32 by default and silently turns float64 arrays into float32: float64
+    # needs jax_enable_x64, which is process-wide, so it is on exactly when float64 is asked for.
+    jax.config.update("jax_enable_x64", settings.dtype == "float64")
+    # JAX's default matmul precision on GPU lets float32 matmuls run in TF32: state it.
+    jax.config.update("jax_default_matmul_precision", "tensorfloat32" if settings.tf32 else "highest")
+    # JAX has no global seed: dropout keys come from nnx.Rngs(settings.seed) in Network.
+    if settings.device == "cpu":
+        jax.config.update("jax_platforms", "cpu")
+    gpus = _gpus()
+    if settings.device == "auto":
+        return "cuda" if gpus else "cpu"
+    if settings.device == "cuda" and not gpus:
+        raise RuntimeError("--device cuda: JAX sees no GPU (is jax[cuda12] installed?)")
+    return settings.device
+
+
+# ---------------------------------------------------------------- facts the workbench asks for
+
+DTYPES = {"float32": "float32", "float64": "float64"}  # dtype asked -> dtype really computed (x64 on for float64)
+ADAM_STYLES = ("corrected", "uncorrected")  # both run exactly: optax.adam, and scale_by_adam_uncorrected_eps
+HAS_GRADIENTS = True
+UNBIASED_MOVING_VAR = False  # nnx.BatchNorm's running var takes the biased batch variance (measured)
+SUMMARY_TITLE = "(Flax NNX, NHWC)"  # shown after the framework name
+SUPPORTED = (Dense, ReLU, Conv2D, MaxPool2D, BatchNorm, Flatten, Dropout, Embedding, LSTM)
+
+
+def unsupported(spec: TaskSpec) -> str | None:
+    """Why this adapter cannot build the spec's network, or None."""
+    missing = sorted({type(layer).__name__ for layer in spec.model.layers if not isinstance(layer, SUPPORTED)})
+    return f"no Flax builder for {', '.join(missing)}" if missing else None
+
+
+def _default(fn: object, name: str) -> object:
+    return inspect.signature(fn).parameters[name].default
+
+
+def default_optimizer(name: str) -> OptimizerSpec | None:
+    """What `optax.adam(lr)` / `optax.sgd(lr)` give with no other arguments."""
+    if name == "adam":
+        # eps_root (inside the sqrt) is 0 by default, so eps is added to sqrt(v_hat): torch's placement
+        style = "corrected" if _default(optax.adam, "eps_root") == 0 else "eps_root inside sqrt"
+        return OptimizerSpec(
+            name="adam", beta_1=_default(optax.adam, "b1"), beta_2=_default(optax.adam, "b2"),
+            eps=_default(optax.adam, "eps"), eps_style=style,
+        )  # fmt: skip
+    if name == "sgd":
+        return OptimizerSpec(name="sgd", momentum=_default(optax.sgd, "momentum") or 0.0)  # None: no momentum
+    return None
+
+
+def peak_gpu_mb() -> float | None:
+    """Peak memory in use on the first GPU (XLA's allocator), or None on CPU."""
+    gpus = _gpus()
+    stats = gpus[0].memory_stats() if gpus else None
+    return stats["peak_bytes_in_use"] / 2**20 if stats else None
+
+
+def _initializer(fn: object) -> str:
+    """A jax.nn.initializers function in words, read from its closure (e.g. variance_scaling's arguments)."""
+    code = getattr(fn, "__code__", None)
+    if code is None or not fn.__closure__:
+        return getattr(fn, "__name__", repr(fn))
+    free = {k: c.cell_contents for k, c in zip(code.co_freevars, fn.__closure__)}
+    args = ", ".join(f"{k}={free[k]!r}" for k in ("scale", "mode", "distribution") if k in free)
+    known = {
+        (1.0, "fan_in", "truncated_normal"): " = lecun_normal",
+        (1.0, "fan_in", "normal"): " = lecun_normal (untruncated)",
+    }
+    name = known.get((free.get("scale"), free.get("mode"), free.get("distribution")), "")
+    return f"{fn.__qualname__.split('.')[0]}({args}){name}"
+
+
+def defaults(spec: TaskSpec) -> dict[str, str]:
+    """Flax NNX's and optax's defaults for the differing-defaults table, read from the installed libraries."""
+    cell = nnx.OptimizedLSTMCell(1, 1, rngs=nnx.Rngs(0))
+    init = nnx.OptimizedLSTMCell.__init__
+    sgd_lr = _default(optax.sgd, "learning_rate")
+    return {
+        "kernel init (Dense, Conv)": _initializer(_default(nnx.Linear.__init__, "kernel_init")),
+        "bias init": _initializer(_default(nnx.Linear.__init__, "bias_init")),
+        "BatchNorm momentum": f"{_default(nnx.BatchNorm.__init__, 'momentum')} (weight of the OLD running value)",
+        "BatchNorm epsilon": str(_default(nnx.BatchNorm.__init__, "epsilon")),
+        "Adam epsilon": f"{_default(optax.adam, 'eps')}, added to sqrt(v_hat) (bias-corrected); "
+        f"eps_root={_default(optax.adam, 'eps_root')} inside the sqrt",
+        "SGD learning rate": "required (no default)" if sgd_lr is inspect.Parameter.empty else str(sgd_lr),
+        "Conv2D padding": f"padding={_default(nnx.Conv.__init__, 'padding')!r} (or explicit (low, high) pairs)",
+        "image layout": "NHWC (channels last; nnx.Conv has no channels-first option)",
+        "Flatten order": "H, W, C (no Flatten layer: x.reshape(n, -1) on NHWC)",
+        "Embedding init": _initializer(_default(nnx.Embed.__init__, "embedding_init")),
+        "padding mask": f"none (nnx.RNN seq_lengths={_default(nnx.RNN.__call__, 'seq_lengths')}; "
+        "lengths stop each sequence at its end)",
+        "LSTM biases": "one: in dense_h" + (" (dense_i has none)" if cell.dense_i.bias is None else ""),
+        "LSTM init": f"kernel {_initializer(_default(init, 'kernel_init'))}, recurrent "
+        f"{_initializer(_default(init, 'recurrent_kernel_init'))}, bias {_initializer(_default(init, 'bias_init'))}",
+        "loss input": "optax.softmax_cross_entropy_with_integer_labels / sigmoid_binary_cross_entropy take logits",
+        "batching and shuffling": "your own loop (JAX has no data loader)",
+        "L2 penalty": f"optax.adam has none (optax.adamw: weight_decay={_default(optax.adamw, 'weight_decay')})",
+    }
+
+
+def source_names(spec: TaskSpec) -> dict[str, list[str]]:
+    """The functions --explain shows for each role, with the helpers this spec needs."""
+    uncorrected_adam = spec.optimizer.name == "adam" and spec.optimizer.eps_style == "uncorrected"
+    return {
+        "Build the model from the spec": ["build_model", "SpecModel", *(["LastHidden"] if _has(spec, LSTM) else [])],
+        "The optimizer": ["make_optimizer", *(["scale_by_adam_uncorrected_eps"] if uncorrected_adam else [])],
+        "The loss": ["make_loss"],
+        "One training epoch": ["Network.fit_epoch", "make_train_step"],
+    }
+
+
+def _has(spec: TaskSpec, kind: type) -> bool:
+    return any(isinstance(layer, kind) for layer in spec.model.layers)
+
+
+def summary_column(spec: TaskSpec) -> list[tuple[str, str]]:
+    """(output shape, params) of every Flax layer: its output for a dummy batch of 2, its Param and BatchStat sizes."""
+    model = build_model(spec, jnp.float32, nnx.Rngs(0))
+    view = nnx.view(model, use_running_average=True, deterministic=True, raise_if_not_found=False)
+    outputs = view.layer_outputs(_dummy_inputs(spec))
+    cells = []
+    for layer, out in zip(model.layers, outputs):
+        trainable = _size(layer, nnx.Param)
+        state = _size(layer, nnx.BatchStat)  # BatchNorm: running mean and var
+        cells.append((str(tuple(out.shape[1:])), f"{trainable:,}" + (f" + {state:,} state" if state else "")))
+    return cells
+
+
+def _size(layer: object, kind: type) -> int:
+    if not isinstance(layer, nnx.Module):
+        return 0  # a plain function (ReLU, pooling, flatten)
+    return sum(int(np.prod(v.shape)) for v in jax.tree.leaves(nnx.state(layer, kind)))
+
+
+def _dummy_inputs(spec: TaskSpec) -> jax.Array:
+    shape = (2, *spec.model.input_shape)
+    return jnp.zeros(shape, dtype=jnp.int32 if spec.model.input_dtype == "int" else jnp.float32)
+
+
+def create(spec: TaskSpec, settings: RunSettings, model: str = SPEC_MODEL) -> "Network":
+    """The row's object: JAX has the spec network only."""
+    return Network(spec, settings, model)
+
+
+# ---------------------------------------------------------------- the model
+
+
+class LastHidden(nnx.Module):
+    """nnx.RNN over an LSTM cell; the spec's LSTM layer outputs only the last hidden state."""
+
+    def __init__(self, in_features: int, units: int, dtype: jnp.dtype, rngs: nnx.Rngs):
+        # OptimizedLSTMCell: one (in, 4u) and one (u, 4u) kernel, gates i, f, g, o, one bias:
+        # the canonical layout. Its activations are stated (sigmoid gates, tanh cell) as in the spec.
+        cell = nnx.OptimizedLSTMCell(
+            in_features, units, gate_fn=nnx.sigmoid, activation_fn=nnx.tanh, dtype=dtype, param_dtype=dtype, rngs=rngs
+        )
+        self.rnn = nnx.RNN(cell, return_carry=True)  # no seq_lengths: pre-padded sequences, as in Keras without mask
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        (_, h), _ = self.rnn(x)  # the carry is (c, h), zeros at the start
+        return h
+
+
+def flatten(x: jax.Array) -> jax.Array:
+    """(N, H, W, C) -> (N, H*W*C) in H, W, C order: a reshape, NHWC being Flax's layout."""
+    return x.reshape(x.shape[0], -1)
+
+
+class SpecModel(nnx.Module):
+    """The spec's layers in order: layer i of `layers` is spec layer i (NHWC inside)."""
+
+    def __init__(self, layers: list):
+        self.layers = nnx.List(layers)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def layer_outputs(self, x: jax.Array) -> list[jax.Array]:
+        """The output of every layer."""
+        outputs = []
+        for layer in self.layers:
+            x = layer(x)
+            outputs.append(x)
+        return outputs
+
+
+def build_model(spec: TaskSpec, dtype: jnp.dtype, rngs: nnx.Rngs) -> SpecModel:
+    """One Flax layer (or function) per spec layer; weights and compute in `dtype` (Flax's default is float32)."""
+    typed = {"dtype": dtype, "param_dtype": dtype, "rngs": rngs}
+    layers: list = []
+    for layer, (in_shape, _) in zip(spec.model.layers, layer_shapes(spec.model)):
+        if isinstance(layer, Dense):
+            layers.append(nnx.Linear(in_shape[-1], layer.units, **typed))
+        elif isinstance(layer, ReLU):
+            layers.append(nnx.relu)
+        elif isinstance(layer, Conv2D):
+            p = layer.padding  # explicit symmetric padding instead of Flax's default "SAME"
+            kernel = (layer.kernel_size,) * 2
+            layers.append(nnx.Conv(in_shape[-1], layer.filters, kernel, padding=((p, p), (p, p)), **typed))
+        elif isinstance(layer, MaxPool2D):
+            s = (layer.pool_size,) * 2
+            layers.append(functools.partial(nnx.max_pool, window_shape=s, strides=s, padding="VALID"))
+        elif isinstance(layer, BatchNorm):
+            # Flax's momentum is the weight of the OLD value: 1 - PyTorch's (default 0.99). eps from the spec.
+            layers.append(nnx.BatchNorm(in_shape[-1], momentum=1 - layer.momentum, epsilon=layer.eps, **typed))
+        elif isinstance(layer, Flatten):
+            layers.append(flatten)
+        elif isinstance(layer, Dropout):
+            layers.append(nnx.Dropout(layer.rate, rngs=rngs))
+        elif isinstance(layer, Embedding):
+            layers.append(nnx.Embed(layer.vocab_size, layer.dim, **typed))
+        elif isinstance(layer, LSTM):
+            layers.append(LastHidden(in_shape[-1], layer.units, dtype, rngs))
+        else:
+            raise TypeError(f"layer {layer!r} has no Flax builder")
+    return SpecModel(layers)
+
+
+def scale_by_adam_uncorrected_eps(b1: float, b2: float, eps: float) -> optax.GradientTransformation:
+    """Keras' Adam direction: sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps), eps on the uncorrected sqrt(v).
+
+    optax's eps_root is not this (it goes inside the square root), so the step is written out;
+    the state is optax's own ScaleByAdamState.
+    """
+
+    def init_fn(params: optax.Params) -> optax.ScaleByAdamState:
+        zeros = lambda: jax.tree.map(jnp.zeros_like, params)  # noqa: E731
+        return optax.ScaleByAdamState(count=jnp.zeros([], jnp.int32), mu=zeros(), nu=zeros())
+
+    def update_fn(updates: optax.Updates, state: optax.ScaleByAdamState, params: optax.Params | None = None) -> tuple:
+        mu = jax.tree.map(lambda g, m: b1 * m + (1 - b1) * g, updates, state.mu)
+        nu = jax.tree.map(lambda g, v: b2 * v + (1 - b2) * g * g, updates, state.nu)
+        count = state.count + 1
+
+        def direction(m: jax.Array, v: jax.Array) -> jax.Array:
+            t = count.astype(m.dtype)
+            return jnp.sqrt(1 - b2**t) / (1 - b1**t) * m / (jnp.sqrt(v) + eps)
+
+        return jax.tree.map(direction, mu, nu), optax.ScaleByAdamState(count=count, mu=mu, nu=nu)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+def adam_uncorrected_eps(learning_rate: float, b1: float, b2: float, eps: float) -> optax.GradientTransformation:
+    """Keras' Adam as an optax optimizer: the direction above times -learning_rate."""
+    return optax.chain(scale_by_adam_uncorrected_eps(b1, b2, eps), optax.scale_by_learning_rate(learning_rate))
+
+
+def make_optimizer(opt: OptimizerSpec, dtype: jnp.dtype) -> optax.GradientTransformation:
+    """The spec's optimizer; optax.adam adds eps to the bias-corrected sqrt(v_hat) (eps_root=0).
+
+    inject_hyperparams keeps the learning rate in the optimizer state, so the driver's schedule
+    changes it without recompiling the step.
+    """
+    inject = functools.partial(optax.inject_hyperparams, hyperparam_dtype=dtype)
+    if opt.name == "sgd":
+        momentum = opt.momentum or None  # optax: None is plain SGD (0.0 would keep a useless trace)
+        return inject(optax.sgd, static_args=("momentum",))(learning_rate=opt.lr, momentum=momentum)
+    if opt.eps_style == "corrected":
+        return inject(optax.adam)(learning_rate=opt.lr, b1=opt.beta_1, b2=opt.beta_2, eps=opt.eps, eps_root=0.0)
+    return inject(adam_uncorrected_eps)(learning_rate=opt.lr, b1=opt.beta_1, b2=opt.beta_2, eps=opt.eps)
+
+
+def make_loss(spec: TaskSpec):  # noqa: ANN201 - (logits, y) -> mean loss
+    """Mean cross-entropy on logits: softmax with integer labels, or sigmoid on the one logit."""
+    if spec.model.loss == "cross_entropy":
+        return lambda logits, y: optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+    return lambda logits, y: optax.sigmoid_binary_cross_entropy(logits[:, 0], y).mean()
+
+
+def make_train_step(loss_fn):  # noqa: ANN001, ANN201
+    """One jitted optimizer step on the batch X[idx], y[idx]: pure in (graphdef, state), the state donated.
+
+    Flax's functional API: split the model and optimizer into a static graphdef and a pytree of
+    arrays once, merge them inside the step, return the new state. XLA compiles once per batch
+    shape: in the first epoch, and again for a smaller last batch.
+    """
+
+    @functools.partial(jax.jit, donate_argnums=1)
+    def train_step(graphdef: nnx.GraphDef, state: nnx.State, X: jax.Array, y: jax.Array, idx: jax.Array) -> tuple:
+        model, optimizer = nnx.merge(graphdef, state)
+        loss, grads = nnx.value_and_grad(lambda m: loss_fn(m(X[idx]), y[idx]))(model)
+        optimizer.update(model, grads)  # BatchNorm's running statistics were updated by the forward pass
+        return nnx.state((model, optimizer)), loss
+
+    return train_step
+
+
+@jax.jit
+def _forward(graphdef: nnx.GraphDef, state: nnx.State, X: jax.Array) -> jax.Array:
+    return nnx.merge(graphdef, state)(X)
+
+
+@jax.jit
+def _layer_outputs(graphdef: nnx.GraphDef, state: nnx.State, X: jax.Array) -> list[jax.Array]:
+    return nnx.merge(graphdef, state).layer_outputs(X)
+
+
+class Network:
+    """The spec's network in Flax NNX: an explicit loop over device arrays calling a jitted step."""
+
+    kind = "network"
+    model_label = "flax.nnx.Module + jax.jit step"
+
+    def __init__(self, spec: TaskSpec, settings: RunSettings, model: str = SPEC_MODEL):
+        if settings.dtype == "float64" and not jax.config.jax_enable_x64:
+            raise RuntimeError("float64 needs jax_enable_x64: call frameworks.jax.configure(settings) first")
+        self.spec, self.settings, self.model_name = spec, settings, model
+        self.dtype = jnp.dtype(settings.dtype)
+        self.loss_fn = make_loss(spec)
+        self._train_step = make_train_step(self.loss_fn)
+        self._loss_and_grad = jax.jit(
+            lambda graphdef, state, X, y: nnx.value_and_grad(lambda m: self.loss_fn(m(X), y))(
+                nnx.merge(graphdef, state)
+            )
+        )
+        self.model: SpecModel | None = None
+
+    # -------------------------------------------------------------- model and weights
+    def build(self, weights: Weights) -> None:
+        """Create the module from the spec, load the canonical weights, create the optimizer."""
+        self.model = build_model(self.spec, self.dtype, nnx.Rngs(params=self.settings.seed, dropout=self.settings.seed))
+        self.set_weights(weights)
+        self.optimizer = nnx.Optimizer(self.model, make_optimizer(self.spec.optimizer, self.dtype), wrt=nnx.Param)
+
+    def num_params(self) -> int:
+        """Trainable parameters (nnx.Param) as Flax holds them."""
+        return sum(int(np.prod(v.shape)) for v in jax.tree.leaves(nnx.state(self.model, nnx.Param)))
+
+    def _variables(self) -> dict[str, nnx.Variable]:
+        """Every Param and BatchStat of the model by dotted path, e.g. 'layers.0.kernel'."""
+        return {
+            ".".join(map(str, path)): node
+            for path, node in nnx.iter_graph(self.model)
+            if isinstance(node, (nnx.Param, nnx.BatchStat))
+        }
+
+    def get_weights(self) -> Weights:
+        """Every weight in the canonical layout."""
+        return layout.from_flax(self.spec.model, {k: np.asarray(v[...]) for k, v in self._variables().items()})
+
+    def set_weights(self, weights: Weights) -> None:
+        """Load canonical weights into the module's variables, in this network's dtype."""
+        variables = self._variables()
+        for path, value in layout.to_flax(self.spec.model, weights).items():
+            # set_value, not v[...] = value: nnx.BatchNorm creates its running mean and var in
+            # float32 whatever param_dtype says, and an in-place write would keep them float32.
+            variables[path].set_value(jnp.asarray(value, dtype=self.dtype))
+
+    # -------------------------------------------------------------- data
+    def _inputs(self, X: np.ndarray) -> jax.Array:
+        return jnp.asarray(X, dtype=jnp.int32 if self.spec.model.input_dtype == "int" else self.dtype)
+
+    def _targets(self, y: np.ndarray) -> jax.Array:
+        return jnp.asarray(y, dtype=jnp.int32 if self.spec.model.loss == "cross_entropy" else self.dtype)
+
+    def set_train_data(self, X: np.ndarray, y: np.ndarray) -> None:
+        """Put the training arrays on the device, once; each step gathers its batch there."""
+        self.X, self.y = self._inputs(X), self._targets(y)
+
+    # -------------------------------------------------------------- training
+    def set_learning_rate(self, lr: float) -> None:
+        """Use this learning rate from the next step on (the driver's per-epoch schedule)."""
+        self.optimizer.opt_state.hyperparams["learning_rate"][...] = lr
+
+    def fit_epoch(self, order: np.ndarray, on_batch: OnBatch) -> float:
+        """One epoch over the device arrays in the shared order; mean loss over samples."""
+        graphdef, state = nnx.split((self.model, self.optimizer))
+        losses, sizes = [], []
+        for batch in batch_slices(len(order), self.spec.train.batch_size):
+            idx = order[batch]
+            state, loss = self._train_step(graphdef, state, self.X, self.y, idx)
+            losses.append(loss)  # still on the device: the loop does not wait for the step
+            sizes.append(len(idx))
+            on_batch(len(idx))
+        nnx.update((self.model, self.optimizer), state)
+        batch_losses = np.asarray(jax.device_get(losses), dtype=np.float64)  # one wait per epoch, not per step
+        return float(batch_losses @ np.asarray(sizes) / len(order))
+
+    def train_step(self, X: np.ndarray, y: np.ndarray) -> float:
+        """One optimizer step on one batch (used by the trajectory checks)."""
+        graphdef, state = nnx.split((self.model, self.optimizer))
+        state, loss = self._train_step(graphdef, state, self._inputs(X), self._targets(y), np.arange(len(X)))
+        nnx.update((self.model, self.optimizer), state)
+        return float(loss)
+
+    def loss_and_gradients(self, X: np.ndarray, y: np.ndarray) -> tuple[float, Weights]:
+        """Training-mode loss (batch statistics, dropout off as in the reference) and canonical gradients.
+
+        The running statistics are left untouched: the jitted copy updates its own, never merged back.
+        """
+        view = nnx.view(self.model, use_running_average=False, deterministic=True, raise_if_not_found=False)
+        loss, grads = self._loss_and_grad(*nnx.split(view), self._inputs(X), self._targets(y))
+        flat = {".".join(map(str, path)): np.asarray(v[...]) for path, v in nnx.to_flat_state(grads)}
+        canonical = layout.from_flax(self.spec.model, flat)
+        return float(loss), {k: v for k, v in canonical.items() if k.split(".")[1] not in NON_TRAINABLE}
+
+    # -------------------------------------------------------------- inference
+    def _eval_split(self) -> tuple[nnx.GraphDef, nnx.State]:
+        """The model in evaluation mode (BatchNorm uses running statistics, dropout off), split."""
+        return nnx.split(nnx.view(self.model, use_running_average=True, deterministic=True, raise_if_not_found=False))
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Logits in evaluation mode, as NumPy in the dtype computed."""
+        graphdef, state = self._eval_split()
+        outputs = [_forward(graphdef, state, self._inputs(X[i : i + EVAL_BATCH])) for i in range(0, len(X), EVAL_BATCH)]
+        return np.concatenate(jax.device_get(outputs))
+
+    def layer_outputs(self, X: np.ndarray) -> list[np.ndarray]:
+        """Every layer's output for X (evaluation mode); Flax's NHWC is already the canonical layout."""
+        graphdef, state = self._eval_split()
+        return [np.asarray(out) for out in _layer_outputs(graphdef, state, self._inputs(X))]
