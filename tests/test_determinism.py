@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from frameworks.base import SPEC_MODEL, RunSettings
 from workbench.run.child import execute
 from workbench.run.driver import RunRequest
