@@ -132,7 +132,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.resume is not None:
         args = resumed_args(args, given)
     registry.get(args.task)  # unknown task -> UnknownTaskError listing the names
+<<<<<<< HEAD
     args.framework_list = framework_list(args.frameworks)
+=======
+    args.framework_list = [f.strip() for f in args.frameworks.split(",") if f.strip()]
+    if not args.framework_list:
+        raise UsageError("--frameworks is empty")
+    repeated = sorted({name for name in args.framework_list if args.framework_list.count(name) > 1})
+    if repeated:
+        raise UsageError(f"--frameworks names {', '.join(repeated)} twice: each framework runs once per seed (see --repeats)")
+    for name in args.framework_list:
+        check_framework(name)
+>>>>>>> strict
     if args.format not in FORMATS:
         raise UsageError(f"unknown --format {args.format!r}: use a tabulate format ({', '.join(FORMATS[:6])}, ...), csv or json")
     if args.output is not None:
@@ -166,18 +177,28 @@ def framework_list(text: str) -> list[str]:
 
 
 def _check_output_paths(args: argparse.Namespace) -> None:
-    """--plot must name a .png in an existing folder; --report's parent folder must exist."""
+    """--plot must name a .png in an existing folder; --report must be a folder that can be written or created."""
     if args.plot is not None:
         if Path(args.plot).suffix.lower() != ".png":
             raise UsageError(f"--plot {args.plot}: the file name must end in .png")
         if not Path(args.plot).resolve().parent.is_dir():
             raise UsageError(f"--plot folder {Path(args.plot).resolve().parent} does not exist")
+        _check_writable("--plot", Path(args.plot).resolve().parent)
     if args.report is not None:
         report = Path(args.report).resolve()
         if report.exists() and not report.is_dir():
             raise UsageError(f"--report {args.report} is a file, not a folder")
         if not report.parent.is_dir():
             raise UsageError(f"--report parent folder {report.parent} does not exist")
+        _check_writable("--report", report if report.is_dir() else report.parent)  # written into, or created in
+
+
+def _check_writable(flag: str, folder: Path) -> None:
+    """Really try, as for --output: a folder that cannot be written fails now, not after every row has run."""
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError:
+        raise UsageError(f"{flag} folder {folder} is not writable") from None
 
 
 def task_spec(args: argparse.Namespace):  # noqa: ANN201 - tasks.spec.TaskSpec

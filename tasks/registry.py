@@ -9,7 +9,7 @@ from typing import Callable
 from tasks.pipeline import Dataset
 from tasks.spec import TaskSpec
 
-TASK_MODULES = ("tasks.mnist", "tasks.cifar10", "tasks.sentiment")
+TASK_MODULES = ("tasks.digits", "tasks.mnist", "tasks.cifar10", "tasks.sentiment")  # digits first: it runs offline
 
 
 class UnknownTaskError(KeyError):
@@ -29,6 +29,7 @@ class Task:
 
 
 _TASKS: dict[str, Task] = {}
+_builtin_loaded = False  # TASK_MODULES are registered once, on the first look-up
 
 
 def register(spec: TaskSpec, load: Callable[[str | None], Dataset], doc: str = "") -> None:
@@ -39,10 +40,20 @@ def register(spec: TaskSpec, load: Callable[[str | None], Dataset], doc: str = "
 
 
 def _load_builtin() -> None:
-    for module_name in TASK_MODULES:
-        module = importlib.import_module(module_name)
-        if module.SPEC.name not in _TASKS:
-            register(module.SPEC, module.load, (module.__doc__ or "").strip())
+    """Register every module of TASK_MODULES, once; a task name taken twice raises ValueError."""
+    global _builtin_loaded
+    if _builtin_loaded:
+        return
+    modules = [importlib.import_module(name) for name in TASK_MODULES]
+    seen: dict[str, str] = {}
+    for module in modules:  # check them all before registering any, so a failure leaves no half-filled registry
+        name = module.SPEC.name
+        if name in seen or name in _TASKS:
+            raise ValueError(f"task {name!r} of {module.__name__} is already registered by {seen.get(name, 'register()')}")
+        seen[name] = module.__name__
+    for module in modules:
+        register(module.SPEC, module.load, (module.__doc__ or "").strip())
+    _builtin_loaded = True
 
 
 def names() -> list[str]:

@@ -21,7 +21,8 @@ def real_data_dir() -> Path:
     """The unpacked real data ($FRAMEBENCH_DATA); skip if unset, fail instead if FRAMEBENCH_REQUIRE_DATA=1."""
     value = os.environ.get("FRAMEBENCH_DATA", "")
     if not value:
-        message = "real data not available: set FRAMEBENCH_DATA to a folder made by /work/shared/datasets/unpack.sh"
+        message = ("real data not available: set FRAMEBENCH_DATA to a folder laid out as the README's Data section says "
+                   "(DIR/mnist/*-ubyte.gz, DIR/cifar10/cifar-10-batches-py/, DIR/imdb/aclImdb/)")
         if os.environ.get("FRAMEBENCH_REQUIRE_DATA") == "1":
             pytest.fail(message + " (FRAMEBENCH_REQUIRE_DATA=1)")
         pytest.skip(message)

@@ -98,8 +98,12 @@ def test_dry_run_all_frameworks(tmp_path):
     results = json.loads(out.read_text())["results"]
     assert [(r["framework"], r["status"]) for r in results] == [("pytorch", "ok"), ("keras", "ok"), ("sklearn", "ok")]
     assert [r["params"] for r in results[:2]] == [count_params(SPEC.model)] * 2
-    losses = [r["train_loss"] for r in results[:2]]  # same weights, same batch, one step (float32)
-    assert abs(losses[0] - losses[1]) < 1e-4, losses
+    before = [r["train_loss"] for r in results[:2]]  # same weights, same batch: the loss before the step
+    assert abs(before[0] - before[1]) < 1e-5, before
+    # the test loss is evaluated after the step (BatchNorm's moving statistics updated once): measured 2.8e-4
+    # apart in float32; a 3% larger lr in one framework moves it by 0.1
+    after = [r["test_loss"] for r in results[:2]]
+    assert abs(after[0] - after[1]) < 1e-3, after
     assert "task: cifar10" in proc.stdout
     assert "first 20000 train samples" not in proc.stdout  # the dry run gives the baseline one batch, and says no more
     for warning in results[0]["data_warnings"]:  # e.g. the partial copy with 1,000 test images

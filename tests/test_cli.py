@@ -1,4 +1,8 @@
-"""The command line: flag errors are one line with a non-zero exit; --list; the dry run end to end."""
+"""The command line: flag errors are one line with a non-zero exit; --list; the dry run end to end.
+
+The end-to-end runs use `digits` (bundled with scikit-learn), so they need no data folder; the
+mnist dry run checks the real files and skips without FRAMEBENCH_DATA.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,20 @@ import pytest
 from cli_helpers import assert_one_line_error, run_cli
 from conftest_data import real_data_dir
 
+from frameworks.base import DEFAULT_FRAMEWORKS
 from tasks import registry
+from tasks.spec import count_params
+
+AFTER_STEP_TOL = 1e-4  # test loss after one float32 step; measured differences are ~1e-6, a 3% lr change ~1e-3
 
 
 @pytest.mark.parametrize(
     "args, fragments",
     [
         (["--task", "nope"], ["unknown task 'nope'", "mnist"]),
-        (["--frameworks", "pytorch,jax"], ["unknown framework 'jax'", "pytorch, keras, sklearn"]),
+        (["--frameworks", "pytorch,mxnet"], ["unknown framework 'mxnet'", "pytorch, keras"]),
+        (["--frameworks", "pytorch,pytorch"], ["--frameworks names pytorch twice"]),
+        (["--frameworks", "sklearn,pytorch,sklearn"], ["--frameworks names sklearn twice"]),
         (["--epochs", "0"], ["--epochs", "positive integer"]),
         (["--epochs", "-3"], ["--epochs", "positive integer"]),
         (["--epochs", "two"], ["--epochs", "'two'"]),
@@ -29,6 +39,8 @@ from tasks import registry
         (["--output", "/no/such/folder/out.json"], ["--output folder", "does not exist"]),
         (["--output", "/proc/out.json"], ["--output folder", "not writable"]),
         (["--frameworks", ","], ["--frameworks is empty"]),
+        (["--report", "/proc/x"], ["--report folder /proc is not writable"]),
+        (["--plot", "/proc/x.png"], ["--plot folder /proc is not writable"]),
         (["--bogus"], ["unrecognized arguments: --bogus"]),
     ],
 )
@@ -56,19 +68,62 @@ def test_missing_data_offline_is_a_data_error(tmp_path):
     assert_one_line_error(proc, 3, "train-images-idx3-ubyte.gz", str(tmp_path))
 
 
+def spec_rows_agree_after_one_step(results: list[dict], num_params: int) -> None:
+    """The rows that train the spec network give the same test loss after their one dry-run step.
+
+    The dry run's train loss is computed before the update, so it is the same whatever the optimizer
+    does; its test loss is evaluated after the update, so a different lr, epsilon or update rule shows.
+    """
+    spec_rows = [r for r in results if r["params"] == num_params]
+    assert len(spec_rows) >= 2, results
+    before = [r["train_loss"] for r in spec_rows]
+    after = [r["test_loss"] for r in spec_rows]
+    assert max(before) - min(before) < AFTER_STEP_TOL, before  # same weights, same batch
+    assert max(after) - min(after) < AFTER_STEP_TOL, after  # and the same step
+
+
+def test_dry_run_digits_end_to_end_without_data(tmp_path):
+    out = tmp_path / "results.json"
+    proc = run_cli("--task", "digits", "--dry-run", "--frameworks", ",".join(DEFAULT_FRAMEWORKS), "--output", str(out),
+                   env={"FRAMEBENCH_DATA": "", "FRAMEBENCH_CACHE": str(tmp_path / "cache")})  # no data folder at all
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "oneDNN" not in proc.stderr  # TensorFlow's start-up noise hidden
+    results = json.loads(out.read_text())["results"]
+    expected = [(fw, "ok") for fw in DEFAULT_FRAMEWORKS for _ in (("sklearn",) * 2 if fw == "sklearn" else ("spec",))]
+    assert [(r["framework"], r["status"]) for r in results] == expected
+    params = count_params(registry.get("digits").spec.model)
+    assert params == 64 * 64 + 64 + 64 * 10 + 10
+    assert len([r for r in results if r["params"] == params]) == len(DEFAULT_FRAMEWORKS)  # MLPClassifier too
+    spec_rows_agree_after_one_step(results, params)
+    assert all(r["train_samples"] == r["test_samples"] == 64 for r in results)  # one batch each
+    assert "Digits (canonical): 64 train / 64 test" in proc.stdout
+
+
 def test_dry_run_mnist_end_to_end(tmp_path):
     data = real_data_dir()
     out = tmp_path / "results.json"
-    proc = run_cli("--task", "mnist", "--dry-run", "--data-dir", str(data), "--output", str(out))
+    proc = run_cli("--task", "mnist", "--dry-run", "--frameworks", "pytorch,keras,sklearn", "--data-dir", str(data),
+                   "--output", str(out))  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert "Traceback" not in proc.stderr and "oneDNN" not in proc.stderr  # TensorFlow's start-up noise hidden
+    assert "Traceback" not in proc.stderr and "oneDNN" not in proc.stderr
     results = json.loads(out.read_text())["results"]
     assert [(r["framework"], r["status"]) for r in results] == [
         ("pytorch", "ok"), ("keras", "ok"), ("sklearn", "ok"), ("sklearn", "ok"),
     ]  # fmt: skip
-    spec_rows = [r for r in results if r["params"] == 235146]
-    assert len(spec_rows) == 3  # pytorch, keras and MLPClassifier build the same network
-    # same weights, same batch: one step gives the same loss in every framework (float32)
-    losses = [r["train_loss"] for r in spec_rows]
-    assert max(losses) - min(losses) < 1e-4, losses
+    assert len([r for r in results if r["params"] == 235146]) == 3  # pytorch, keras and MLPClassifier: one network
+    spec_rows_agree_after_one_step(results, 235146)
     assert "MNIST (canonical)" in proc.stdout and "pytorch" in proc.stdout
+
+
+def test_digits_trains_to_its_target(tmp_path):
+    """The full digits run (10 epochs, seconds): every row reaches the spec's target accuracy."""
+    out = tmp_path / "results.json"
+    proc = run_cli("--task", "digits", "--frameworks", "pytorch,sklearn", "--quiet", "--output", str(out))
+    assert proc.returncode == 0, proc.stderr
+    spec = registry.get("digits").spec
+    results = json.loads(out.read_text())["results"]
+    assert [r["model_id"] for r in results] == ["spec", "logistic_regression", "MLPClassifier"]
+    assert all(r["test_acc"] >= spec.target_accuracy for r in results), [r["test_acc"] for r in results]
+    assert all(r["test_samples"] == 360 and r["train_samples"] == 1437 for r in results)
+    torch_row, _, mlp_row = results  # the same network, weights and batches: the same curve
+    assert abs(torch_row["train_loss"] - mlp_row["train_loss"]) < 1e-3

@@ -302,8 +302,11 @@ def test_keras_npz_malicious_object_is_refused(tmp_path):
 def test_real_data_dir_skips_or_fails(monkeypatch, tmp_path):
     monkeypatch.delenv("FRAMEBENCH_DATA", raising=False)
     monkeypatch.delenv("FRAMEBENCH_REQUIRE_DATA", raising=False)
-    with pytest.raises(pytest.skip.Exception):
+    with pytest.raises(pytest.skip.Exception) as skipped:
         real_data_dir()
+    message = str(skipped.value)
+    assert "FRAMEBENCH_DATA" in message and "README" in message and "DIR/mnist/" in message
+    assert "/work/" not in message and "unpack.sh" not in message  # what a user needs, not one machine's path
     monkeypatch.setenv("FRAMEBENCH_REQUIRE_DATA", "1")
     with pytest.raises(pytest.fail.Exception, match="FRAMEBENCH_REQUIRE_DATA=1"):
         real_data_dir()

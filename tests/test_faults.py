@@ -2,7 +2,8 @@
 
 The run faults come from the adapters in tests/fault_adapters/, registered for the child
 processes through the FRAMEBENCH_EXTRA_FRAMEWORKS plugin hook. Real rows are scikit-learn's
-(it imports in about a second) on the real MNIST files with --subset or --dry-run.
+(it imports in about a second) on the `digits` task (bundled with scikit-learn, so no data folder
+is needed) with --subset or --dry-run.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import ROOT, assert_one_line_error, run_cli
-from conftest_data import real_data_dir
 
 import compare
 from workbench.run import runner
-from workbench.run.result import RunResult, load_results
+from workbench.run.result import RunResult, load_results, row_key
+from workbench.run.resume import kept_rows
 
 TESTS = Path(__file__).resolve().parent
 FAULTS = {  # name in the table -> adapter module in tests/fault_adapters/
@@ -125,9 +126,8 @@ def test_bad_plugin_variable_is_a_usage_error(value, fragment):
 
 def test_subset_larger_than_the_data_is_a_usage_error(tmp_path):
     out = tmp_path / "out.json"
-    data = str(real_data_dir())
-    proc = run_cli("--frameworks", "sklearn", "--subset", "100000", "--data-dir", data, "--output", str(out))
-    assert_one_line_error(proc, 2, "--subset 100000 is larger than the 60000 training samples of MNIST")
+    proc = run_cli("--task", "digits", "--frameworks", "sklearn", "--subset", "100000", "--output", str(out))
+    assert_one_line_error(proc, 2, "--subset 100000 is larger than the 1437 training samples of Digits")
     assert not out.exists()  # a usage error is not a result
 
 
@@ -156,8 +156,8 @@ def fault_run(tmp_path_factory):
     """One comparison with scikit-learn and every fault adapter, two epochs on 256 samples, saved to a file."""
     out = tmp_path_factory.mktemp("faults") / "results.json"
     proc = run_cli(
-        "--frameworks", ",".join(["sklearn", *FAULTS]), "--subset", "256", "--epochs", "2", "--quiet",
-        "--timeout", str(TIMEOUT_S), "--data-dir", str(real_data_dir()), "--output", str(out), env=fault_env(),
+        "--task", "digits", "--frameworks", ",".join(["sklearn", *FAULTS]), "--subset", "256", "--epochs", "2", "--quiet",
+        "--timeout", str(TIMEOUT_S), "--output", str(out), env=fault_env(),
     )  # fmt: skip
     return proc, out
 
@@ -187,6 +187,17 @@ def test_each_fault_is_a_row_with_its_status(fault_run, framework, status, messa
     [row] = rows_by_framework(out)[framework]  # saved on disk
     assert (row.status, row.message) == (status, message)
     assert f"{framework} / {row.model}: {status}: {message}" in proc.stdout  # the note under the table
+
+
+def test_saved_results_are_strict_json(fault_run):
+    """NaN and inf are not JSON: the file holds null instead, and the diverged row keeps its status and message."""
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} in the results file")
+
+    payload = json.loads(fault_run[1].read_text(), parse_constant=refuse)
+    [row] = [r for r in payload["results"] if r["framework"] == "nan"]
+    assert row["train_loss"] is None and row["status"] == "diverged" and "became nan" in row["message"]
 
 
 def test_divergence_is_reported_at_its_epoch(fault_run):
@@ -227,8 +238,8 @@ def _default_sigint() -> None:
 def interrupted_run(tmp_path_factory):
     """sklearn (2 rows), a failing row, then a hanging one; Ctrl-C to the whole process group once 3 rows are saved."""
     out = tmp_path_factory.mktemp("interrupted") / "results.json"
-    cmd = [sys.executable, str(ROOT / "compare.py"), "--frameworks", "sklearn,raises,hangs", "--dry-run", "--quiet",
-           "--data-dir", str(real_data_dir()), "--output", str(out)]  # fmt: skip
+    cmd = [sys.executable, str(ROOT / "compare.py"), "--task", "digits", "--frameworks", "sklearn,raises,hangs",
+           "--dry-run", "--quiet", "--output", str(out)]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **fault_env()}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True,
                             preexec_fn=_default_sigint)  # fmt: skip
@@ -274,8 +285,8 @@ def test_resume_reruns_only_the_failed_and_missing_rows(interrupted_run, tmp_pat
 
 def _start_works_then_hangs(out: Path) -> subprocess.Popen:
     """compare.py with a fast ok row and then a hanging one, in its own process group."""
-    cmd = [sys.executable, str(ROOT / "compare.py"), "--frameworks", "works,hangs", "--dry-run", "--quiet",
-           "--data-dir", str(real_data_dir()), "--output", str(out)]  # fmt: skip
+    cmd = [sys.executable, str(ROOT / "compare.py"), "--task", "digits", "--frameworks", "works,hangs", "--dry-run",
+           "--quiet", "--output", str(out)]  # fmt: skip
     return subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **fault_env()}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
 
@@ -328,8 +339,8 @@ def test_output_folder_removed_mid_run_warns_and_prints_the_table(tmp_path):
     folder, gate = tmp_path / "out", tmp_path / "gate"
     folder.mkdir()
     out = folder / "results.json"
-    cmd = [sys.executable, str(ROOT / "compare.py"), "--frameworks", "works,hangs", "--dry-run", "--quiet",
-           "--data-dir", str(real_data_dir()), "--output", str(out)]  # fmt: skip
+    cmd = [sys.executable, str(ROOT / "compare.py"), "--task", "digits", "--frameworks", "works,hangs", "--dry-run",
+           "--quiet", "--output", str(out)]  # fmt: skip
     env = {**os.environ, **fault_env(FAULT_GATE=str(gate))}
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -349,14 +360,18 @@ def test_output_folder_removed_mid_run_warns_and_prints_the_table(tmp_path):
     assert "works" in stdout and "hangs" in stdout and stdout.count("fault adapter") == 4  # both rows, both tables
 
 
+def _no_child(request, timeout_s):  # noqa: ANN001, ANN202
+    raise AssertionError(f"row {request.framework}/{request.model} ran, but it was kept from the saved run")
+
+
 def test_disk_full_while_saving_keeps_every_row(tmp_path, monkeypatch, capsys):
     """Unit level: save_results raising ENOSPC on the second row; the run goes on and returns all rows."""
     from frameworks.base import RunSettings
     from workbench.run.driver import RunRequest
 
-    requests = [RunRequest(task="mnist", framework="sklearn", model=m, settings=RunSettings()) for m in ("a", "b", "c")]
-    kept = {("sklearn", r.model): RunResult(task="mnist", framework="sklearn", model=r.model, model_id=r.model)
-            for r in requests}  # fmt: skip
+    requests = [RunRequest(task="digits", framework="sklearn", model=m, settings=RunSettings()) for m in ("a", "b", "c")]
+    kept = kept_rows([RunResult(task="digits", framework="sklearn", model=r.model, model_id=r.model, message="saved")
+                      for r in requests])  # fmt: skip
     calls = []
 
     def save(path, meta, results):  # noqa: ANN001, ANN202
@@ -366,10 +381,34 @@ def test_disk_full_while_saving_keeps_every_row(tmp_path, monkeypatch, capsys):
         (tmp_path / "saved").write_text(str(len(results)))
 
     monkeypatch.setattr(runner, "save_results", save)
+    monkeypatch.setattr(runner, "run_in_child", _no_child)  # every row is kept: none may run
     plan = runner.RunPlan(requests=requests, output=tmp_path / "r.json", kept=kept)
     results = runner.run_plan(plan)
     assert [r.model for r in results] == ["a", "b", "c"] and calls == [1, 2, 3]
+    assert all(r is kept[row_key("sklearn", r.model, 0, False)] for r in results)  # the saved rows themselves
     assert (tmp_path / "saved").read_text() == "3"  # the next save wrote every row, the missed one included
     assert capsys.readouterr().err.splitlines() == [
         f"framebench: warning: could not save results to {tmp_path / 'r.json'}: No space left on device; still running"
     ]
+
+
+def test_kept_rows_are_matched_by_model_seed_and_variant(monkeypatch):
+    """Unit level: of (a, seed 0), (a, seed 1), (a, seed 1, compiled), (b, seed 0), only the saved (a, seed 1) is kept."""
+    from frameworks.base import RunSettings
+    from workbench.run.driver import RunRequest
+
+    rows = [("a", 0, False), ("a", 1, False), ("a", 1, True), ("b", 0, False)]
+    requests = [RunRequest(task="digits", framework="sklearn", model=m, settings=RunSettings(seed=seed, compile=c))
+                for m, seed, c in rows]  # fmt: skip
+    saved = RunResult(task="digits", framework="sklearn", model="a", model_id="a", seed=1, message="from the saved run")
+    failed = RunResult(task="digits", framework="sklearn", model="b", model_id="b", status="error")  # not ok: reruns
+    ran = []
+
+    def child(request, timeout_s):  # noqa: ANN001, ANN202
+        ran.append((request.model, request.settings.seed, request.settings.compile))
+        return RunResult(task="digits", framework="sklearn", model=request.model, seed=request.settings.seed)
+
+    monkeypatch.setattr(runner, "run_in_child", child)
+    results = runner.run_plan(runner.RunPlan(requests=requests, kept=kept_rows([saved, failed])))
+    assert ran == [rows[0], rows[2], rows[3]]
+    assert results[1] is saved and [r.model for r in results] == ["a", "a", "a", "b"]

@@ -83,3 +83,41 @@ def test_repeats_summary_mean_std_and_spread():
     assert "3/3" in row and "0, 1, 2" in row and "98.00 ± 1.00" in row
     assert "11 (10-12)" in row and "2,000 (1,000-3,000)" in row
     assert "Summary over seeds" not in render(META, runs[:1], "simple")
+
+
+def _refuse(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def test_nan_and_inf_are_saved_as_null_and_the_status_kept(tmp_path):
+    path = tmp_path / "results.json"
+    row = RunResult(task="digits", framework="pytorch", model="net", status="diverged",
+                    message="training loss became nan in epoch 2", epochs=2, train_loss=float("nan"),
+                    history=[EpochRecord(1, float("inf"), float("-inf"), 0.5, 1.0, 1.0)])  # fmt: skip
+    save_results(path, {**META, "lr": float("nan")}, [row])
+    text = path.read_text()
+    payload = json.loads(text, parse_constant=_refuse)  # a strict parser: NaN, Infinity, -Infinity raise
+    assert payload["meta"]["lr"] is None and payload["results"][0]["train_loss"] is None
+    meta, [back] = load_results(path)
+    assert (back.status, back.message, back.epochs) == ("diverged", "training loss became nan in epoch 2", 2)
+    assert back.train_loss is None and (back.history[0].train_loss, back.history[0].test_loss) == (None, None)
+    assert back.history[0].test_acc == 0.5  # finite numbers are kept as they were
+    assert "diverged" in render(meta, [back], "simple")  # and the loaded row still renders
+
+
+def test_report_and_plot_end_to_end_on_digits(tmp_path):
+    """compare.py --plot and --report on digits (no data folder): the PNG, the Markdown and strict JSON in it."""
+    from cli_helpers import run_cli
+
+    report, plot = tmp_path / "report", tmp_path / "curves.png"
+    proc = run_cli("--task", "digits", "--frameworks", "pytorch,sklearn", "--epochs", "2", "--quiet",
+                   "--plot", str(plot), "--report", str(report), "--output", str(tmp_path / "results.json"),
+                   env={"FRAMEBENCH_DATA": ""})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 10_000
+    markdown = (report / "report.md").read_text()
+    assert "digits" in markdown and "nn.Module + explicit loop" in markdown and "MLPClassifier" in markdown
+    assert "(learning_curves.png)" in markdown and (report / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
+    saved = json.loads((report / "results.json").read_text(), parse_constant=_refuse)
+    assert [(r["framework"], r["status"]) for r in saved["results"]] == [("pytorch", "ok"), ("sklearn", "ok"), ("sklearn", "ok")]
+    assert f"report written to {report / 'report.md'}" in proc.stderr

@@ -91,7 +91,7 @@ def test_text_baselines_fit_on_training_texts_only(tiny, model, monkeypatch):
                          settings=RunSettings(threads=1, progress=False))  # fmt: skip
     result = run_one(request)
     assert result.status == "ok", result.message
-    assert result.test_samples == 6 and 0.0 <= result.test_acc <= 1.0
+    assert result.test_samples == 6
     (vocabulary,) = fitted
     assert "train" in vocabulary and "test" not in vocabulary  # "test" occurs in test reviews only
 
@@ -147,6 +147,42 @@ def test_same_logits_pytorch_keras_reference(tiny, keras_floatx):
             np.testing.assert_allclose(value, weights[key], rtol=0, atol=0, err_msg=key)
 
 
+def _one_step_weights(keras_floatx) -> tuple[dict, dict, dict]:  # noqa: ANN001
+    """Canonical weights before, and after one float32 Adam step in PyTorch and in Keras, on one batch.
+
+    The batch repeats ids (PAD above all, and a few words twice), as every real batch does.
+    """
+    rng = np.random.default_rng(0)
+    X = rng.integers(text.NUM_RESERVED, SPEC.data.num_words, size=(16, SPEC.data.max_len), dtype=np.int32)
+    X[:8, :150] = text.PAD_ID
+    y = rng.integers(0, 2, len(X)).astype(np.int64)
+    weights, (torch_adapter, keras_adapter) = _adapters("float32")
+    losses = [adapter.train_step(X, y) for adapter in (torch_adapter, keras_adapter)]
+    assert abs(losses[0] - losses[1]) < 1e-6, losses  # the same start
+    return weights, torch_adapter.get_weights(), keras_adapter.get_weights()
+
+
+STEP_ATOL = 1e-6  # float32 weights after a step of ~lr = 1e-3; a 3% lr change moves them by ~3e-5
+
+
+def test_one_step_moves_the_lstm_and_dense_weights_alike(keras_floatx):
+    before, torch_w, keras_w = _one_step_weights(keras_floatx)
+    for key in before:
+        if key.startswith("embedding"):
+            continue  # see the next test
+        assert np.abs(torch_w[key] - before[key]).max() > 5e-4, key  # the step really moved it
+        np.testing.assert_allclose(torch_w[key], keras_w[key], rtol=0, atol=STEP_ATOL, err_msg=key)
+
+
+@pytest.mark.xfail(strict=True, reason="keras.optimizers.Adam (eps_style 'uncorrected', this task's) gets the "
+                   "Embedding gradient as IndexedSlices with repeated ids unsummed, so v sums squares: rows move by "
+                   "up to sqrt(count) x lr; AdamCorrectedEps makes it dense, keras.optimizers.Adam does not")
+def test_one_step_moves_the_embedding_alike(keras_floatx):
+    before, torch_w, keras_w = _one_step_weights(keras_floatx)
+    key = "embedding_0.embeddings"
+    np.testing.assert_allclose(torch_w[key], keras_w[key], rtol=0, atol=STEP_ATOL)
+
+
 def test_dry_run_sentiment_end_to_end(tmp_path):
     data = real_data_dir()
     out = tmp_path / "results.json"
@@ -160,7 +196,8 @@ def test_dry_run_sentiment_end_to_end(tmp_path):
     ]  # fmt: skip
     torch_row, keras_row = results[:2]
     assert torch_row["params"] == keras_row["params"] == count_params(SPEC.model)
-    # same weights, same batch of 64 reviews: one Adam step gives the same loss (float32)
-    assert abs(torch_row["train_loss"] - keras_row["train_loss"]) < 1e-4
+    # same weights, same batch of 64 reviews: the same loss before the step (float32). The step itself is
+    # compared weight by weight above: the test loss after it moves by only ~3e-5 when the lr doubles.
+    assert abs(torch_row["train_loss"] - keras_row["train_loss"]) < 1e-6
     assert all(r["train_samples"] == r["test_samples"] == SPEC.train.batch_size for r in results)
     assert "IMDB (canonical)" in proc.stdout

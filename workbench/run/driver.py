@@ -3,6 +3,12 @@
 All timing and metrics live here, in shared code, so every framework is measured the same way:
 adapters only build, train, predict and hand back weights. A row is a `Network` (trained epoch by
 epoch on the shared batch order) or a `Baseline` (one `fit`), as the adapter's `create` returns.
+
+A row is `diverged` when an epoch's mean training loss is not finite, or is above
+DIVERGED_FACTOR x ln(num_classes): five times the loss of a uniform guess (11.5 for ten classes,
+3.5 for two), near which every run starts with these initialisations. Training stops at that
+epoch and the model is not evaluated. (scikit-learn clips probabilities at float32 epsilon, so its
+loss cannot pass ~15.9: the factor is kept low enough to catch it.)
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from workbench.run.hardware import saved_peak
 from workbench.run.result import EpochRecord, RunResult
 
 LATENCY_CALLS = 100  # batch-1 predictions timed for the latency figures
+DIVERGED_FACTOR = 5.0  # an epoch's training loss above this x ln(num_classes) is diverged (see the docstring)
 
 
 @dataclass(frozen=True)
@@ -194,6 +201,12 @@ def _train_epochs(adapter, spec: TaskSpec, data: Dataset, result: RunResult, pre
         result.epochs, result.train_loss, result.train_s = epoch, train_loss, elapsed
         if not math.isfinite(train_loss):
             result.status, result.message = "diverged", f"training loss became {train_loss} in epoch {epoch}"
+            break
+        limit = DIVERGED_FACTOR * math.log(max(spec.data.num_classes, 2))
+        if train_loss > limit:
+            result.status = "diverged"
+            result.message = (f"training loss {train_loss:.3g} in epoch {epoch} is above {limit:.3g} "
+                              f"({DIVERGED_FACTOR:g} x ln {max(spec.data.num_classes, 2)}, a uniform guess's loss)")
             break
         logits = predict(data.X_test)
         test_acc = accuracy(logits, data.y_test)

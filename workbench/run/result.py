@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field, fields
@@ -103,10 +104,24 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+def finite_or_null(value: object) -> object:
+    """`value` with every NaN or infinite float replaced by None, in nested dicts and lists."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_null(v) for v in value]
+    return value
+
+
 def save_results(path: Path, meta: dict, results: list[RunResult]) -> None:
-    """Save the run's metadata and every result as JSON, atomically."""
-    payload = {"meta": meta, "results": [asdict(r) for r in results]}
-    atomic_write_text(Path(path), json.dumps(payload, indent=2, allow_nan=True))
+    """Save the run's metadata and every result as strict JSON, atomically (NaN and inf become null).
+
+    A diverged row keeps its status and its message, which names the value the loss became.
+    """
+    payload = finite_or_null({"meta": meta, "results": [asdict(r) for r in results]})
+    atomic_write_text(Path(path), json.dumps(payload, indent=2, allow_nan=False))
 
 
 def load_results(path: Path) -> tuple[dict, list[RunResult]]:

@@ -1,0 +1,69 @@
+"""The digits task: scikit-learn's bundled digits, read without scikit-learn, split once; divergence on it."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+from cli_helpers import ROOT, run_cli
+
+from tasks import digits, registry
+from workbench.run.driver import DIVERGED_FACTOR
+
+
+def test_load_matches_scikit_learn_and_splits_once():
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    data = digits.load(None)
+    train, test = digits.split()
+    assert (len(data.y_train), len(data.y_test)) == (1437, 360)
+    assert sorted(np.concatenate([train, test]).tolist()) == list(range(1797))  # disjoint, every image once
+    np.testing.assert_array_equal(data.X_train, (bunch.data[train] / 16).astype(np.float32))
+    np.testing.assert_array_equal(data.y_test, bunch.target[test])
+    assert data.X_train.dtype == np.float32 and data.X_train.min() == 0 and data.X_train.max() == 1
+    assert set(np.unique(data.y_test)) == set(range(10))  # every class in the test set
+    assert data.canonical and data.describe().startswith("Digits (canonical): 1437 train / 360 test")
+
+
+def test_load_does_not_import_scikit_learn():
+    code = "import sys; from tasks import digits; digits.load(); print('sklearn' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip() == "False", proc.stderr  # the PyTorch and Keras rows do not carry its memory
+
+
+def test_registered_first_and_small():
+    assert registry.names()[0] == "digits"
+    spec = registry.get("digits").spec
+    assert spec.model.input_shape == (64,) and spec.data.num_classes == 10
+    assert {b.kind for b in spec.baselines} == {"logistic_regression", "mlp"}
+
+
+def test_a_huge_learning_rate_is_diverged_even_when_the_loss_stays_finite(tmp_path):
+    """--lr 100: PyTorch's loss reaches ~2.6e5 in epoch 1 (finite); scikit-learn's clipped loss ~13. Both diverged."""
+    out = tmp_path / "results.json"
+    proc = run_cli("--task", "digits", "--frameworks", "pytorch,sklearn", "--lr", "100", "--epochs", "2", "--quiet",
+                   "--output", str(out))  # fmt: skip
+    assert proc.returncode == 4, proc.stderr
+    rows = {r["model_id"]: r for r in json.loads(out.read_text())["results"]}
+    limit = DIVERGED_FACTOR * math.log(10)
+    for model in ("spec", "MLPClassifier"):
+        row = rows[model]
+        assert row["status"] == "diverged", row
+        assert math.isfinite(row["train_loss"]) and row["train_loss"] > limit
+        assert row["message"].startswith("training loss ") and "in epoch 1 is above 11.5" in row["message"]
+        assert row["history"] == [] and row["test_acc"] is None  # stopped at that epoch, not evaluated
+    assert rows["logistic_regression"]["status"] == "ok"  # no learning rate: unaffected
+    assert f"pytorch / {rows['spec']['model']}: diverged: training loss" in proc.stdout
+
+
+def test_a_large_but_healthy_learning_rate_is_not_diverged(tmp_path):
+    """lr 0.1 (10x the spec's) is noisy, ~0.9 in epoch 1, but learns: not flagged."""
+    out = tmp_path / "results.json"
+    proc = run_cli("--task", "digits", "--frameworks", "pytorch", "--lr", "0.1", "--epochs", "2", "--quiet", "--output", str(out))
+    assert proc.returncode == 0, proc.stderr
+    [row] = json.loads(out.read_text())["results"]
+    assert row["status"] == "ok" and row["test_acc"] > 0.8
