@@ -132,18 +132,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.resume is not None:
         args = resumed_args(args, given)
     registry.get(args.task)  # unknown task -> UnknownTaskError listing the names
-<<<<<<< HEAD
     args.framework_list = framework_list(args.frameworks)
-=======
-    args.framework_list = [f.strip() for f in args.frameworks.split(",") if f.strip()]
-    if not args.framework_list:
-        raise UsageError("--frameworks is empty")
-    repeated = sorted({name for name in args.framework_list if args.framework_list.count(name) > 1})
-    if repeated:
-        raise UsageError(f"--frameworks names {', '.join(repeated)} twice: each framework runs once per seed (see --repeats)")
-    for name in args.framework_list:
-        check_framework(name)
->>>>>>> strict
     if args.format not in FORMATS:
         raise UsageError(f"unknown --format {args.format!r}: use a tabulate format ({', '.join(FORMATS[:6])}, ...), csv or json")
     if args.output is not None:
@@ -171,6 +160,9 @@ def framework_list(text: str) -> list[str]:
     names = [f.strip() for f in text.split(",") if f.strip()]
     if not names:
         raise UsageError("--frameworks is empty")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise UsageError(f"--frameworks names {', '.join(repeated)} twice: each framework runs once per seed (see --repeats)")
     for name in names:
         check_framework(name)
     return names
