@@ -294,6 +294,8 @@ def resumed_args(args: argparse.Namespace, given: set[str]) -> argparse.Namespac
         if getattr(args, dest) != getattr(saved, dest):
             raise UsageError(f"--resume {args.resume}: {_flag(dest)} {getattr(args, dest)} differs from the saved run's "
                              f"{getattr(saved, dest)}; start a new run instead")  # fmt: skip
+    if "executor" in given and args.executor == "local":
+        saved.ray_address = None  # a Ray run resumed here: its --ray-address no longer applies
     check_conflicts(saved, explicit_flags(meta["argv"] + extra))
     saved.argv, saved.output, saved.resume = meta["argv"], args.resume, args.resume
     saved.kept = kept_rows([r for r in results if r.task == saved.task])

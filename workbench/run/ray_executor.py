@@ -19,6 +19,7 @@ from workbench.run.runner import RunPlan, _failed, finish_row, kept_row, run_in_
 
 RAY_EXTRA = "pip install .[ray]"
 CONNECT_TIMEOUT_S = 5.0  # for the reachability probe of --ray-address, before Ray's own (long) retries
+PROBE_TIMEOUT_S = 60.0  # for the per-node core count probe
 POLL_S = 0.5  # ray.wait timeout, so Ctrl-C is seen at once
 
 
@@ -126,7 +127,11 @@ def check_nodes(requests: list[RunRequest]) -> None:
     offered: dict[str, float] = {}
     for n in nodes:
         offered[n["NodeManagerAddress"]] = offered.get(n["NodeManagerAddress"], 0) + n["Resources"].get("CPU", 0)
-    for ip, cores in dict(ray.get(refs)).items():
+    try:
+        cores_by_ip = dict(ray.get(refs, timeout=PROBE_TIMEOUT_S))
+    except (ray.exceptions.GetTimeoutError, ray.exceptions.RayError):
+        return  # a node too busy or gone to answer: its rows will show it; the check is only a warning
+    for ip, cores in cores_by_ip.items():
         if offered.get(ip, 0) > cores:
             print(f"framebench: warning: Ray offers {offered[ip]:g} CPUs on {ip}, which has {cores} cores: rows there "
                   f"may share cores (start its nodes with `ray start --num-cpus` adding up to {cores})",
@@ -141,7 +146,8 @@ def _collect(ref, request: RunRequest, plan: RunPlan) -> RunResult:  # noqa: ANN
         data, node = ray.get(ref)
     except ray.exceptions.RayTaskError as exc:
         cause = exc.cause if exc.cause is not None else exc
-        return finish_row(_failed(request, "error", f"{type(cause).__name__}: {str(cause).splitlines()[0]}"), request, plan, "")
+        message = f"{type(cause).__name__}: {(str(cause).strip().splitlines() or ['(no message)'])[0][:200]}"
+        return finish_row(_failed(request, "error", message), request, plan, "")
     except ray.exceptions.RayError as exc:
         first = (str(exc).strip().splitlines() or [""])[0][:200]
         message = f"Ray worker or node died ({type(exc).__name__}): {first}"
