@@ -7,6 +7,7 @@
     python compare.py --task mnist --plot curves.png --report report/
     python compare.py --task mnist --check
     python compare.py --resume results/mnist-20260101-120000.json   # rerun only the rows that did not finish ok
+    python compare.py --repeats 5 --sweep lr=1e-3,3e-3 --executor ray --ray-address auto   # on a Ray cluster
 
 Tables go to stdout, progress bars and logs to stderr. Every finished row is saved at once, to
 --output FILE or else to results/TASK-TIMESTAMP.json (not for --dry-run).
@@ -14,7 +15,8 @@ Tables go to stdout, progress bars and logs to stderr. Every finished row is sav
 Exit codes:
     0    every row ok
     1    internal error (a bug in framebench: please report it; FRAMEBENCH_DEBUG=1 shows the traceback)
-    2    usage error: a bad flag, conflicting flags, --subset larger than the data, a bad --resume file
+    2    usage error: a bad flag, conflicting flags, --subset larger than the data, a bad --resume file,
+         --executor ray without Ray installed or with an unreachable --ray-address
     3    data error: missing, corrupt or unsafe data files
     4    some frameworks failed: their rows say why (skipped, error, diverged, timeout, crashed)
     5    --check: a comparison is FAIL
@@ -24,6 +26,7 @@ Exit codes:
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import signal
 import sys
@@ -34,7 +37,7 @@ from pathlib import Path
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_DATA, EXIT_FAILED, EXIT_CHECK_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
 # --resume keeps these from the saved run: changing them would mix rows that are not comparable
 ROW_FLAGS = ("task", "frameworks", "device", "epochs", "batch_size", "lr", "seed", "subset", "threads", "dtype",
-             "dry_run", "repeats", "compile", "tf32")  # fmt: skip
+             "dry_run", "repeats", "compile", "tf32", "sweep")  # fmt: skip
 FATAL_KINDS = {"data": EXIT_DATA, "usage": EXIT_USAGE}  # error kinds on which every row would fail the same way
 
 
@@ -78,6 +81,41 @@ def _positive_float(text: str) -> float:
     return value
 
 
+SWEEP_KEYS = {"lr": _positive_float, "batch_size": _positive_int, "epochs": _positive_int}  # --sweep KEY -> value type
+
+
+class _AppendSweep(argparse.Action):
+    """--sweep may be given several times: a list of its texts (works with explicit_flags' stand-in default)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001
+        current = getattr(namespace, self.dest)
+        setattr(namespace, self.dest, (current if isinstance(current, list) else []) + [values])
+
+
+def sweep_grid(texts: list[str]) -> dict[str, list]:
+    """--sweep lr=1e-3,3e-3 --sweep batch_size=64,128 -> {"lr": [0.001, 0.003], "batch_size": [64, 128]}."""
+    grid: dict[str, list] = {}
+    for text in texts:
+        key, sep, values = text.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key or not values.strip():
+            raise UsageError(f"--sweep {text!r}: expected KEY=V1,V2,... with KEY one of {', '.join(SWEEP_KEYS)}")
+        if key not in SWEEP_KEYS:
+            raise UsageError(f"--sweep {text}: unknown key {key!r} (valid: {', '.join(SWEEP_KEYS)})")
+        if key in grid:
+            raise UsageError(f"--sweep {key} is given twice: put all its values in one --sweep {key}=V1,V2")
+        parsed = []
+        for value in values.split(","):
+            try:
+                parsed.append(SWEEP_KEYS[key](value.strip()))
+            except argparse.ArgumentTypeError as exc:
+                raise UsageError(f"--sweep {text}: {exc}") from None
+            if parsed[-1] in parsed[:-1]:
+                raise UsageError(f"--sweep {text}: the value {value.strip()} is repeated")
+        grid[key] = parsed
+    return grid
+
+
 def build_parser() -> Parser:
     """Every flag, each with its default in --help."""
     from frameworks.base import DEFAULT_FRAMEWORKS
@@ -107,6 +145,12 @@ def build_parser() -> Parser:
     p.add_argument("--timeout", type=_positive_float, default=None,
                    help="seconds allowed per framework run (default: none; not with --in-process)")
     p.add_argument("--in-process", action="store_true", help="run rows in this process (debugging; no isolation)")
+    p.add_argument("--sweep", action=_AppendSweep, default=None, metavar="KEY=V1,V2",
+                   help=f"run every combination of these values (KEY: {', '.join(SWEEP_KEYS)}); repeat the flag for a grid")
+    p.add_argument("--executor", default="local", choices=("local", "ray"),
+                   help="local: one row after another; ray: rows as Ray tasks, in parallel, on a local Ray or a cluster")
+    p.add_argument("--ray-address", default=None, metavar="HOST:PORT",
+                   help="with --executor ray: join this cluster (or 'auto'); default: start a local Ray instance")
     p.add_argument("--dry-run", action="store_true", help="one batch per adapter, end to end, in seconds")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--list", action="store_true", help="list tasks and frameworks (with availability) and exit")
@@ -133,6 +177,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args = resumed_args(args, given)
     registry.get(args.task)  # unknown task -> UnknownTaskError listing the names
     args.framework_list = framework_list(args.frameworks)
+    args.sweep_grid = sweep_grid(args.sweep or [])
+    for key in args.sweep_grid:
+        if getattr(args, key) is not None:
+            raise UsageError(f"--sweep {key} cannot be combined with {_flag(key)}: put the value in the sweep")
+    if args.executor == "ray":
+        from workbench.run.ray_executor import ExecutorError, require_ray
+
+        try:
+            require_ray()
+        except ExecutorError as exc:
+            raise UsageError(str(exc)) from None
     if args.format not in FORMATS:
         raise UsageError(f"unknown --format {args.format!r}: use a tabulate format ({', '.join(FORMATS[:6])}, ...), csv or json")
     if args.output is not None:
@@ -237,6 +292,10 @@ def check_conflicts(args: argparse.Namespace, given: set[str]) -> None:
     if args.in_process and args.timeout is not None:
         raise UsageError("--timeout cannot be enforced with --in-process (a row in this process cannot be stopped): "
                          "drop one")  # fmt: skip
+    if args.ray_address is not None and args.executor != "ray":
+        raise UsageError("--ray-address needs --executor ray")
+    if args.in_process and args.executor == "ray":
+        raise UsageError("--in-process cannot be combined with --executor ray (each Ray row runs in its own process)")
     resume, output = args.resume, args.output
     if resume is not None and output is not None and Path(output).resolve() != Path(resume).resolve():
         raise UsageError(f"--output {output} differs from --resume {resume}: a resumed run saves back into its file")
@@ -247,7 +306,7 @@ def resumed_args(args: argparse.Namespace, given: set[str]) -> argparse.Namespac
     from workbench.run.resume import kept_rows, read_saved_run
 
     meta, results = read_saved_run(args.resume)
-    valued = [dest for dest in ("format", "timeout", "data_dir") if dest in given]
+    valued = [dest for dest in ("format", "timeout", "data_dir", "executor", "ray_address") if dest in given]
     extra = [a for dest in valued for a in (_flag(dest), str(getattr(args, dest)))]
     extra += [_flag(dest) for dest in ("quiet", "in_process") if dest in given]
     try:
@@ -258,6 +317,8 @@ def resumed_args(args: argparse.Namespace, given: set[str]) -> argparse.Namespac
         if getattr(args, dest) != getattr(saved, dest):
             raise UsageError(f"--resume {args.resume}: {_flag(dest)} {getattr(args, dest)} differs from the saved run's "
                              f"{getattr(saved, dest)}; start a new run instead")  # fmt: skip
+    if "executor" in given and args.executor == "local":
+        saved.ray_address = None  # a Ray run resumed here: its --ray-address no longer applies
     check_conflicts(saved, explicit_flags(meta["argv"] + extra))
     saved.argv, saved.output, saved.resume = meta["argv"], args.resume, args.resume
     saved.kept = kept_rows([r for r in results if r.task == saved.task])
@@ -294,23 +355,28 @@ def list_text() -> str:
 
 
 def make_plan(args: argparse.Namespace):  # noqa: ANN201 - workbench.run.runner.RunPlan
-    """One RunRequest per (framework, model) row."""
+    """One RunRequest per row: sweep configuration x seed x (framework, model)."""
     from frameworks.base import RunSettings, engine, model_names
     from tasks import registry
     from workbench.run.driver import RunRequest
     from workbench.run.runner import RunPlan
 
     spec = registry.get(args.task).spec
-    progress = sys.stderr.isatty() and not args.quiet
+    progress = sys.stderr.isatty() and not args.quiet and args.executor == "local"  # parallel rows: one line each
+    grid = args.sweep_grid
+    configs = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+    data_dir = str(Path(args.data_dir).resolve()) if args.data_dir else None  # the same for a Ray worker elsewhere
     first_seed = spec.train.seed if args.seed is None else args.seed
     variants = [False, True] if args.compile else [False]
     requests = [
         RunRequest(
-            task=args.task, framework=fw, model=model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-            seed=seed, subset=args.subset, data_dir=args.data_dir, dry_run=args.dry_run,
+            task=args.task, framework=fw, model=model, epochs=config.get("epochs", args.epochs),
+            batch_size=config.get("batch_size", args.batch_size), lr=config.get("lr", args.lr),
+            seed=seed, subset=args.subset, data_dir=data_dir, dry_run=args.dry_run,
             settings=RunSettings(device=args.device, threads=args.threads, dtype=args.dtype, seed=seed,
                                  tf32=args.tf32, compile=compiled, progress=progress),
         )
+        for config in configs
         for seed in range(first_seed, first_seed + args.repeats)
         for fw in args.framework_list
         for model in model_names(fw, spec)
@@ -320,11 +386,12 @@ def make_plan(args: argparse.Namespace):  # noqa: ANN201 - workbench.run.runner.
         "task": args.task, "title": spec.title, "device": args.device, "threads": args.threads,
         "seed": first_seed if args.repeats == 1 else f"{first_seed}..{first_seed + args.repeats - 1}",
         "dtype": args.dtype, "tf32": args.tf32,
-        "dry_run": args.dry_run, "argv": args.argv,
+        "dry_run": args.dry_run, "argv": args.argv, "executor": args.executor, "sweep": grid,
     }  # fmt: skip
     output = Path(args.output) if args.output else None
     return RunPlan(requests=requests, timeout_s=args.timeout, in_process=args.in_process, output=output, meta=meta,
-                   kept=args.kept)  # fmt: skip
+                   kept=args.kept, sweep_keys=tuple(grid), executor=args.executor, ray_address=args.ray_address,
+                   quiet=args.quiet)  # fmt: skip
 
 
 def exit_code(results: list) -> int:
@@ -362,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_CHECK_FAILED if check_failed else EXIT_OK
 
     from workbench.report.tables import render
+    from workbench.run.ray_executor import ExecutorError
     from workbench.run.runner import Interrupted, run_plan
 
     args.output = default_output(args)
@@ -373,6 +441,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         results = run_plan(plan, on_result=fatal)
+    except ExecutorError as exc:  # Ray unreachable, or no node can run the rows
+        print(f"compare.py: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except Interrupted as stop:
         print(render(plan.meta, stop.results, args.format), end="")
         print("compare.py: interrupted; the finished rows are above" + (f" and in {args.output}" if args.output else ""), file=sys.stderr)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import statistics
 from dataclasses import asdict, fields
 
 from tabulate import tabulate, tabulate_formats
 
-from workbench.run.result import RunResult
+from workbench.report.statistics import ConfigStats, Spread, summarize
+from workbench.run.result import RunResult, config_key
 
 EXTRA_FORMATS = ("csv", "json")
 FORMATS = tuple(tabulate_formats) + EXTRA_FORMATS
@@ -62,6 +64,8 @@ def _cell(key: str, value: object) -> object:
         return f"{value:.3g}" if value < 10 else f"{value:.1f}"
     if key == "params":
         return f"{value:,}"
+    if key == "config":
+        return config_title(value) or "-"
     return value
 
 
@@ -73,10 +77,11 @@ def header_lines(meta: dict, results: list[RunResult]) -> list[str]:
     """Task, device, threads, seed, dtype, dataset, versions and data warnings."""
     ran = [r for r in results if r.version]
     devices = sorted({r.device for r in ran}) or [meta.get("device", "?")]
+    nodes = sorted({r.node for r in results if r.node})
     lines = [
         f"framebench | task: {meta.get('task', '?')} | {meta.get('title', '')}",
         f"device: {', '.join(devices)} | threads: {meta.get('threads', '?')} | seed: {meta.get('seed', '?')}"
-        f" | dtype: {meta.get('dtype', '?')}",
+        f" | dtype: {meta.get('dtype', '?')}" + (f" | node: {nodes[0]}" if len(nodes) == 1 else ""),
     ]
     datasets = sorted({r.dataset for r in ran if r.dataset})
     lines += [f"dataset: {d}" for d in datasets]
@@ -115,41 +120,117 @@ def _spread(values: list[float], fmt: str) -> str:
     return f"{median:{fmt}} ({values[0]:{fmt}}-{values[-1]:{fmt}})" if len(values) > 1 else f"{median:{fmt}}"
 
 
-def repeats_table(results: list[RunResult], fmt: str) -> str:
-    """One row per (framework, model) over its seeds: accuracy mean +- std, times as median (min-max)."""
-    groups: dict[tuple[str, str], list[RunResult]] = {}
+def _mean_ci(s: Spread, fmt: str) -> str:
+    """'mean ± std [low, high]' (the 95% interval), or just the mean for one seed."""
+    if s.mean is None:
+        return "-"
+    if s.std is None:
+        return f"{s.mean:{fmt}} (n=1)"
+    return f"{s.mean:{fmt}} ± {s.std:{fmt}} [{s.ci_low:{fmt}}, {s.ci_high:{fmt}}]"
+
+
+def config_title(config: dict) -> str:
+    """'lr=0.003, batch_size=64', or '' for a run without --sweep."""
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in config.items())
+
+
+def repeats_table(results: list[RunResult], fmt: str, block: ConfigStats | None = None) -> str:
+    """One row per (framework, model) over its seeds: mean ± std [95% CI] of accuracy and throughput, time spread."""
+    block = block or summarize(results)[0]
+    runs: dict[tuple[str, str], list[RunResult]] = {}
     for r in results:
-        groups.setdefault((r.framework, r.model), []).append(r)
-    if all(len(g) < 2 for g in groups.values()):
-        return ""
+        if config_key(r.config) == config_key(block.config):
+            runs.setdefault((r.framework, r.model), []).append(r)
     rows = []
-    for (framework, model), runs in groups.items():
-        ok = [r for r in runs if r.status == "ok" and r.test_acc is not None]
-        accs = [100 * r.test_acc for r in ok]
-        acc = f"{statistics.mean(accs):.2f} ± {statistics.stdev(accs) if len(accs) > 1 else 0.0:.2f}" if accs else "-"
+    for row in block.rows:
+        ok = [r for r in runs[(row.framework, row.model)] if r.status == "ok"]
         rows.append([
-            framework, model, f"{len(ok)}/{len(runs)}", ", ".join(str(r.seed) for r in runs), acc,
+            row.framework, row.model, f"{len(ok)}/{row.runs}", ", ".join(str(s) for s in row.seeds) or "-",
+            _mean_ci(row.metrics["test_acc"], ".2f"), _mean_ci(row.metrics["throughput"], ",.0f"),
             _spread([r.train_s for r in ok if r.train_s], ".3g"),
             _spread([r.throughput for r in ok if r.throughput], ",.0f"),
         ])  # fmt: skip
-    headers = ["framework", "model", "ok runs", "seeds", "test acc % (mean ± std)", "train s median (min-max)", "samples/s median (min-max)"]
+    headers = ["framework", "model", "ok runs", "seeds", "test acc % mean ± std [95% CI]",
+               "samples/s mean ± std [95% CI]", "train s median (min-max)", "samples/s median (min-max)"]  # fmt: skip
     return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
+
+
+def pairs_table(block: ConfigStats, fmt: str) -> str:
+    """Every pair of rows of one configuration: difference, Welch p-value, P(A > B) over paired seeds, verdict."""
+    if not block.pairs:
+        return ""
+    rows = []
+    for pair in block.pairs:
+        unit = ".2f" if pair.metric == "test_acc" else ",.0f"
+        rows.append([
+            pair.a, pair.b, "test acc %" if pair.metric == "test_acc" else "samples/s",
+            "-" if pair.diff is None else f"{pair.diff:+{unit}}",
+            "-" if pair.p_value is None else f"{pair.p_value:.2g}",
+            "-" if pair.p_a_beats_b is None else f"{pair.p_a_beats_b:.2f} ({pair.n_paired} seeds)", pair.verdict,
+        ])  # fmt: skip
+    headers = ["A", "B", "metric", "A - B", "Welch p", "P(A > B)", "verdict"]
+    return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
+
+
+def summary_blocks(results: list[RunResult], fmt: str) -> list[str]:
+    """The --repeats / --sweep summary: per configuration, the rows over seeds and the framework pairs."""
+    blocks = summarize(results)
+    if len(blocks) < 2 and all(row.runs < 2 for b in blocks for row in b.rows):
+        return []
+    parts = []
+    for block in blocks:
+        title = config_title(block.config)
+        parts += [f"Summary over seeds{': ' + title if title else ''}", repeats_table(results, fmt, block)]
+        if all(row.metrics["test_acc"].n < 2 for row in block.rows):
+            parts.append("n=1 per row: no statistics are possible (run --repeats 2 or more)")
+        elif block.pairs:
+            parts += [PAIRS_TITLE, pairs_table(block, fmt)]
+    return parts
+
+
+PAIRS_TITLE = ("Pairs (A - B: difference of the means; Welch's t-test, two-sided; "
+               "P(A > B): share of the seeds both ran where A was higher, ties count half)")  # fmt: skip
+
+
+def summary_data(results: list[RunResult]) -> list[dict]:
+    """The summary as JSON-ready data (None, never NaN, where a figure cannot be computed)."""
+    return [asdict(block) for block in summarize(results)]
+
+
+def _no_nan(value: object) -> object:
+    """A copy with every NaN or infinite float replaced by None: strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _no_nan(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_no_nan(v) for v in value]
+    return value
+
+
+def render_json(meta: dict, results: list[RunResult]) -> str:
+    """meta, every result and the summary over seeds, as strict JSON."""
+    payload = {"meta": meta, "results": [asdict(r) for r in results], "summary": summary_data(results)}
+    return json.dumps(_no_nan(payload), indent=2, allow_nan=False)
 
 
 def render(meta: dict, results: list[RunResult], fmt: str = "simple") -> str:
     """The whole report for a terminal or file: header, results, timings, per-epoch accuracy, notes."""
     if fmt == "json":
-        return json.dumps({"meta": meta, "results": [asdict(r) for r in results]}, indent=2)
+        return render_json(meta, results)
     if fmt == "csv":
         return render_csv(results)
     table = lambda cols: tabulate(  # noqa: E731
         _rows(results, cols), headers=[h for _, h in cols], tablefmt=fmt, disable_numparse=True
     )
     parts = ["\n".join(header_lines(meta, results))]
-    summary = repeats_table(results, fmt)
+    summary = summary_blocks(results, fmt)
     if summary:
-        parts += ["Summary over seeds", summary, "Every run"]
-    parts += [table(MAIN_COLUMNS), "Timings", table(TIMING_COLUMNS)]
+        parts += [*summary, "Every run"]
+    nodes = sorted({r.node for r in results if r.node})
+    timing_columns = TIMING_COLUMNS + ((("node", "node"),) if len(nodes) > 1 else ())
+    main_columns = MAIN_COLUMNS[:2] + ((("config", "config"),) if any(r.config for r in results) else ()) + MAIN_COLUMNS[2:]
+    parts += [table(main_columns), "Timings", table(timing_columns)]
     epochs = epoch_table(results, fmt)
     if epochs:
         parts += ["Test accuracy (%) after each epoch", epochs]

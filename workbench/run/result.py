@@ -76,6 +76,8 @@ class RunResult:
     history: list[EpochRecord] = field(default_factory=list)
     model_id: str = ""  # the model the row was asked for ("spec" or a baseline name); --resume matches on it
     compiled: bool = False  # the torch.compile / XLA variant row
+    config: dict = field(default_factory=dict)  # the --sweep values of this row, e.g. {"lr": 0.003}; --resume matches on it
+    node: str = ""  # where the row ran: the host name (local executor) or Ray node "IP/node id"
 
     @classmethod
     def from_dict(cls, data: dict) -> "RunResult":
@@ -86,9 +88,14 @@ class RunResult:
         return cls(**kwargs)
 
 
-def row_key(framework: str, model_id: str, seed: int, compiled: bool) -> tuple:
+def row_key(framework: str, model_id: str, seed: int, compiled: bool, config: dict | None = None) -> tuple:
     """What identifies a row of a run: --resume matches saved rows to requests with it."""
-    return (framework, model_id, seed, compiled)
+    return (framework, model_id, seed, compiled, config_key(config or {}))
+
+
+def config_key(config: dict) -> tuple:
+    """A sweep configuration as a hashable, order-free key."""
+    return tuple(sorted(config.items()))
 
 
 def atomic_write_text(path: Path, text: str) -> None:

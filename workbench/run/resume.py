@@ -31,4 +31,4 @@ def read_saved_run(path: str | Path) -> tuple[dict, list[RunResult]]:
 
 def kept_rows(results: list[RunResult]) -> dict[tuple, RunResult]:
     """Rows that finished ok, by `row_key`; every other row runs again."""
-    return {row_key(r.framework, r.model_id or r.model, r.seed, r.compiled): r for r in results if r.status == "ok"}
+    return {row_key(r.framework, r.model_id or r.model, r.seed, r.compiled, r.config): r for r in results if r.status == "ok"}
