@@ -117,7 +117,7 @@ def _amount(value: float, unit: str) -> str:
 
 
 def verdict(a: str, b: str, n_a: int, n_b: int, diff: float | None, p: float | None, unit: str) -> str:
-    """The comparison in plain words, e.g. 'pytorch higher by 0.80 points (p=0.003, n=5)'."""
+    """The comparison in plain words, e.g. 'A higher by 0.80 points (p=0.003, n=5)'."""
     n = f"n={n_a}" if n_a == n_b else f"n={n_a}/{n_b}"
     if min(n_a, n_b) < 2 or diff is None:
         return f"{n}: no statistics possible (run --repeats 2 or more)"
