@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from cli_helpers import ROOT, run_cli
 
 from tasks import digits, registry
@@ -67,3 +68,15 @@ def test_a_large_but_healthy_learning_rate_is_not_diverged(tmp_path):
     assert proc.returncode == 0, proc.stderr
     [row] = json.loads(out.read_text())["results"]
     assert row["status"] == "ok" and row["test_acc"] > 0.8
+
+
+def test_a_task_name_taken_twice_raises(monkeypatch):
+    monkeypatch.setattr(registry, "_TASKS", {})
+    monkeypatch.setattr(registry, "_builtin_loaded", False)
+    monkeypatch.setattr(registry, "TASK_MODULES", ("tasks.digits", "tasks.mnist", "tasks.digits"))
+    with pytest.raises(ValueError, match="task 'digits' of tasks.digits is already registered by tasks.digits"):
+        registry.names()
+    assert registry._TASKS == {}  # nothing half-registered
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register(digits.SPEC, digits.load)
+        registry.register(digits.SPEC, digits.load)
