@@ -141,7 +141,7 @@ def test_same_logits_pytorch_keras_reference(tiny, keras_floatx):
     expected = reference.forward(SPEC.model, weights, X)
     assert expected.shape == (len(X), 1)
     for adapter in adapters:
-        np.testing.assert_allclose(adapter.predict(X), expected, rtol=0, atol=SPEC.tolerances.forward64, err_msg=adapter.name)
+        np.testing.assert_allclose(adapter.predict(X), expected, rtol=0, atol=SPEC.tolerances.forward64, err_msg=type(adapter).__module__)
     for adapter in adapters:  # the canonical weights survive the round trip through each framework
         for key, value in adapter.get_weights().items():
             np.testing.assert_allclose(value, weights[key], rtol=0, atol=0, err_msg=key)

@@ -7,7 +7,7 @@ epoch on the shared batch order) or a `Baseline` (one `fit`), as the adapter's `
 A row is `diverged` when an epoch's mean training loss is not finite, or is above
 DIVERGED_FACTOR x ln(num_classes): five times the loss of a uniform guess (11.5 for ten classes,
 3.5 for two), near which every run starts with these initialisations. Training stops at that
-epoch and the model is not evaluated. (scikit-learn clips probabilities at float32 epsilon, so its
+epoch and the model is not evaluated. (MLPClassifier clips probabilities at float32 epsilon, so its
 loss cannot pass ~15.9: the factor is kept low enough to catch it.)
 """
 
