@@ -22,7 +22,8 @@ from frameworks.base import RunSettings  # noqa: E402
 from tasks import reference, registry  # noqa: E402
 from tasks.init import init_weights  # noqa: E402
 from tasks.pipeline import batch_slices  # noqa: E402
-from tasks.spec import BatchNorm, Dense, Dropout, ModelSpec, OptimizerSpec, ReLU, count_params  # noqa: E402
+from tasks.spec import BatchNorm, Dense, Dropout, ModelSpec, OptimizerSpec, ReLU, count_params  # noqa: E402, F401
+from workbench.check import equivalence as eq  # noqa: E402 - check_spec, check_weights, random_inputs
 
 N = 8  # samples per check batch
 STEPS = 50  # optimizer steps in the trajectory checks
@@ -32,58 +33,6 @@ OPTIMIZERS = {
     "adam-corrected": OptimizerSpec(name="adam", lr=1e-2, eps=1e-7, eps_style="corrected"),
     "adam-uncorrected": OptimizerSpec(name="adam", lr=1e-2, eps=1e-7, eps_style="uncorrected"),
 }
-
-
-class eq:  # noqa: N801 - the helpers of workbench.check.equivalence, kept here so this file stands alone
-    """Check weights, random inputs and the reference trajectory."""
-
-    @staticmethod
-    def check_spec(spec, batch_size: int):  # noqa: ANN205
-        """The spec with dropout off and the check's batch size."""
-        layers = tuple(replace(l, rate=0.0) if isinstance(l, Dropout) else l for l in spec.model.layers)
-        return replace(spec, model=replace(spec.model, layers=layers), train=replace(spec.train, batch_size=batch_size))
-
-    @staticmethod
-    def check_weights(spec, seed: int) -> dict:
-        """Initial weights with biases, gamma, beta and moving statistics moved off 0 and 1."""
-        rng, weights = np.random.default_rng(seed + 1), init_weights(spec.model, spec.init, seed)
-        for key, value in weights.items():
-            name = key.split(".")[1]
-            if name in ("bias", "beta", "moving_mean"):
-                weights[key] = value + rng.normal(0.0, 0.1, value.shape)
-            elif name == "gamma":
-                weights[key] = value * rng.uniform(0.8, 1.2, value.shape)
-            elif name == "moving_var":
-                weights[key] = rng.uniform(0.5, 1.5, value.shape)
-        return weights
-
-    @staticmethod
-    def random_inputs(spec, n: int, seed: int) -> tuple:
-        """U[0, 1) features or token ids, and random labels."""
-        rng = np.random.default_rng(seed + 2)
-        if spec.model.input_dtype == "int":
-            vocab = next(l.vocab_size for l in spec.model.layers if hasattr(l, "vocab_size"))
-            X = rng.integers(0, vocab, size=(n, *spec.model.input_shape))
-        else:
-            X = rng.random((n, *spec.model.input_shape))
-        classes = [l.units for l in spec.model.layers if isinstance(l, Dense)][-1] if spec.model.loss == "cross_entropy" else 2
-        return X, rng.integers(0, classes, size=n)
-
-    @staticmethod
-    def reference_trajectory(spec, weights: dict, batches: list, opt: OptimizerSpec, unbiased: bool) -> list[dict]:
-        """Reference weights (and BatchNorm moving statistics) after each step."""
-        state, snapshots = None, []
-        for X, y in batches:
-            _, grads = reference.loss_and_gradients(spec.model, weights, X, y)
-            moving = reference.batchnorm_moving_update(spec.model, weights, X, unbiased)
-            if opt.name == "sgd":
-                weights = reference.sgd_step(weights, grads, opt.lr)
-            else:
-                weights, state = reference.adam_step(weights, grads, state, lr=opt.lr, beta_1=opt.beta_1,
-                                                     beta_2=opt.beta_2, eps=opt.eps, eps_style=opt.eps_style)  # fmt: skip
-            weights = {**weights, **moving}
-            snapshots.append(weights)
-        return snapshots
 
 
 def _specs() -> dict:
@@ -199,7 +148,7 @@ def _trajectory(spec, opt: OptimizerSpec, steps: int) -> tuple[list[dict], list[
     weights = eq.check_weights(spec, 0)
     X, y = eq.random_inputs(spec, N * steps, 0)
     batches = [(X[s], y[s]) for s in batch_slices(len(X), N)]
-    expected = eq.reference_trajectory(spec, weights, batches, opt, fj.UNBIASED_MOVING_VAR)
+    expected = reference.trajectory(spec.model, weights, batches, opt, fj.UNBIASED_MOVING_VAR)
     net = network(spec, weights)
     got = []
     for X_batch, y_batch in batches:
