@@ -347,7 +347,9 @@ def central_difference(model: ModelSpec, weights: Weights, X: np.ndarray, y: np.
     losses = []
     for sign in (1.0, -1.0):
         moved = np.array(weights[key], dtype=np.float64)
-        moved.reshape(-1)[index] += sign * eps
+        # .flat writes in place in C order whatever the memory layout; reshape(-1)[index] += would write
+        # into a copy for a Fortran-ordered weight (a transposed framework kernel) and move nothing
+        moved.flat[index] += sign * eps
         losses.append(loss(forward(model, {**weights, key: moved}, X, training), y, model.loss))
     return (losses[0] - losses[1]) / (2 * eps)
 

@@ -68,16 +68,29 @@ def test_flat_features_from_torch_matches_canonical_flatten():
 # ---------------------------------------------------------------- the reference's own gradients
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(
-    reason="open: on these inputs the tiny LSTM's recurrent_kernel differs from central differences by 1e-3, "
-           "while every framework's gradient agrees with the analytic one (test_templates); not explained yet"))
-    if n == "rnn" else n for n in sorted(MODELS)])  # fmt: skip
+@pytest.mark.parametrize("name", sorted(MODELS))
 def test_finite_differences(name):
     spec = eq.check_spec(tiny_task(MODELS[name]), 8)
     X, y = eq.random_inputs(spec, 8 * STEPS, 0)
     rows = eq.finite_difference_rows(spec, eq.check_weights(spec, 0), X[:8], y[:8], eq.CheckConfig())
     assert {r.item for r in rows} == set(eq.reference.trainable_keys(spec.model))
     assert max(r.max_abs for r in rows) <= 1e-6
+
+
+def test_central_difference_moves_a_fortran_ordered_weight():
+    """A transposed framework kernel is Fortran-ordered; its central difference must still move the weight
+    (a reshape(-1) copy once left every LSTM recurrent_kernel coordinate at a difference of exactly 0)."""
+    spec = tiny_task(MODELS["rnn"])
+    weights = eq.check_weights(spec, 0)
+    key = "lstm_1.recurrent_kernel"
+    X, y = eq.random_inputs(spec, 2, 0)
+    c_order = {**weights, key: np.ascontiguousarray(weights[key])}
+    f_order = {**weights, key: np.asfortranarray(weights[key])}
+    _, analytic = eq.reference.loss_and_gradients(spec.model, c_order, X, y)
+    j = int(np.argmax(np.abs(analytic[key])))
+    numeric = [eq.reference.central_difference(spec.model, w, X, y, key, j) for w in (c_order, f_order)]
+    assert numeric[0] == numeric[1] != 0.0
+    assert numeric[1] == pytest.approx(analytic[key].reshape(-1)[j], abs=1e-8)
 
 
 def test_default_adam_drift_is_reported_as_info():

@@ -20,6 +20,7 @@ from tiny_specs import MODELS, tiny_task
 
 from frameworks.base import EXTRA_FRAMEWORKS_VAR, FRAMEWORKS, missing_packages
 from tasks import registry
+from tasks.reference import cancelled_by_batchnorm
 from tasks.spec import count_params
 from workbench.check import equivalence as eq
 from workbench.teach.explain import explain_sections
@@ -73,13 +74,27 @@ def test_dry_run_every_task(dry_run, engine):
             assert row["params"] == count_params(spec.model), row["model"]
 
 
+# (engine, task) pairs whose first step differs from PyTorch's for a known, tested reason.
+KNOWN_STEP_DIFFERENCE = {
+    ("keras", "sentiment"): "stock keras.optimizers.Adam on TensorFlow leaves repeated Embedding ids unsummed "
+                            "(tests/test_sentiment.py::test_one_step_moves_the_embedding_alike, strict xfail)",
+}
+STEP_REL = 1e-4  # float32, same weights, same batch
+# Biases just before BatchNorm have a gradient that is rounding noise; Adam's first step turns it into up to
+# lr per bias, and the evaluation-mode BatchNorm (moving statistics) then sees those biases. Measured on
+# cifar10 (CI, real data): keras-torch 3.4e-4, keras-jax 2.3e-4, keras 7e-5 from PyTorch's test loss.
+STEP_REL_BATCHNORM_BIAS = 2e-3
+
+
 def test_dry_run_loss_after_one_step_agrees(dry_run):
     """Every engine that trains the spec's network took the same first step: the test loss after it agrees."""
     task, rows = dry_run
     losses = {r["framework"]: r["test_loss"] for rs in rows.values() for r in rs if r["model_id"] in ("spec", "MLPClassifier")}
     assert "pytorch" in losses and len(losses) >= 2, losses
+    rel = STEP_REL_BATCHNORM_BIAS if cancelled_by_batchnorm(registry.get(task).spec.model) else STEP_REL
     for engine, loss in losses.items():
-        assert loss == pytest.approx(losses["pytorch"], rel=1e-4), (engine, losses)
+        if (engine, task) not in KNOWN_STEP_DIFFERENCE:
+            assert loss == pytest.approx(losses["pytorch"], rel=rel), (engine, losses)
 
 
 # ---------------------------------------------------------------- numerical checks
