@@ -17,4 +17,4 @@ run: setup
 	$(PY) compare.py --task $(TASK) $(ARGS)
 
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadscope

@@ -59,7 +59,7 @@ def configure(settings: RunSettings) -> str:
         tf.config.threading.set_inter_op_parallelism_threads(settings.threads)
     except RuntimeError:  # TensorFlow already started in this process (tests run several adapters)
         pass
-    keras.utils.set_random_seed(settings.seed)
+    keras_shared.set_random_seed(settings.seed)
     if settings.deterministic:
         tf.config.experimental.enable_op_determinism()
     tf.config.experimental.enable_tensor_float_32_execution(settings.tf32)  # TensorFlow's default is on

@@ -52,7 +52,7 @@ def devices() -> list[str]:
 
 def configure(settings: RunSettings) -> str:
     """Seed; the device JAX really uses (threads come from the child's environment: XLA has no runtime setter)."""
-    keras.utils.set_random_seed(settings.seed)
+    keras_shared.set_random_seed(settings.seed)
     has_gpu = len(devices()) > 1
     device = ("cuda" if has_gpu else "cpu") if settings.device == "auto" else settings.device
     if device == "cuda" and not has_gpu:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import os
 import re
+import tempfile
 
 import keras
 import numpy as np
 
 from frameworks import layout
-from frameworks.base import SPEC_MODEL, OnBatch, RunSettings, Weights
+from frameworks.base import SPEC_MODEL, OnBatch, RunSettings, Weights, native_stderr_to
 from tasks.spec import (
     LSTM,
     PARAM_NAMES,
@@ -35,6 +37,17 @@ from tasks.spec import (
 )
 
 EVAL_BATCH = 1024  # samples per forward pass when predicting
+
+
+TENSORFLOW_LOG = os.path.join(tempfile.gettempdir(), "framebench-tensorflow.log")  # TensorFlow's start-up lines
+
+
+def set_random_seed(seed: int) -> None:
+    """keras.utils.set_random_seed, with TensorFlow's start-up lines kept off stderr: in Keras 3.15.1 it
+    imports TensorFlow to seed it whenever TensorFlow is installed, on every backend (rng_utils.py)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with native_stderr_to(TENSORFLOW_LOG):
+        keras.utils.set_random_seed(seed)
 
 
 def require_backend(name: str) -> None:

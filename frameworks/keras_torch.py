@@ -57,7 +57,7 @@ def configure(settings: RunSettings) -> str:
     if settings.deterministic:
         torch.use_deterministic_algorithms(True)
         torch.utils.deterministic.fill_uninitialized_memory = False  # a debugging aid that costs time
-    keras.utils.set_random_seed(settings.seed)
+    keras_shared.set_random_seed(settings.seed)
     device = ("cuda" if torch.cuda.is_available() else "cpu") if settings.device == "auto" else settings.device
     if device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("--device cuda: torch sees no CUDA device")

@@ -10,7 +10,6 @@ import json
 
 import pytest
 from cli_helpers import assert_one_line_error, run_cli
-from conftest_data import real_data_dir
 
 from frameworks.base import DEFAULT_FRAMEWORKS
 from tasks import registry
@@ -97,22 +96,6 @@ def test_dry_run_digits_end_to_end_without_data(tmp_path):
     spec_rows_agree_after_one_step(results, params)
     assert all(r["train_samples"] == r["test_samples"] == 64 for r in results)  # one batch each
     assert "Digits (canonical): 64 train / 64 test" in proc.stdout
-
-
-def test_dry_run_mnist_end_to_end(tmp_path):
-    data = real_data_dir()
-    out = tmp_path / "results.json"
-    proc = run_cli("--task", "mnist", "--dry-run", "--frameworks", "pytorch,keras,sklearn", "--data-dir", str(data),
-                   "--output", str(out))  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    assert "Traceback" not in proc.stderr and "oneDNN" not in proc.stderr
-    results = json.loads(out.read_text())["results"]
-    assert [(r["framework"], r["status"]) for r in results] == [
-        ("pytorch", "ok"), ("keras", "ok"), ("sklearn", "ok"), ("sklearn", "ok"),
-    ]  # fmt: skip
-    assert len([r for r in results if r["params"] == 235146]) == 3  # pytorch, keras and MLPClassifier: one network
-    spec_rows_agree_after_one_step(results, 235146)
-    assert "MNIST (canonical)" in proc.stdout and "pytorch" in proc.stdout
 
 
 def test_digits_trains_to_its_target(tmp_path):

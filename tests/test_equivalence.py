@@ -153,3 +153,22 @@ def test_cli_check_mnist():
     for title in ("Forward, float64", "Gradients, float32", "finite differences", "Trajectory, float64", "worst of 50", "result: no FAIL"):
         assert title in proc.stdout, title
     assert "Traceback" not in proc.stderr
+
+
+def test_noise_driven_marks_tiny_nonzero_gradients_not_exact_zeros():
+    """float32 Adam's noise-driven coordinates: a feature 1e-9 the size of the others gives gradients far below
+    NOISE_FLOOR x the largest (marked, and kept marked); an always-zero feature gives exact zeros (judged)."""
+    from workbench.check.measure import noise_driven
+
+    spec = tiny_task(MODELS["mlp"])
+    weights = eq.check_weights(spec, 0)
+    X, y = eq.random_inputs(spec, 16, 0)
+    X[:, 0] *= 1e-9
+    X[:, 1] = 0.0
+    batches = [(X[:8], y[:8]), (X[8:], y[8:])]
+    expected = eq.reference.trajectory(spec.model, weights, batches, spec.optimizer, True)
+    masks = noise_driven(spec.model, weights, batches, expected)
+    kernel = masks[0]["dense_0.kernel"]
+    assert kernel[0].all() and not kernel[1].any() and not kernel[2:].any()
+    assert masks[1]["dense_0.kernel"][0].all()
+    assert "dense_4.kernel" not in masks[0]

@@ -51,16 +51,49 @@ def _data_env(task: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module", params=registry.names())
-def dry_run(request) -> tuple[str, dict]:
-    """(task, rows by framework) of one `--dry-run` over every engine."""
+def dry_run_output(request, tmp_path_factory) -> tuple[str, dict, str]:
+    """(task, rows by framework, stdout) of one `--dry-run --output FILE` over every engine."""
     task = request.param
-    env = _data_env(task)
-    proc = run_cli("--task", task, "--dry-run", "--quiet", "--format", "json", "--frameworks", ",".join(ENGINES), env=env)
+    out = tmp_path_factory.mktemp(f"dry-{task}") / "results.json"
+    proc = run_cli("--task", task, "--dry-run", "--quiet", "--output", str(out), "--frameworks", ",".join(ENGINES),
+                   env=_data_env(task))  # fmt: skip
     assert proc.returncode in (0, 4), proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and "oneDNN" not in proc.stderr, proc.stderr[-2000:]
     rows: dict[str, list[dict]] = {}
-    for row in json.loads(proc.stdout)["results"]:
+    for row in json.loads(out.read_text())["results"]:
         rows.setdefault(row["framework"], []).append(row)
-    return task, rows
+    return task, rows, proc.stdout
+
+
+@pytest.fixture
+def dry_run(dry_run_output) -> tuple[str, dict]:
+    """(task, rows by framework) of the dry run."""
+    return dry_run_output[:2]
+
+
+# what each task's dry-run header names: its dataset (canonical or with its warnings)
+DATASET_LABEL = {"mnist": "MNIST", "cifar10": "CIFAR-10", "sentiment": "IMDB", "digits": "digits"}
+
+
+def test_dry_run_header_names_the_data_and_its_warnings(dry_run_output):
+    task, rows, stdout = dry_run_output
+    assert f"task: {task}" in stdout
+    first = rows["pytorch"][0]
+    assert DATASET_LABEL[task] in first["dataset"] and first["dataset"] in stdout
+    for warning in first["data_warnings"]:  # e.g. CIFAR-10's partial copy with 1,000 test images
+        assert f"WARNING: {warning}" in stdout
+    assert ("NOT canonical" in first["dataset"]) == bool(first["data_warnings"])
+    batch = registry.get(task).spec.train.batch_size
+    for row in (r for rs in rows.values() for r in rs):  # one batch each, baselines too
+        assert row["train_samples"] == batch, (row["framework"], row["model"], row["train_samples"])
+
+
+def test_dry_run_trains_from_the_same_start(dry_run):
+    """Same weights, same first batch: the loss before the step (the dry run's train loss) agrees in float32."""
+    task, rows = dry_run
+    before = {r["framework"]: r["train_loss"] for rs in rows.values() for r in rs if r["model_id"] == "spec"}
+    for engine, loss in before.items():
+        assert loss == pytest.approx(before["pytorch"], rel=1e-5), (engine, before)
 
 
 @pytest.mark.parametrize("engine", ENGINES)

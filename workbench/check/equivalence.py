@@ -19,6 +19,8 @@ spec's Tolerances. Status of a row:
 * INACCURATE   float32 trajectories with Adam only: tol < measure <= 10 * tol. Measured reason: Adam
                divides by sqrt(v); a weight whose true gradient is ~0 (a bias before BatchNorm) moves by
                lr-sized steps driven by float32 rounding noise, so float32 runs drift apart faster than SGD.
+               Coordinates whose gradient is tiny but nonzero (measure.noise_driven) are left out of
+               float32 Adam trajectories altogether, with their count in the row's note.
 * DOWNCAST     a float64 comparison where a framework really computes float32, as its adapter declares
                (its DTYPES): judged on the float32 measure and tolerance, within it
 * FAIL         anything else above tol, a NaN, a shape mismatch, or a declared dtype the outputs contradict
@@ -39,7 +41,7 @@ from tasks import reference
 from tasks.init import init_weights
 from tasks.spec import LSTM, BaselineSpec, Conv2D, Dense, Dropout, OptimizerSpec, TaskSpec, Weights, count_params
 from tasks.spec_io import spec_to_json
-from workbench.check.measure import SHOWN_STEPS, difference
+from workbench.check.measure import NOISE_FLOOR, SHOWN_STEPS, difference
 from workbench.run.ask import AskError, ask
 
 REFERENCE = "reference"
@@ -329,15 +331,20 @@ def trajectory_rows(spec: TaskSpec, measured: dict[str, Measured], dtype: str, s
         members = {n: m for n, m in measured.items() if f"{dtype}/{variant}" in m.facts["steps"]}
         for name, m in members.items():
             ref_label = REFERENCE if judged else f"{REFERENCE} ({name} default)"
-            for step, (max_abs, max_rel, key) in enumerate(m.facts["steps"][f"{dtype}/{variant}"], start=1):
+            for step, (max_abs, max_rel, key, skipped) in enumerate(m.facts["steps"][f"{dtype}/{variant}"], start=1):
+                note = f"worst: {key}" + (f"; {skipped} noise-driven coordinates left out" if skipped else "")
                 row = judging.row("trajectory", dtype, f"{name} vs {ref_label}", f"step {step}", max_abs, max_rel,
-                                  m.downcast(dtype), variant, f"worst: {key}")  # fmt: skip
+                                  m.downcast(dtype), variant, note)  # fmt: skip
                 rows.append(row if judged else replace(row, status="INFO"))
         noise = sorted({k for m in members.values() for k in m.facts["noise"]})
         if noise and members:
             rows.append(Row("trajectory", dtype, "every framework", "not judged", math.nan, math.nan, 0.0, "INFO", variant,
                             f"{', '.join(noise)}: followed by BatchNorm, so the gradient is 0 in exact arithmetic "
                             "and the steps follow rounding noise"))  # fmt: skip
+        if any(step[3] for m in members.values() for step in m.facts["steps"][f"{dtype}/{variant}"]):
+            rows.append(Row("trajectory", dtype, "float32 Adam", "noise-driven", math.nan, math.nan, 0.0, "INFO", variant,
+                            f"left out: gradient so far nonzero but < {NOISE_FLOOR:g} x its weight's largest; "
+                            "float32 rounding decides their Adam steps (measure.noise_driven)"))  # fmt: skip
         names = list(members)
         for j, right in enumerate(names):
             for left in names[j + 1 :]:
@@ -364,7 +371,9 @@ def _pair_trajectory(dtype: str, variant: str, left: str, a: Measured, right: st
             if key.endswith("moving_var") and not same_bn:
                 skipped.add(key)  # unbiased vs biased batch variance: documented, not a bug
                 continue
-            max_abs, max_rel = difference(a.arrays[full], expected)
+            skip_key = full.replace("/traj/", "/skip/", 1)
+            skip = np.logical_or(a.arrays.get(skip_key, False), b.arrays.get(skip_key, False))
+            max_abs, max_rel = difference(a.arrays[full], expected, skip if np.ndim(skip) else None)
             measure = max_abs if dtype == "float64" else max_rel
             if not measure <= worst[0]:
                 worst = (measure, max_abs, max_rel, key)
