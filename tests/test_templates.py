@@ -167,9 +167,7 @@ def test_check_tiny_specs(tiny_report, engine):
 EXACT = [e for e in ENGINES if e not in DOWNCAST]  # on 2-sample batches, float32 Adam steps on tiny gradients differ by far more than 10 x tol
 
 
-@pytest.mark.parametrize("task", [pytest.param(t, marks=pytest.mark.xfail(
-    reason="open: the sentiment spec's check fails on 2-sample inputs (not yet diagnosed; see the LSTM finite-difference xfail)"))
-    if t == "sentiment" else t for t in registry.names()])  # fmt: skip
+@pytest.mark.parametrize("task", registry.names())
 def test_check_every_task_spec(task):
     """Each task's real spec, small inputs, float64: every engine that computes float64 agrees with the reference."""
     spec = registry.get(task).spec
