@@ -20,13 +20,23 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAIN = ROOT / "benchmarks" / "plain"
+# engine -> (the plain script's suffix, its environment): one plain Keras script per task serves the three
+# Keras backends, as it would a Keras 3 user, who changes only KERAS_BACKEND; the jax engine's is Flax NNX.
+PLAIN_SCRIPTS = {
+    "pytorch": ("pytorch", {}),
+    "keras": ("keras", {"KERAS_BACKEND": "tensorflow"}),
+    "keras-jax": ("keras", {"KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}),
+    "keras-torch": ("keras", {"KERAS_BACKEND": "torch"}),
+    "jax": ("flax", {"JAX_PLATFORMS": "cpu"}),
+}
 
 
 def plain_run(task: str, framework: str, args: argparse.Namespace) -> float:
     """Steady-state samples/s of the plain script."""
-    cmd = [sys.executable, str(PLAIN / f"{task}_{framework}.py"), "--epochs", str(args.epochs), "--threads", str(args.threads)]
+    suffix, extra_env = PLAIN_SCRIPTS[framework]
+    cmd = [sys.executable, str(PLAIN / f"{task}_{suffix}.py"), "--epochs", str(args.epochs), "--threads", str(args.threads)]
     cmd += ["--subset", str(args.subset)] if args.subset else []
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=_env(args.threads)).stdout
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env={**_env(args.threads), **extra_env}).stdout
     return json.loads(out.strip().splitlines()[-1])["throughput"]
 
 
@@ -58,6 +68,9 @@ def main() -> None:
     p.add_argument("--subset", type=int, default=None, help="first N training samples (default: all)")
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="threads (default: all cores)")
     args = p.parse_args()
+    unknown = [f for f in args.frameworks.split(",") if f not in PLAIN_SCRIPTS]
+    if unknown:
+        p.error(f"no plain script for {', '.join(unknown)}; engines with one: {', '.join(PLAIN_SCRIPTS)}")
     for framework in args.frameworks.split(","):
         plain, bench = [], []
         for run in range(args.runs):
