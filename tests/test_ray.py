@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import ROOT, assert_one_line_error, run_cli
-from conftest_data import real_data_dir
 from test_faults import assert_no_traceback, fault_env
 
 from workbench.run.result import load_results
@@ -43,10 +42,10 @@ def ray_cli(address: str, *args: str, env: dict | None = None) -> subprocess.Com
 
 @pytest.fixture(scope="module")
 def two_node_run(cluster, tmp_path_factory):
-    """sklearn (2 rows) and pytorch, 2 seeds: 6 dry-run rows over the two nodes."""
+    """sklearn (2 rows) and pytorch, 2 seeds: 6 dry-run rows of digits (no data folder needed) over the two nodes."""
     out = tmp_path_factory.mktemp("ray") / "results.json"
     proc = ray_cli(cluster, "--frameworks", "sklearn,pytorch", "--repeats", "2", "--dry-run", "--quiet",
-                   "--data-dir", str(real_data_dir()), "--output", str(out))  # fmt: skip
+                   "--task", "digits", "--output", str(out))  # fmt: skip
     return proc, out
 
 
@@ -111,7 +110,7 @@ def interrupted_ray_run(cluster, tmp_path_factory):
     """sklearn (2 rows), a killed row and a hanging one on Ray; Ctrl-C once the other three are saved."""
     out = tmp_path_factory.mktemp("ray-interrupted") / "results.json"
     cmd = [sys.executable, str(ROOT / "compare.py"), "--executor", "ray", "--ray-address", cluster, "--threads", "1",
-           "--frameworks", "sklearn,killed,hangs", "--dry-run", "--quiet", "--data-dir", str(real_data_dir()),
+           "--frameworks", "sklearn,killed,hangs", "--dry-run", "--quiet", "--task", "digits",
            "--output", str(out)]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **fault_env()}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip

@@ -7,7 +7,6 @@ import socket
 
 import pytest
 from cli_helpers import assert_one_line_error, run_cli
-from conftest_data import real_data_dir
 from test_faults import fault_env
 
 import compare
@@ -63,7 +62,7 @@ def test_bad_sweeps_are_one_line(args, fragments):
 def test_sweep_end_to_end_then_resume_runs_nothing_again(tmp_path):
     out = tmp_path / "sweep.json"
     argv = ["--frameworks", "works", "--sweep", "epochs=1,2", "--repeats", "2", "--subset", "256", "--quiet",
-            "--data-dir", str(real_data_dir()), "--output", str(out)]  # fmt: skip
+            "--task", "digits", "--output", str(out)]  # fmt: skip
     proc = run_cli(*argv, "--format", "json", env=fault_env())
     assert proc.returncode == 0, proc.stderr
     payload = json.loads(proc.stdout)
