@@ -70,7 +70,7 @@ def configure(settings: RunSettings) -> str:
 # measured float32-sized errors in them (logits 5e-7, gradients 1e-7 against the float64 reference):
 # float64 is computed in float32, without a warning.
 DTYPES = {"float32": "float32", "float64": "float32"}
-ADAM_STYLES = keras_shared.ADAM_STYLES
+EPS_STYLES = keras_shared.EPS_STYLES
 HAS_GRADIENTS = True
 UNBIASED_MOVING_VAR = keras_shared.UNBIASED_MOVING_VAR
 SUMMARY_TITLE = keras_shared.SUMMARY_TITLE

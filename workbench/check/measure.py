@@ -15,11 +15,14 @@ import numpy as np
 
 from frameworks.base import RunSettings
 from tasks import reference
+from tasks.optimizers import EPS_STYLES, describe, preset_name
 from tasks.spec import OptimizerSpec, TaskSpec
 from tasks.spec_io import spec_from_json
 
 SHOWN_STEPS = (1, 2, 5, 10, 20, 50)  # steps whose weights come back for the pairs (every step is judged)
 SGD_LR = 0.05  # plain SGD in the trajectory check: large enough that weights move visibly in 50 steps
+LR_DROP = 0.5  # the DROP variants: the lr is multiplied by this from the middle step on, as a per-epoch decay does
+DROP = f", lr x{LR_DROP:g} halfway"  # in a variant's name: the momentum velocity must carry over an lr change
 
 
 def difference(left: np.ndarray, right: np.ndarray) -> tuple[float, float]:
@@ -33,17 +36,37 @@ def difference(left: np.ndarray, right: np.ndarray) -> tuple[float, float]:
     return max_abs, max_abs / max(float(np.max(np.abs(b))), np.finfo(np.float64).tiny)
 
 
-def optimizers(module: ModuleType, spec: TaskSpec) -> dict[str, OptimizerSpec]:
-    """variant name -> the optimizer this framework runs in it: plain SGD, Adam in each eps style the
-    framework can express exactly, and its own default Adam (the spec's lr)."""
-    opt = spec.optimizer
-    variants = {f"sgd lr={SGD_LR}": replace(opt, name="sgd", lr=SGD_LR, momentum=0.0)}
-    for style in module.ADAM_STYLES:
-        variants[f"adam eps={opt.eps:g} {style} (matched)"] = replace(opt, name="adam", eps_style=style)
-    default = module.default_optimizer("adam")
-    if default is not None:
-        variants["adam, each framework's defaults"] = replace(default, lr=opt.lr)
+def optimizers(module: ModuleType, spec: TaskSpec, extra: tuple[OptimizerSpec, ...] = ()) -> dict[str, OptimizerSpec]:
+    """variant name -> the optimizer this framework runs in it: plain SGD, then for the spec's optimizer and each of
+    `extra`: it in each eps placement the framework runs exactly (and can express: its unsupported(spec)), and again with
+    the lr dropped halfway where a momentum velocity carries over (DROP); for the spec's optimizer, also the
+    framework's own defaults of its preset.
+
+    The SGD family runs at SGD_LR, every other optimizer at its own lr.
+    """
+    plain = replace(spec.optimizer, name="sgd", lr=SGD_LR, momentum=0.0, nesterov=False, dampening=0.0, weight_decay=0.0,
+                    weight_decay_style="l2")  # fmt: skip
+    variants = {f"sgd lr={SGD_LR}": plain}
+    for opt in (spec.optimizer, *extra):
+        lr = SGD_LR if opt.name == "sgd" else opt.lr
+        styles = module.EPS_STYLES.get(opt.name, ()) if opt.name in EPS_STYLES else (opt.eps_style,)
+        for style in styles:
+            matched = replace(opt, lr=lr, eps_style=style)
+            if matched != plain and module.unsupported(replace(spec, optimizer=matched)) is None:
+                variants[f"{describe(matched)} (matched)"] = matched
+                if matched.momentum:
+                    variants[f"{describe(matched)}{DROP} (matched)"] = matched
+        default = module.default_optimizer(preset_name(opt)) if opt is spec.optimizer else None
+        if default is not None and module.unsupported(replace(spec, optimizer=default)) is None:
+            variants[f"{preset_name(opt)}, each framework's defaults"] = replace(default, lr=lr)
     return variants
+
+
+def step_lrs(variant: str, opt: OptimizerSpec, steps: int) -> list[float] | None:
+    """The learning rate of every step of a DROP variant (the spec's, then LR_DROP x it from the middle step); else None."""
+    if DROP not in variant:
+        return None
+    return [opt.lr if i < steps // 2 else opt.lr * LR_DROP for i in range(steps)]
 
 
 def _network(module: ModuleType, spec: TaskSpec, dtype: str, request: dict, weights: dict, X0: np.ndarray, y0: np.ndarray):  # noqa: ANN202
@@ -67,7 +90,9 @@ def answer(module: ModuleType, request: dict, arrays: dict[str, np.ndarray]) -> 
     batches = [(X[i * b : (i + 1) * b], y[i * b : (i + 1) * b]) for i in range(steps)]
     X0, y0 = batches[0]
     out: dict[str, np.ndarray] = {}
-    facts["optimizers"] = {name: asdict(o) for name, o in optimizers(module, spec).items()}
+    extra = tuple(OptimizerSpec(**o) for o in request.get("optimizers", ()))
+    variants = optimizers(module, spec, extra)
+    facts["optimizers"] = {name: asdict(o) for name, o in variants.items()}
     facts["steps"] = {}
     facts["noise"] = sorted(reference.cancelled_by_batchnorm(spec.model))
     for dtype in request["dtypes"]:
@@ -83,7 +108,7 @@ def answer(module: ModuleType, request: dict, arrays: dict[str, np.ndarray]) -> 
             loss, grads = network.loss_and_gradients(X0, y0)
             out[f"{dtype}/loss"] = np.asarray(loss)
             out.update({f"{dtype}/grad/{k}": v for k, v in grads.items()})
-        for variant, opt in optimizers(module, spec).items():
+        for variant, opt in variants.items():
             facts["steps"][f"{dtype}/{variant}"] = _trajectory(module, replace(spec, optimizer=opt), dtype, request,
                                                                weights, batches, variant, out)  # fmt: skip
     return facts, out
@@ -94,10 +119,13 @@ def _trajectory(module: ModuleType, spec: TaskSpec, dtype: str, request: dict, w
     """Train `steps` steps; per step (max abs, max rel to the weight's largest magnitude, worst weight) vs the
     reference. Moving statistics follow this framework's own convention in the reference."""
     network = _network(module, spec, dtype, request, weights, *batches[0])
-    expected = reference.trajectory(spec.model, weights, batches, spec.optimizer, bool(module.UNBIASED_MOVING_VAR))
+    lrs = step_lrs(variant, spec.optimizer, len(batches))
+    expected = reference.trajectory(spec.model, weights, batches, spec.optimizer, bool(module.UNBIASED_MOVING_VAR), lrs)
     noise = reference.cancelled_by_batchnorm(spec.model)  # reported by the parent, not judged
     per_step = []
     for step, ((X, y), target) in enumerate(zip(batches, expected), start=1):
+        if lrs and step > 1 and lrs[step - 1] != lrs[step - 2]:
+            network.set_learning_rate(lrs[step - 1])  # as the driver does between epochs
         network.train_step(X, y)
         current = network.get_weights()
         worst = (-1.0, 0.0, 0.0, "")
