@@ -189,7 +189,11 @@ def defaults(spec: TaskSpec) -> dict[str, str]:
         f"{_initializer(_default(init, 'recurrent_kernel_init'))}, bias {_initializer(_default(init, 'bias_init'))}",
         "loss input": "optax.softmax_cross_entropy_with_integer_labels / sigmoid_binary_cross_entropy take logits",
         "batching and shuffling": "your own loop (JAX has no data loader)",
-        "L2 penalty": f"optax.adam has none (optax.adamw: weight_decay={_default(optax.adamw, 'weight_decay')})",
+        "RMSprop decay and epsilon": f"decay={_default(optax.rmsprop, 'decay')}, eps={_default(optax.rmsprop, 'eps')} "
+        + ("inside" if _default(optax.rmsprop, "eps_in_sqrt") else "outside") + " the square root",
+        "momentum velocity": "optax.sgd: trace v = g + momentum * v before the lr; optax.rmsprop: the trace after it (holds lr)",
+        "L2 penalty": f"optax.adam has none (optax.adamw: weight_decay={_default(optax.adamw, 'weight_decay')}, decoupled, x lr; "
+        "optax.add_decayed_weights before an optimizer is L2)",
     }
 
 

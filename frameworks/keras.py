@@ -25,6 +25,9 @@ with native_stderr_to(os.path.join(tempfile.gettempdir(), "framebench-tensorflow
 from frameworks import keras_shared  # noqa: E402 - after the backend is chosen
 from frameworks.keras_shared import (  # noqa: E402, F401 - the shared model, re-exported for --explain
     AdamCorrectedEps,
+    RMSpropSpecEps,
+    SGDExactMomentum,
+    SpecGradient,
     build_model,
     default_optimizer,
     defaults,

@@ -441,16 +441,21 @@ def defaults(spec: TaskSpec) -> dict[str, str]:
         "LSTM init": f"recurrent {type(lstm.cell.recurrent_initializer).__name__}, unit_forget_bias={lstm.cell.unit_forget_bias}",
         "loss input": f"{loss_cls.__name__} from_logits={_default(loss_cls, 'from_logits')} (expects probabilities)",
         "batching and shuffling": f"fit: batch_size {_fit_batch_size()}, shuffle={_default(keras.Model.fit, 'shuffle')}",
-        "L2 penalty": f"Adam weight_decay={keras.optimizers.Adam().weight_decay}",
+        "RMSprop decay and epsilon": f"rho={_default(keras.optimizers.RMSprop, 'rho')}, "
+        f"epsilon={_default(keras.optimizers.RMSprop, 'epsilon')} inside the square root",
+        "momentum velocity": f"v = momentum * v - lr * g, w += v (momentum={_default(keras.optimizers.SGD, 'momentum')})",
+        "L2 penalty": f"Adam weight_decay={keras.optimizers.Adam().weight_decay}; AdamW "
+        f"weight_decay={_default(keras.optimizers.AdamW, 'weight_decay')} (decoupled, x lr); no L2-in-gradient option",
     }
 
 
 def source_names(spec: TaskSpec) -> dict[str, list[str]]:
     """The functions --explain shows for each role (the same for every backend), plus helpers this spec needs."""
-    corrected_adam = spec.optimizer.name == "adam" and spec.optimizer.eps_style == "corrected"
+    optimizer = make_optimizer(spec.optimizer)
+    custom = [type(optimizer).__name__, "SpecGradient"] if isinstance(optimizer, SpecGradient) else []
     return {
         "Build the model from the spec": ["build_model"],
-        "The optimizer": ["make_optimizer", *(["AdamCorrectedEps"] if corrected_adam else [])],
+        "The optimizer": ["make_optimizer", *custom],
         "The loss": ["make_loss"],
         "One training epoch": ["Network.fit_epoch", "Network.epoch_data"],
     }

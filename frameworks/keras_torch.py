@@ -22,6 +22,9 @@ import torch  # noqa: E402
 from frameworks import keras_shared  # noqa: E402
 from frameworks.keras_shared import (  # noqa: E402, F401 - the shared model, re-exported for --explain
     AdamCorrectedEps,
+    RMSpropSpecEps,
+    SGDExactMomentum,
+    SpecGradient,
     build_model,
     default_optimizer,
     defaults,

@@ -147,7 +147,12 @@ def defaults(spec: TaskSpec) -> dict[str, str]:
         "loss input": "nn.CrossEntropyLoss / BCEWithLogitsLoss take logits",
         "batching and shuffling": f"your own loop (DataLoader: batch_size={_default(DataLoader, 'batch_size')}, "
         f"shuffle={_default(DataLoader, 'shuffle')})",
-        "L2 penalty": f"Adam weight_decay={_default(torch.optim.Adam, 'weight_decay')}",
+        "RMSprop decay and epsilon": f"alpha={_default(torch.optim.RMSprop, 'alpha')}, eps={_default(torch.optim.RMSprop, 'eps')} "
+        "outside the square root",
+        "momentum velocity": f"v = momentum * v + (1 - dampening) * g, p -= lr * v (momentum={_default(torch.optim.SGD, 'momentum')}, "
+        f"dampening={_default(torch.optim.SGD, 'dampening')})",
+        "L2 penalty": f"Adam weight_decay={_default(torch.optim.Adam, 'weight_decay')} (L2 in the gradient); "
+        f"AdamW weight_decay={_default(torch.optim.AdamW, 'weight_decay')} (decoupled, x lr)",
     }
     return cells
 

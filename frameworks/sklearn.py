@@ -99,7 +99,8 @@ def defaults(spec: TaskSpec) -> dict[str, str]:
         "SGD learning rate": str(mlp.learning_rate_init),
         "loss input": "softmax built into the output layer",
         "batching and shuffling": f"batch_size={mlp.batch_size!r} (min(200, n)), shuffle={mlp.shuffle}",
-        "L2 penalty": f"alpha={mlp.alpha}",
+        "momentum velocity": f"v = momentum * v - lr * g, w += v (momentum={mlp.momentum}, nesterovs_momentum={mlp.nesterovs_momentum})",
+        "L2 penalty": f"alpha={mlp.alpha} (L2 on coefs_ only, gradient alpha * W / batch size)",
     }
 
 
