@@ -37,7 +37,7 @@ from pathlib import Path
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_DATA, EXIT_FAILED, EXIT_CHECK_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
 # --resume keeps these from the saved run: changing them would mix rows that are not comparable
 ROW_FLAGS = ("task", "frameworks", "device", "epochs", "batch_size", "lr", "seed", "subset", "threads", "dtype",
-             "dry_run", "repeats", "compile", "tf32", "sweep")  # fmt: skip
+             "dry_run", "repeats", "compile", "tf32", "sweep", "optimizer", "weight_decay", "loss")  # fmt: skip
 FATAL_KINDS = {"data": EXIT_DATA, "usage": EXIT_USAGE}  # error kinds on which every row would fail the same way
 
 
@@ -81,6 +81,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a non-negative finite number, got {text}")
+    return value
+
+
 SWEEP_KEYS = {"lr": _positive_float, "batch_size": _positive_int, "epochs": _positive_int}  # --sweep KEY -> value type
 
 
@@ -119,6 +129,8 @@ def sweep_grid(texts: list[str]) -> dict[str, list]:
 def build_parser() -> Parser:
     """Every flag, each with its default in --help."""
     from frameworks.base import DEFAULT_FRAMEWORKS
+    from tasks.optimizers import PRESETS
+    from tasks.reference import LOSSES
     from workbench.report.tables import FORMATS
 
     p = Parser(prog="compare.py", description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -129,6 +141,13 @@ def build_parser() -> Parser:
     p.add_argument("--epochs", type=_positive_int, default=None, help="epochs (default: the task spec's)")
     p.add_argument("--batch-size", type=_positive_int, default=None, help="batch size (default: the task spec's)")
     p.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default: the task spec's)")
+    p.add_argument("--optimizer", default=None, choices=PRESETS,
+                   help="optimizer preset (tasks/optimizers.py), keeping the task's lr, betas and eps (default: the task spec's)")
+    p.add_argument("--weight-decay", type=_non_negative_float, default=None, metavar="W",
+                   help="weight decay on every trainable weight: decoupled for adamw (default 0.01), else L2 in the gradient "
+                        "(default: none)")
+    p.add_argument("--loss", default=None, choices=LOSSES,
+                   help="loss (default: the task spec's); mse: one-logit tasks only, mean (logit - (2y - 1))^2")
     p.add_argument("--seed", type=_non_negative_int, default=None, help="seed for weights and batch order (default: the spec's)")
     p.add_argument("--subset", type=_positive_int, default=None, help="train on the first N training samples only")
     p.add_argument("--threads", type=_positive_int, default=os.cpu_count() or 1, help="threads for every framework")
@@ -203,7 +222,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     _check_output_paths(args)
     if args.data_dir is not None and Path(args.data_dir).exists() and not Path(args.data_dir).is_dir():
         raise UsageError(f"--data-dir {args.data_dir} is not a folder")
+    _check_loss(args)
     return args
+
+
+def _check_loss(args: argparse.Namespace) -> None:
+    """--loss must fit the task's output: one logit (binary) or one per class."""
+    from tasks import registry
+    from tasks.reference import ONE_LOGIT_LOSSES
+
+    if args.loss is None:
+        return
+    task_loss = registry.get(args.task).spec.model.loss
+    if (args.loss in ONE_LOGIT_LOSSES) != (task_loss in ONE_LOGIT_LOSSES):
+        kind = "one logit (binary)" if task_loss in ONE_LOGIT_LOSSES else "one logit per class"
+        valid = [name for name in ("cross_entropy", *ONE_LOGIT_LOSSES) if (name in ONE_LOGIT_LOSSES) == (task_loss in ONE_LOGIT_LOSSES)]
+        raise UsageError(f"--loss {args.loss} does not fit task {args.task} ({kind}): use {' or '.join(valid)}")
 
 
 def framework_list(text: str) -> list[str]:
@@ -253,7 +287,8 @@ def task_spec(args: argparse.Namespace):  # noqa: ANN201 - tasks.spec.TaskSpec
     from tasks import registry
     from tasks.spec import with_overrides
 
-    return with_overrides(registry.get(args.task).spec, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    return with_overrides(registry.get(args.task).spec, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                          optimizer=args.optimizer, weight_decay=args.weight_decay, loss=args.loss)  # fmt: skip
 
 
 def write_teaching_files(args: argparse.Namespace, meta: dict, results: list, check_text: str | None = None) -> None:
@@ -358,6 +393,7 @@ def make_plan(args: argparse.Namespace):  # noqa: ANN201 - workbench.run.runner.
     """One RunRequest per row: sweep configuration x seed x (framework, model)."""
     from frameworks.base import RunSettings, engine, model_names
     from tasks import registry
+    from tasks.optimizers import describe
     from workbench.run.driver import RunRequest
     from workbench.run.runner import RunPlan
 
@@ -372,7 +408,8 @@ def make_plan(args: argparse.Namespace):  # noqa: ANN201 - workbench.run.runner.
         RunRequest(
             task=args.task, framework=fw, model=model, epochs=config.get("epochs", args.epochs),
             batch_size=config.get("batch_size", args.batch_size), lr=config.get("lr", args.lr),
-            seed=seed, subset=args.subset, data_dir=data_dir, dry_run=args.dry_run,
+            seed=seed, subset=args.subset, data_dir=data_dir, dry_run=args.dry_run, optimizer=args.optimizer,
+            weight_decay=args.weight_decay, loss=args.loss,
             settings=RunSettings(device=args.device, threads=args.threads, dtype=args.dtype, seed=seed,
                                  tf32=args.tf32, compile=compiled, progress=progress),
         )
@@ -385,7 +422,7 @@ def make_plan(args: argparse.Namespace):  # noqa: ANN201 - workbench.run.runner.
     meta = {
         "task": args.task, "title": spec.title, "device": args.device, "threads": args.threads,
         "seed": first_seed if args.repeats == 1 else f"{first_seed}..{first_seed + args.repeats - 1}",
-        "dtype": args.dtype, "tf32": args.tf32,
+        "dtype": args.dtype, "tf32": args.tf32, "optimizer": describe(task_spec(args).optimizer), "loss": task_spec(args).model.loss,
         "dry_run": args.dry_run, "argv": args.argv, "executor": args.executor, "sweep": grid,
     }  # fmt: skip
     output = Path(args.output) if args.output else None
@@ -423,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         from workbench.check.report import check_task
 
-        check_text, check_failed = check_task(args.task, args.framework_list, args.data_dir)
+        check_text, check_failed = check_task(args.task, args.framework_list, args.data_dir, task_spec(args))
         print(check_text, end="")
         if not args.report:  # with --report, the comparison runs too and the report carries the tables
             return EXIT_CHECK_FAILED if check_failed else EXIT_OK

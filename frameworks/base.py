@@ -143,11 +143,11 @@ class AdapterModule(Protocol):
     Identity and set-up: NAME, version(), devices(), configure(settings).
     Facts the workbench asks for (it never names a framework itself):
         DTYPES             dtype asked for -> dtype the framework really computes in
-        ADAM_STYLES        the Adam eps placements ("corrected", "uncorrected") it runs exactly
+        EPS_STYLES         per optimizer family, the eps placements it runs exactly, e.g. {"adam": ("corrected",)}
         HAS_GRADIENTS      whether its Network offers loss_and_gradients
         UNBIASED_MOVING_VAR  BatchNorm running variance: unbiased (n - 1) or biased batch variance
-        unsupported(spec)  why it cannot build this spec's network, or None
-        default_optimizer(name)  the optimizer a user gets with no arguments, as an OptimizerSpec
+        unsupported(spec)  why it cannot build this spec's network or express its optimizer or loss, or None
+        default_optimizer(name)  what a user gets for an --optimizer preset with no arguments but lr (OptimizerSpec), or None
         peak_gpu_mb()      peak GPU memory of this process, or None
         summary_column(spec), SUMMARY_TITLE   its model summary, one (shape, params) per spec layer
         defaults(spec)     its cells of the differing-defaults table, read from the installed library
@@ -157,7 +157,7 @@ class AdapterModule(Protocol):
 
     NAME: str
     DTYPES: dict[str, str]
-    ADAM_STYLES: tuple[str, ...]
+    EPS_STYLES: dict[str, tuple[str, ...]]
     HAS_GRADIENTS: bool
     UNBIASED_MOVING_VAR: bool | None
     SUMMARY_TITLE: str

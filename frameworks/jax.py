@@ -24,7 +24,9 @@ import optax  # noqa: E402
 from flax import nnx  # noqa: E402
 
 from frameworks import layout  # noqa: E402
+from tasks.optimizers import decoupled_rate  # noqa: E402
 from tasks.pipeline import batch_slices  # noqa: E402
+from tasks.reference import mse_targets  # noqa: E402
 from tasks.spec import (  # noqa: E402
     LSTM,
     NON_TRAINABLE,
@@ -96,7 +98,8 @@ def configure(settings: RunSettings) -> str:
 # ---------------------------------------------------------------- facts the workbench asks for
 
 DTYPES = {"float32": "float32", "float64": "float64"}  # dtype asked -> dtype really computed (x64 on for float64)
-ADAM_STYLES = ("corrected", "uncorrected")  # both run exactly: optax.adam, and scale_by_adam_uncorrected_eps
+# eps placements run exactly, per family: optax.adam and scale_by_adam_uncorrected_eps; optax.rmsprop's eps_in_sqrt
+EPS_STYLES = {"adam": ("corrected", "uncorrected"), "rmsprop": ("outside", "inside")}
 HAS_GRADIENTS = True
 UNBIASED_MOVING_VAR = False  # nnx.BatchNorm's running var takes the biased batch variance (measured)
 SUMMARY_TITLE = "(Flax NNX, NHWC)"  # shown after the framework name
@@ -104,9 +107,13 @@ SUPPORTED = (Dense, ReLU, Conv2D, MaxPool2D, BatchNorm, Flatten, Dropout, Embedd
 
 
 def unsupported(spec: TaskSpec) -> str | None:
-    """Why this adapter cannot build the spec's network, or None."""
+    """Why this adapter cannot build the spec's network or express its optimizer, or None."""
     missing = sorted({type(layer).__name__ for layer in spec.model.layers if not isinstance(layer, SUPPORTED)})
-    return f"no Flax builder for {', '.join(missing)}" if missing else None
+    if missing:
+        return f"no Flax builder for {', '.join(missing)}"
+    if spec.optimizer.dampening:
+        return "optax.sgd's trace has no dampening"
+    return None
 
 
 def _default(fn: object, name: str) -> object:
@@ -114,16 +121,25 @@ def _default(fn: object, name: str) -> object:
 
 
 def default_optimizer(name: str) -> OptimizerSpec | None:
-    """What `optax.adam(lr)` / `optax.sgd(lr)` give with no other arguments."""
-    if name == "adam":
+    """What optax gives for preset `name` with no arguments but the learning rate."""
+    if name in ("adam", "adamw"):
+        fn = optax.adam if name == "adam" else optax.adamw
         # eps_root (inside the sqrt) is 0 by default, so eps is added to sqrt(v_hat): torch's placement
-        style = "corrected" if _default(optax.adam, "eps_root") == 0 else "eps_root inside sqrt"
+        style = "corrected" if _default(fn, "eps_root") == 0 else "eps_root inside sqrt"
+        wd = _default(optax.adamw, "weight_decay") if name == "adamw" else 0.0
         return OptimizerSpec(
-            name="adam", beta_1=_default(optax.adam, "b1"), beta_2=_default(optax.adam, "b2"),
-            eps=_default(optax.adam, "eps"), eps_style=style,
+            name="adam", beta_1=_default(fn, "b1"), beta_2=_default(fn, "b2"), eps=_default(fn, "eps"), eps_style=style,
+            weight_decay=wd, weight_decay_style="decoupled" if name == "adamw" else "l2",
         )  # fmt: skip
     if name == "sgd":
         return OptimizerSpec(name="sgd", momentum=_default(optax.sgd, "momentum") or 0.0)  # None: no momentum
+    if name in ("momentum", "nesterov"):
+        return None  # optax.sgd(momentum=None) by default: a momentum value must be chosen
+    if name == "rmsprop":
+        momentum = _default(optax.rmsprop, "momentum") or 0.0
+        return OptimizerSpec(name="rmsprop", rho=_default(optax.rmsprop, "decay"), eps=_default(optax.rmsprop, "eps"),
+                             eps_style="inside" if _default(optax.rmsprop, "eps_in_sqrt") else "outside",
+                             centered=_default(optax.rmsprop, "centered"), momentum=momentum, velocity="step")  # fmt: skip
     return None
 
 
@@ -173,7 +189,11 @@ def defaults(spec: TaskSpec) -> dict[str, str]:
         f"{_initializer(_default(init, 'recurrent_kernel_init'))}, bias {_initializer(_default(init, 'bias_init'))}",
         "loss input": "optax.softmax_cross_entropy_with_integer_labels / sigmoid_binary_cross_entropy take logits",
         "batching and shuffling": "your own loop (JAX has no data loader)",
-        "L2 penalty": f"optax.adam has none (optax.adamw: weight_decay={_default(optax.adamw, 'weight_decay')})",
+        "RMSprop decay and epsilon": f"decay={_default(optax.rmsprop, 'decay')}, eps={_default(optax.rmsprop, 'eps')} "
+        + ("inside" if _default(optax.rmsprop, "eps_in_sqrt") else "outside") + " the square root",
+        "momentum velocity": "optax.sgd: trace v = g + momentum * v before the lr; optax.rmsprop: the trace after it (holds lr)",
+        "L2 penalty": f"optax.adam has none (optax.adamw: weight_decay={_default(optax.adamw, 'weight_decay')}, decoupled, x lr; "
+        "optax.add_decayed_weights before an optimizer is L2)",
     }
 
 
@@ -182,7 +202,7 @@ def source_names(spec: TaskSpec) -> dict[str, list[str]]:
     uncorrected_adam = spec.optimizer.name == "adam" and spec.optimizer.eps_style == "uncorrected"
     return {
         "Build the model from the spec": ["build_model", "SpecModel", *(["LastHidden"] if _has(spec, LSTM) else [])],
-        "The optimizer": ["make_optimizer", *(["scale_by_adam_uncorrected_eps"] if uncorrected_adam else [])],
+        "The optimizer": ["make_optimizer", "spec_optimizer", *(["scale_by_adam_uncorrected_eps"] if uncorrected_adam else [])],
         "The loss": ["make_loss"],
         "One training epoch": ["Network.fit_epoch", "make_train_step"],
     }
@@ -322,30 +342,56 @@ def scale_by_adam_uncorrected_eps(b1: float, b2: float, eps: float) -> optax.Gra
     return optax.GradientTransformation(init_fn, update_fn)
 
 
-def adam_uncorrected_eps(learning_rate: float, b1: float, b2: float, eps: float) -> optax.GradientTransformation:
-    """Keras' Adam as an optax optimizer: the direction above times -learning_rate."""
-    return optax.chain(scale_by_adam_uncorrected_eps(b1, b2, eps), optax.scale_by_learning_rate(learning_rate))
+def adam_uncorrected_eps(learning_rate: float, b1: float, b2: float, eps: float, weight_decay: float = 0.0) -> optax.GradientTransformation:
+    """Keras' Adam as an optax optimizer: the direction above, decoupled decay (as optax.adamw), times -learning_rate."""
+    decay = optax.add_decayed_weights(weight_decay) if weight_decay else optax.identity()
+    return optax.chain(scale_by_adam_uncorrected_eps(b1, b2, eps), decay, optax.scale_by_learning_rate(learning_rate))
+
+
+def spec_optimizer(learning_rate: float, opt: OptimizerSpec) -> optax.GradientTransformation:
+    """The spec's optimizer from optax's own pieces, every number passed explicitly.
+
+    L2 is optax.add_decayed_weights *before* the optimizer (it adds wd * w to the gradient); decoupled decay is
+    optax.adamw's, multiplied by the current lr. optax.sgd's trace comes before the lr (the spec's "gradient"
+    velocity), optax.rmsprop's after it ("step"): Network.set_learning_rate rescales the other one.
+    """
+    l2 = optax.add_decayed_weights(opt.weight_decay) if opt.weight_decay and opt.weight_decay_style == "l2" else optax.identity()
+    decoupled = decoupled_rate(opt) if opt.weight_decay_style == "decoupled" else 0.0
+    momentum = opt.momentum or None  # optax: None is no momentum (0.0 would keep a useless trace)
+    if opt.name == "sgd":
+        base = optax.sgd(learning_rate, momentum=momentum, nesterov=opt.nesterov)
+    elif opt.name == "rmsprop":
+        # optax calls rho "decay" and puts eps inside the square root by default (eps_in_sqrt=True)
+        base = optax.rmsprop(learning_rate, decay=opt.rho, eps=opt.eps, eps_in_sqrt=opt.eps_style == "inside",
+                             centered=opt.centered, momentum=momentum)  # fmt: skip
+    elif opt.eps_style == "corrected" and decoupled:
+        base = optax.adamw(learning_rate, b1=opt.beta_1, b2=opt.beta_2, eps=opt.eps, eps_root=0.0, weight_decay=decoupled)
+    elif opt.eps_style == "corrected":
+        base = optax.adam(learning_rate, b1=opt.beta_1, b2=opt.beta_2, eps=opt.eps, eps_root=0.0)
+    else:
+        base = adam_uncorrected_eps(learning_rate, b1=opt.beta_1, b2=opt.beta_2, eps=opt.eps, weight_decay=decoupled)
+    return optax.chain(l2, base)
+
+
+NATIVE_VELOCITY = {"sgd": "gradient", "rmsprop": "step"}  # where optax's trace sits relative to the lr (see above)
 
 
 def make_optimizer(opt: OptimizerSpec, dtype: jnp.dtype) -> optax.GradientTransformation:
-    """The spec's optimizer; optax.adam adds eps to the bias-corrected sqrt(v_hat) (eps_root=0).
+    """The spec's optimizer (spec_optimizer); optax.adam(w) adds eps to the bias-corrected sqrt(v_hat) (eps_root=0).
 
     inject_hyperparams keeps the learning rate in the optimizer state, so the driver's schedule
     changes it without recompiling the step.
     """
-    inject = functools.partial(optax.inject_hyperparams, hyperparam_dtype=dtype)
-    if opt.name == "sgd":
-        momentum = opt.momentum or None  # optax: None is plain SGD (0.0 would keep a useless trace)
-        return inject(optax.sgd, static_args=("momentum",))(learning_rate=opt.lr, momentum=momentum)
-    if opt.eps_style == "corrected":
-        return inject(optax.adam)(learning_rate=opt.lr, b1=opt.beta_1, b2=opt.beta_2, eps=opt.eps, eps_root=0.0)
-    return inject(adam_uncorrected_eps)(learning_rate=opt.lr, b1=opt.beta_1, b2=opt.beta_2, eps=opt.eps)
+    return optax.inject_hyperparams(spec_optimizer, static_args=("opt",), hyperparam_dtype=dtype)(learning_rate=opt.lr, opt=opt)
 
 
 def make_loss(spec: TaskSpec):  # noqa: ANN201 - (logits, y) -> mean loss
-    """Mean cross-entropy on logits: softmax with integer labels, or sigmoid on the one logit."""
+    """Mean cross-entropy on logits: softmax with integer labels, or sigmoid on the one logit; or mean squared error
+    on the logit against -1/+1 targets (Network._targets makes them)."""
     if spec.model.loss == "cross_entropy":
         return lambda logits, y: optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+    if spec.model.loss == "mse":
+        return lambda logits, y: optax.squared_error(logits[:, 0], y).mean()  # (z - t)^2, not optax.l2_loss's half
     return lambda logits, y: optax.sigmoid_binary_cross_entropy(logits[:, 0], y).mean()
 
 
@@ -433,7 +479,9 @@ class Network:
         return jnp.asarray(X, dtype=jnp.int32 if self.spec.model.input_dtype == "int" else self.dtype)
 
     def _targets(self, y: np.ndarray) -> jax.Array:
-        return jnp.asarray(y, dtype=jnp.int32 if self.spec.model.loss == "cross_entropy" else self.dtype)
+        if self.spec.model.loss == "cross_entropy":
+            return jnp.asarray(y, dtype=jnp.int32)
+        return jnp.asarray(mse_targets(y) if self.spec.model.loss == "mse" else y, dtype=self.dtype)  # mse: -1/+1 targets
 
     def set_train_data(self, X: np.ndarray, y: np.ndarray) -> None:
         """Put the training arrays on the device, once; each step gathers its batch there."""
@@ -441,8 +489,21 @@ class Network:
 
     # -------------------------------------------------------------- training
     def set_learning_rate(self, lr: float) -> None:
-        """Use this learning rate from the next step on (the driver's per-epoch schedule)."""
-        self.optimizer.opt_state.hyperparams["learning_rate"][...] = lr
+        """Use this learning rate from the next step on (the driver's per-epoch schedule).
+
+        Where the spec's velocity is not optax's (NATIVE_VELOCITY), the momentum trace is rescaled so that it
+        means the spec's velocity in optax's units: by old / new lr for "step", new / old for "gradient".
+        """
+        opt, state = self.spec.optimizer, self.optimizer.opt_state
+        old = float(state.hyperparams["learning_rate"][...])
+        native = NATIVE_VELOCITY.get(opt.name)
+        if opt.momentum and native and native != opt.velocity and old != lr:
+            factor = old / lr if native == "gradient" else lr / old
+            traces = [s for s in jax.tree.leaves(state, is_leaf=lambda x: isinstance(x, optax.TraceState))
+                      if isinstance(s, optax.TraceState)]  # fmt: skip
+            for variable in jax.tree.leaves(traces, is_leaf=lambda x: isinstance(x, nnx.Variable)):
+                variable[...] = variable[...] * factor
+        state.hyperparams["learning_rate"][...] = lr
 
     def fit_epoch(self, order: np.ndarray, on_batch: OnBatch) -> float:
         """One epoch over the device arrays in the shared order; mean loss over samples."""

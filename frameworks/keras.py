@@ -25,6 +25,9 @@ with native_stderr_to(os.path.join(tempfile.gettempdir(), "framebench-tensorflow
 from frameworks import keras_shared  # noqa: E402 - after the backend is chosen
 from frameworks.keras_shared import (  # noqa: E402, F401 - the shared model, re-exported for --explain
     AdamCorrectedEps,
+    RMSpropSpecEps,
+    SGDExactMomentum,
+    SpecGradient,
     build_model,
     default_optimizer,
     defaults,
@@ -78,7 +81,7 @@ def configure(settings: RunSettings) -> str:
 # ---------------------------------------------------------------- facts the workbench asks for
 
 DTYPES = {"float32": "float32", "float64": "float64"}  # dtype asked -> dtype really computed
-ADAM_STYLES = keras_shared.ADAM_STYLES
+EPS_STYLES = keras_shared.EPS_STYLES
 HAS_GRADIENTS = True
 UNBIASED_MOVING_VAR = keras_shared.UNBIASED_MOVING_VAR
 SUMMARY_TITLE = keras_shared.SUMMARY_TITLE
@@ -96,18 +99,10 @@ def create(spec: TaskSpec, settings: RunSettings, model: str = SPEC_MODEL) -> "N
     return Network(spec, settings, model)
 
 
-class TFAdamCorrectedEps(AdamCorrectedEps):
-    """The torch-style Adam; an Embedding's gradient is IndexedSlices in TensorFlow."""
-
-    def dense(self, gradient):  # noqa: ANN001, ANN201
-        """IndexedSlices made dense, repeated ids summed, as in PyTorch."""
-        return tf.convert_to_tensor(gradient)
-
-
 class Network(keras_shared.Network):
     """The shared Keras network on TensorFlow: tf.device placement and a tf.data pipeline."""
 
-    corrected_adam = TFAdamCorrectedEps
+    dense_gradient = staticmethod(tf.convert_to_tensor)  # an Embedding's gradient is IndexedSlices: dense, repeated ids summed
 
     def placed(self):  # noqa: ANN201 - a context manager
         """Variables and steps on the row's device."""

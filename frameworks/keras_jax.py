@@ -24,6 +24,9 @@ import keras  # noqa: E402
 from frameworks import keras_shared  # noqa: E402
 from frameworks.keras_shared import (  # noqa: E402, F401 - the shared model, re-exported for --explain
     AdamCorrectedEps,
+    RMSpropSpecEps,
+    SGDExactMomentum,
+    SpecGradient,
     build_model,
     default_optimizer,
     defaults,
@@ -64,7 +67,7 @@ def configure(settings: RunSettings) -> str:
 
 # Keras 3 on JAX without jax_enable_x64: float64 layers compute in float32 (the checks measure it).
 DTYPES = {"float32": "float32", "float64": "float32"}
-ADAM_STYLES = keras_shared.ADAM_STYLES
+EPS_STYLES = keras_shared.EPS_STYLES
 HAS_GRADIENTS = True
 UNBIASED_MOVING_VAR = keras_shared.UNBIASED_MOVING_VAR
 SUMMARY_TITLE = keras_shared.SUMMARY_TITLE

@@ -18,6 +18,8 @@ import numpy as np
 
 from frameworks import layout
 from frameworks.base import SPEC_MODEL, OnBatch, RunSettings, Weights, native_stderr_to
+from tasks.optimizers import decoupled_rate
+from tasks.reference import mse_targets
 from tasks.spec import (
     LSTM,
     PARAM_NAMES,
@@ -102,43 +104,139 @@ def build_model(spec: TaskSpec) -> keras.Sequential:
     return keras.Sequential(layers, name=spec.name)
 
 
-class AdamCorrectedEps(keras.optimizers.Adam):
-    """Adam with eps added to the bias-corrected sqrt(v_hat), as torch.optim.Adam does."""
+def exact(value: float, dtype: str):  # noqa: ANN201 - a backend tensor
+    """A Python constant as a tensor of `dtype`. Not ops.cast: ops.cast(0.9, "float64") goes through float32
+    (0.89999997615814), which stock keras.optimizers.SGD does to its momentum and Adam to its betas."""
+    return keras.ops.convert_to_tensor(value, dtype=dtype)
 
-    def dense(self, gradient):  # noqa: ANN001, ANN201
-        """The gradient as a dense tensor (a backend whose Embedding gradient is sparse overrides this)."""
-        return gradient
+
+class SpecGradient:
+    """Mixin of framebench's Keras optimizers: the gradient made dense (a backend whose Embedding gradient is
+    sparse sets `dense`), plus the spec's L2 term. Keras has no L2-in-gradient option: its weight_decay= is decoupled."""
+
+    dense = staticmethod(lambda gradient: gradient)  # set per instance by make_optimizer
+    l2 = 0.0  # the spec's weight_decay when its style is "l2"
+
+    def spec_gradient(self, gradient, variable):  # noqa: ANN001, ANN201
+        """dense(gradient) + l2 * variable, in the variable's dtype."""
+        gradient = keras.ops.cast(self.dense(gradient), variable.dtype)
+        if not self.l2:
+            return gradient
+        return keras.ops.add(gradient, keras.ops.multiply(exact(self.l2, variable.dtype), variable))
+
+
+class SGDExactMomentum(SpecGradient, keras.optimizers.SGD):
+    """Keras' SGD formula (v = momentum * v - lr * g; w += v; Nesterov w += momentum * v - lr * g), with the
+    momentum exact in float64 and the spec's L2 term."""
+
+    def update_step(self, gradient, variable, learning_rate):  # noqa: ANN001, ANN201
+        """One step of the formula above."""
+        ops = keras.ops
+        lr = ops.cast(learning_rate, variable.dtype)
+        gradient = self.spec_gradient(gradient, variable)
+        if not self.momentum:
+            self.assign_sub(variable, ops.multiply(gradient, lr))
+            return
+        m = self.momentums[self._get_variable_index(variable)]
+        momentum = exact(self.momentum, variable.dtype)
+        self.assign(m, ops.subtract(ops.multiply(m, momentum), ops.multiply(gradient, lr)))
+        if self.nesterov:
+            self.assign_add(variable, ops.subtract(ops.multiply(m, momentum), ops.multiply(gradient, lr)))
+        else:
+            self.assign_add(variable, m)
+
+
+class RMSpropSpecEps(SpecGradient, keras.optimizers.RMSprop):
+    """Keras' RMSprop formula with eps where the spec puts it: outside the square root (PyTorch) or inside (Keras,
+    `eps_inside`); momentum as Keras: m = momentum * m + lr * g / denominator, w -= m."""
+
+    eps_inside = False
+
+    def update_step(self, gradient, variable, learning_rate):  # noqa: ANN001, ANN201
+        """One step of the formula above."""
+        ops = keras.ops
+        lr = ops.cast(learning_rate, variable.dtype)
+        gradient = self.spec_gradient(gradient, variable)
+        index = self._get_variable_index(variable)
+        rho = exact(self.rho, variable.dtype)
+        s = self._velocities[index]
+        self.assign(s, ops.add(ops.multiply(rho, s), ops.multiply(1 - rho, ops.square(gradient))))
+        variance = s
+        if self.centered:
+            g_avg = self._average_gradients[index]
+            self.assign(g_avg, ops.add(ops.multiply(rho, g_avg), ops.multiply(1 - rho, gradient)))
+            variance = ops.subtract(s, ops.square(g_avg))
+        eps = exact(self.epsilon, variable.dtype)
+        denominator = ops.sqrt(ops.add(variance, eps)) if self.eps_inside else ops.add(ops.sqrt(variance), eps)
+        increment = ops.divide(ops.multiply(lr, gradient), denominator)
+        if self.momentum > 0:
+            m = self._momentums[index]
+            self.assign(m, ops.add(ops.multiply(exact(self.momentum, variable.dtype), m), increment))
+            self.assign_sub(variable, m)
+        else:
+            self.assign_sub(variable, increment)
+
+
+class AdamCorrectedEps(SpecGradient, keras.optimizers.Adam):
+    """Adam with eps added to the bias-corrected sqrt(v_hat), as torch.optim.Adam does."""
 
     def update_step(self, gradient, variable, learning_rate):  # noqa: ANN001, ANN201
         """w -= lr * m_hat / (sqrt(v_hat) + eps)."""
         ops = keras.ops
         lr = ops.cast(learning_rate, variable.dtype)
-        gradient = ops.cast(self.dense(gradient), variable.dtype)
+        gradient = self.spec_gradient(gradient, variable)
         step = ops.cast(self.iterations + 1, variable.dtype)
         m = self._momentums[self._get_variable_index(variable)]
         v = self._velocities[self._get_variable_index(variable)]
         self.assign_add(m, ops.multiply(ops.subtract(gradient, m), 1 - self.beta_1))
         self.assign_add(v, ops.multiply(ops.subtract(ops.square(gradient), v), 1 - self.beta_2))
-        # convert_to_tensor, not cast: ops.cast(0.999, "float64") goes through float32 (0.99900001287)
-        beta_1 = ops.convert_to_tensor(self.beta_1, dtype=variable.dtype)
-        beta_2 = ops.convert_to_tensor(self.beta_2, dtype=variable.dtype)
+        beta_1, beta_2 = exact(self.beta_1, variable.dtype), exact(self.beta_2, variable.dtype)
         m_hat = ops.divide(m, 1 - ops.power(beta_1, step))
         v_hat = ops.divide(v, 1 - ops.power(beta_2, step))
         self.assign_sub(variable, ops.divide(ops.multiply(m_hat, lr), ops.add(ops.sqrt(v_hat), self.epsilon)))
 
 
-def make_optimizer(opt: OptimizerSpec, corrected: type = AdamCorrectedEps) -> keras.optimizers.Optimizer:
-    """The spec's optimizer; keras.optimizers.Adam adds eps to the uncorrected sqrt(v)."""
+def make_optimizer(opt: OptimizerSpec, dense=None) -> keras.optimizers.Optimizer:  # noqa: ANN001
+    """The spec's optimizer, every number passed explicitly; `dense`: the backend's dense-gradient function.
+
+    Stock keras.optimizers are used where they compute the spec's formula exactly in float64: plain SGD,
+    RMSprop with eps inside the square root, Adam with eps on the uncorrected sqrt(v) (its betas round
+    through float32 in float64 runs: docs/differences.md). Keras' weight_decay= is decoupled and multiplied by
+    the current lr (base_optimizer._apply_weight_decay); L2 in the gradient is SpecGradient's.
+    """
+    l2 = opt.weight_decay if opt.weight_decay_style == "l2" else 0.0
+    decoupled = decoupled_rate(opt) if opt.weight_decay and opt.weight_decay_style == "decoupled" else None
     if opt.name == "sgd":
-        return keras.optimizers.SGD(learning_rate=opt.lr, momentum=opt.momentum)
-    cls = corrected if opt.eps_style == "corrected" else keras.optimizers.Adam
-    return cls(learning_rate=opt.lr, beta_1=opt.beta_1, beta_2=opt.beta_2, epsilon=opt.eps)
+        # Keras' velocity holds lr (v = momentum * v - lr * g): the spec's "step" velocity; Network.set_learning_rate
+        # rescales it for "gradient". Keras has no dampening (unsupported says so).
+        stock = not opt.momentum and not l2
+        cls = keras.optimizers.SGD if stock else SGDExactMomentum
+        optimizer = cls(learning_rate=opt.lr, momentum=opt.momentum, nesterov=opt.nesterov)
+    elif opt.name == "rmsprop":
+        # Keras puts eps inside the square root, and its rho is the spec's (PyTorch: alpha, default 0.99). Not the
+        # stock class where gradients can be sparse: on TensorFlow it squares an Embedding's IndexedSlices slice by
+        # slice, so a repeated id gets sum(g^2) instead of (sum g)^2 (docs/differences.md)
+        stock = opt.eps_style == "inside" and not l2 and dense is None
+        cls = keras.optimizers.RMSprop if stock else RMSpropSpecEps
+        optimizer = cls(learning_rate=opt.lr, rho=opt.rho, momentum=opt.momentum, epsilon=opt.eps, centered=opt.centered)
+        if not stock:
+            optimizer.eps_inside = opt.eps_style == "inside"
+    else:
+        cls = AdamCorrectedEps if opt.eps_style == "corrected" else keras.optimizers.Adam
+        optimizer = cls(learning_rate=opt.lr, beta_1=opt.beta_1, beta_2=opt.beta_2, epsilon=opt.eps, weight_decay=decoupled)
+    if isinstance(optimizer, SpecGradient):
+        optimizer.l2 = l2
+        if dense is not None:
+            optimizer.dense = dense
+    return optimizer
 
 
 def make_loss(spec: TaskSpec) -> keras.losses.Loss:
-    """Mean cross-entropy on logits: from_logits=True, since the last layer has no softmax."""
+    """Mean cross-entropy on logits: from_logits=True, since the last layer has no softmax; or mean squared error."""
     if spec.model.loss == "cross_entropy":
         return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    if spec.model.loss == "mse":
+        return keras.losses.MeanSquaredError()
     return keras.losses.BinaryCrossentropy(from_logits=True)
 
 
@@ -157,7 +255,7 @@ class Network:
     """The spec's network in Keras: `model.fit`, one epoch per call. Each backend subclasses it."""
 
     kind = "network"
-    corrected_adam: type = AdamCorrectedEps  # the backend's torch-style Adam
+    dense_gradient = None  # a backend whose gradients can be sparse (TensorFlow's IndexedSlices) makes them dense
 
     def __init__(self, spec: TaskSpec, settings: RunSettings, model: str = SPEC_MODEL):
         self.spec, self.settings, self.model_name = spec, settings, model
@@ -185,7 +283,7 @@ class Network:
             self.set_weights(weights)
             # jit_compile stated: XLA is an optional variant (--compile) where the backend has one.
             self.model.compile(
-                optimizer=make_optimizer(self.spec.optimizer, self.corrected_adam),
+                optimizer=make_optimizer(self.spec.optimizer, self.dense_gradient),
                 loss=self.loss_fn,
                 jit_compile=self.settings.compile,
             )
@@ -218,7 +316,10 @@ class Network:
         return X.astype(np.int32) if self.spec.model.input_dtype == "int" else X.astype(self.dtype, copy=False)
 
     def _targets(self, y: np.ndarray) -> np.ndarray:
-        return y if self.spec.model.loss == "cross_entropy" else y.astype(self.dtype).reshape(-1, 1)
+        if self.spec.model.loss == "cross_entropy":
+            return y
+        y = mse_targets(y) if self.spec.model.loss == "mse" else y  # -1/+1 targets for the logit
+        return y.astype(self.dtype).reshape(-1, 1)
 
     def set_train_data(self, X: np.ndarray, y: np.ndarray) -> None:
         """Keep the training arrays in the model's dtypes, once."""
@@ -230,8 +331,17 @@ class Network:
 
     # -------------------------------------------------------------- training
     def set_learning_rate(self, lr: float) -> None:
-        """Use this learning rate from the next step on (the driver's per-epoch schedule)."""
-        self.model.optimizer.learning_rate.assign(lr)
+        """Use this learning rate from the next step on (the driver's per-epoch schedule).
+
+        Keras' momentum velocity holds lr ("step" velocity). For the spec's "gradient" velocity (v holds g, as in
+        PyTorch) it is rescaled by new lr / old lr, which is that velocity in Keras' units.
+        """
+        optimizer = self.model.optimizer
+        old = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+        if self.spec.optimizer.velocity == "gradient" and old != lr:
+            for m in getattr(optimizer, "momentums", None) or getattr(optimizer, "_momentums", None) or []:
+                m.assign(keras.ops.multiply(m, exact(lr / old, m.dtype)))
+        optimizer.learning_rate.assign(lr)
 
     def fit_epoch(self, order: np.ndarray, on_batch: OnBatch) -> float:
         """One epoch of `fit` on the shared order; mean loss over samples.
@@ -276,25 +386,40 @@ class Network:
 # ---------------------------------------------------------------- facts shared by the three backends
 
 UNBIASED_MOVING_VAR = False  # BatchNormalization's moving_variance takes the biased batch variance
-# Adam eps styles run exactly: the torch style via AdamCorrectedEps; the stock keras.optimizers.Adam
-# (uncorrected) rounds beta_1 and beta_2 through float32 in float64 runs (docs/differences.md).
-ADAM_STYLES = ("corrected",)
+# eps placements run exactly, per family: Adam's torch style via AdamCorrectedEps (the stock keras.optimizers.Adam,
+# uncorrected, rounds beta_1 and beta_2 through float32 in float64 runs: docs/differences.md); RMSprop both ways.
+EPS_STYLES = {"adam": ("corrected",), "rmsprop": ("outside", "inside")}
 SUMMARY_TITLE = "(NHWC)"  # shown after the framework name
 
 
 def unsupported(spec: TaskSpec) -> str | None:
-    """Keras builds every layer of the spec vocabulary (a Conv2D needs 'same' padding, checked in build_model)."""
+    """Keras builds every layer of the spec vocabulary (a Conv2D needs 'same' padding, checked in build_model);
+    what its optimizers cannot express, it says."""
+    opt = spec.optimizer
+    if opt.dampening:
+        return "Keras' SGD has no dampening"
+    if opt.name == "adam" and opt.eps_style == "uncorrected" and opt.weight_decay and opt.weight_decay_style == "l2":
+        return "keras.optimizers.Adam has no L2-in-gradient option (framebench adds it to AdamCorrectedEps only)"
     return None
 
 
 def default_optimizer(name: str) -> OptimizerSpec | None:
-    """What `keras.optimizers.Adam()` / `SGD()` give without arguments."""
-    if name == "adam":
-        adam = inspect.signature(keras.optimizers.Adam).parameters
+    """What keras.optimizers gives for preset `name` with no arguments but the learning rate."""
+    if name in ("adam", "adamw"):
+        adam = inspect.signature(keras.optimizers.Adam if name == "adam" else keras.optimizers.AdamW).parameters
+        wd = adam["weight_decay"].default
         return OptimizerSpec(name="adam", beta_1=adam["beta_1"].default, beta_2=adam["beta_2"].default,
-                             eps=adam["epsilon"].default, eps_style="uncorrected")  # fmt: skip
+                             eps=adam["epsilon"].default, eps_style="uncorrected", weight_decay=wd or 0.0,
+                             weight_decay_style="decoupled" if wd else "l2")  # fmt: skip
     if name == "sgd":
-        return OptimizerSpec(name="sgd", momentum=inspect.signature(keras.optimizers.SGD).parameters["momentum"].default)
+        sgd = inspect.signature(keras.optimizers.SGD).parameters
+        return OptimizerSpec(name="sgd", momentum=sgd["momentum"].default, nesterov=sgd["nesterov"].default, velocity="step")
+    if name in ("momentum", "nesterov"):
+        return None  # SGD(momentum=0.0) by default: a momentum value must be chosen
+    if name == "rmsprop":
+        rms = inspect.signature(keras.optimizers.RMSprop).parameters
+        return OptimizerSpec(name="rmsprop", rho=rms["rho"].default, eps=rms["epsilon"].default, eps_style="inside",
+                             centered=rms["centered"].default, momentum=rms["momentum"].default, velocity="step")  # fmt: skip
     return None
 
 
@@ -329,16 +454,21 @@ def defaults(spec: TaskSpec) -> dict[str, str]:
         "LSTM init": f"recurrent {type(lstm.cell.recurrent_initializer).__name__}, unit_forget_bias={lstm.cell.unit_forget_bias}",
         "loss input": f"{loss_cls.__name__} from_logits={_default(loss_cls, 'from_logits')} (expects probabilities)",
         "batching and shuffling": f"fit: batch_size {_fit_batch_size()}, shuffle={_default(keras.Model.fit, 'shuffle')}",
-        "L2 penalty": f"Adam weight_decay={keras.optimizers.Adam().weight_decay}",
+        "RMSprop decay and epsilon": f"rho={_default(keras.optimizers.RMSprop, 'rho')}, "
+        f"epsilon={_default(keras.optimizers.RMSprop, 'epsilon')} inside the square root",
+        "momentum velocity": f"v = momentum * v - lr * g, w += v (momentum={_default(keras.optimizers.SGD, 'momentum')})",
+        "L2 penalty": f"Adam weight_decay={keras.optimizers.Adam().weight_decay}; AdamW "
+        f"weight_decay={_default(keras.optimizers.AdamW, 'weight_decay')} (decoupled, x lr); no L2-in-gradient option",
     }
 
 
 def source_names(spec: TaskSpec) -> dict[str, list[str]]:
     """The functions --explain shows for each role (the same for every backend), plus helpers this spec needs."""
-    corrected_adam = spec.optimizer.name == "adam" and spec.optimizer.eps_style == "corrected"
+    optimizer = make_optimizer(spec.optimizer)
+    custom = [type(optimizer).__name__, "SpecGradient"] if isinstance(optimizer, SpecGradient) else []
     return {
         "Build the model from the spec": ["build_model"],
-        "The optimizer": ["make_optimizer", *(["AdamCorrectedEps"] if corrected_adam else [])],
+        "The optimizer": ["make_optimizer", *custom],
         "The loss": ["make_loss"],
         "One training epoch": ["Network.fit_epoch", "Network.epoch_data"],
     }

@@ -22,6 +22,9 @@ import torch  # noqa: E402
 from frameworks import keras_shared  # noqa: E402
 from frameworks.keras_shared import (  # noqa: E402, F401 - the shared model, re-exported for --explain
     AdamCorrectedEps,
+    RMSpropSpecEps,
+    SGDExactMomentum,
+    SpecGradient,
     build_model,
     default_optimizer,
     defaults,
@@ -70,7 +73,7 @@ def configure(settings: RunSettings) -> str:
 # measured float32-sized errors in them (logits 5e-7, gradients 1e-7 against the float64 reference):
 # float64 is computed in float32, without a warning.
 DTYPES = {"float32": "float32", "float64": "float32"}
-ADAM_STYLES = keras_shared.ADAM_STYLES
+EPS_STYLES = keras_shared.EPS_STYLES
 HAS_GRADIENTS = True
 UNBIASED_MOVING_VAR = keras_shared.UNBIASED_MOVING_VAR
 SUMMARY_TITLE = keras_shared.SUMMARY_TITLE

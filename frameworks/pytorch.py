@@ -15,7 +15,9 @@ from torch.utils.data import DataLoader
 
 from frameworks import layout
 from frameworks.base import SPEC_MODEL, OnBatch, RunSettings, Weights
+from tasks.optimizers import decoupled_rate
 from tasks.pipeline import batch_slices
+from tasks.reference import mse_targets
 from tasks.spec import (
     LSTM,
     BatchNorm,
@@ -74,25 +76,38 @@ def configure(settings: RunSettings) -> str:
 # ---------------------------------------------------------------- facts the workbench asks for
 
 DTYPES = {"float32": "float32", "float64": "float64"}  # dtype asked -> dtype really computed
-ADAM_STYLES = ("corrected", "uncorrected")  # Adam eps styles run exactly (AdamUncorrectedEps rescales eps per step)
+# eps placements run exactly, per optimizer family (AdamUncorrectedEps rescales eps per step; RMSprop adds eps outside only)
+EPS_STYLES = {"adam": ("corrected", "uncorrected"), "rmsprop": ("outside",)}
 HAS_GRADIENTS = True
 UNBIASED_MOVING_VAR = True  # BatchNorm's running_var takes the unbiased (n - 1) batch variance
 SUMMARY_TITLE = "(NCHW)"  # shown after the framework name
 
 
 def unsupported(spec: TaskSpec) -> str | None:
-    """PyTorch builds every layer of the spec vocabulary."""
+    """PyTorch builds every layer of the spec vocabulary and torch.optim expresses every optimizer of the spec.
+
+    (RMSprop with eps inside the square root runs with torch's eps outside it: EPS_STYLES says it is not exact.)
+    """
     return None
 
 
 def default_optimizer(name: str) -> OptimizerSpec | None:
-    """What `torch.optim.Adam(params)` / `SGD(params, lr)` give without further arguments."""
-    if name == "adam":
-        adam = inspect.signature(torch.optim.Adam).parameters
-        beta_1, beta_2 = adam["betas"].default
-        return OptimizerSpec(name="adam", beta_1=beta_1, beta_2=beta_2, eps=adam["eps"].default, eps_style="corrected")
+    """What torch.optim gives for preset `name` with no arguments but lr (momentum: none by default)."""
+    sgd = inspect.signature(torch.optim.SGD).parameters
     if name == "sgd":
-        return OptimizerSpec(name="sgd", momentum=inspect.signature(torch.optim.SGD).parameters["momentum"].default)
+        return OptimizerSpec(name="sgd", momentum=sgd["momentum"].default, dampening=sgd["dampening"].default)
+    if name in ("momentum", "nesterov"):
+        return None  # SGD(momentum=0) by default: a momentum value must be chosen
+    if name == "rmsprop":
+        rms = inspect.signature(torch.optim.RMSprop).parameters
+        return OptimizerSpec(name="rmsprop", rho=rms["alpha"].default, eps=rms["eps"].default, eps_style="outside",
+                             centered=rms["centered"].default, momentum=rms["momentum"].default)  # fmt: skip
+    if name in ("adam", "adamw"):
+        adam = inspect.signature(torch.optim.Adam if name == "adam" else torch.optim.AdamW).parameters
+        beta_1, beta_2 = adam["betas"].default
+        return OptimizerSpec(name="adam", beta_1=beta_1, beta_2=beta_2, eps=adam["eps"].default, eps_style="corrected",
+                             weight_decay=adam["weight_decay"].default,
+                             weight_decay_style="decoupled" if name == "adamw" else "l2")  # fmt: skip
     return None
 
 
@@ -132,7 +147,12 @@ def defaults(spec: TaskSpec) -> dict[str, str]:
         "loss input": "nn.CrossEntropyLoss / BCEWithLogitsLoss take logits",
         "batching and shuffling": f"your own loop (DataLoader: batch_size={_default(DataLoader, 'batch_size')}, "
         f"shuffle={_default(DataLoader, 'shuffle')})",
-        "L2 penalty": f"Adam weight_decay={_default(torch.optim.Adam, 'weight_decay')}",
+        "RMSprop decay and epsilon": f"alpha={_default(torch.optim.RMSprop, 'alpha')}, eps={_default(torch.optim.RMSprop, 'eps')} "
+        "outside the square root",
+        "momentum velocity": f"v = momentum * v + (1 - dampening) * g, p -= lr * v (momentum={_default(torch.optim.SGD, 'momentum')}, "
+        f"dampening={_default(torch.optim.SGD, 'dampening')})",
+        "L2 penalty": f"Adam weight_decay={_default(torch.optim.Adam, 'weight_decay')} (L2 in the gradient); "
+        f"AdamW weight_decay={_default(torch.optim.AdamW, 'weight_decay')} (decoupled, x lr)",
     }
     return cells
 
@@ -233,8 +253,9 @@ class AdamUncorrectedEps(torch.optim.Adam):
     (and its fast multi-tensor path) with that epsilon set before each step.
     """
 
-    def __init__(self, params, lr: float, betas: tuple[float, float], eps: float):  # noqa: ANN001
-        super().__init__(params, lr=lr, betas=betas, eps=eps)
+    def __init__(self, params, lr: float, betas: tuple[float, float], eps: float, weight_decay: float = 0.0,  # noqa: ANN001
+                 decoupled_weight_decay: bool = False):  # fmt: skip
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, decoupled_weight_decay=decoupled_weight_decay)
         self.keras_eps, self.steps = eps, 0
 
     @torch.no_grad()
@@ -247,17 +268,33 @@ class AdamUncorrectedEps(torch.optim.Adam):
 
 
 def make_optimizer(opt: OptimizerSpec, params) -> torch.optim.Optimizer:  # noqa: ANN001
-    """The spec's optimizer; torch.optim.Adam adds eps to the bias-corrected sqrt(v_hat)."""
+    """The spec's optimizer, every number passed explicitly.
+
+    torch's weight_decay= is L2 added to the gradient; AdamW (decoupled_weight_decay) shrinks the weights by
+    lr * weight_decay * w first. Its momentum velocity holds no lr (v = momentum * v + g, p -= lr * v): the spec's
+    "gradient" velocity; Network.set_learning_rate rescales it for the "step" velocity.
+    """
+    l2 = opt.weight_decay if opt.weight_decay_style == "l2" else 0.0
     if opt.name == "sgd":
-        return torch.optim.SGD(params, lr=opt.lr, momentum=opt.momentum)
+        return torch.optim.SGD(params, lr=opt.lr, momentum=opt.momentum, dampening=opt.dampening, nesterov=opt.nesterov,
+                               weight_decay=l2)  # fmt: skip
+    if opt.name == "rmsprop":
+        # torch calls rho "alpha" (default 0.99) and adds eps outside the square root
+        return torch.optim.RMSprop(params, lr=opt.lr, alpha=opt.rho, eps=opt.eps, weight_decay=l2, momentum=opt.momentum,
+                                   centered=opt.centered)  # fmt: skip
+    decoupled = opt.weight_decay_style == "decoupled"
+    wd = decoupled_rate(opt) if decoupled else l2  # torch multiplies decoupled decay by the current lr
+    betas = (opt.beta_1, opt.beta_2)
     if opt.eps_style == "corrected":
-        return torch.optim.Adam(params, lr=opt.lr, betas=(opt.beta_1, opt.beta_2), eps=opt.eps)
-    return AdamUncorrectedEps(params, lr=opt.lr, betas=(opt.beta_1, opt.beta_2), eps=opt.eps)
+        cls = torch.optim.AdamW if decoupled else torch.optim.Adam
+        return cls(params, lr=opt.lr, betas=betas, eps=opt.eps, weight_decay=wd)
+    return AdamUncorrectedEps(params, lr=opt.lr, betas=betas, eps=opt.eps, weight_decay=wd, decoupled_weight_decay=decoupled)
 
 
 def make_loss(spec: TaskSpec) -> nn.Module:
-    """Mean cross-entropy on logits (softmax for classes, sigmoid for one output)."""
-    return nn.CrossEntropyLoss() if spec.model.loss == "cross_entropy" else nn.BCEWithLogitsLoss()
+    """Mean cross-entropy on logits (softmax for classes, sigmoid for one output), or mean squared error on the logit."""
+    losses = {"cross_entropy": nn.CrossEntropyLoss, "binary_cross_entropy": nn.BCEWithLogitsLoss, "mse": nn.MSELoss}
+    return losses[spec.model.loss]()
 
 
 class Network:
@@ -313,6 +350,7 @@ class Network:
     def _targets(self, y: np.ndarray) -> torch.Tensor:
         if self.spec.model.loss == "cross_entropy":
             return torch.as_tensor(y, dtype=torch.long, device=self.device)
+        y = mse_targets(y) if self.spec.model.loss == "mse" else y  # -1/+1 targets for the logit
         return torch.as_tensor(y, device=self.device).to(self.dtype).reshape(-1, 1)
 
     def set_train_data(self, X: np.ndarray, y: np.ndarray) -> None:
@@ -328,8 +366,17 @@ class Network:
         return loss.detach()
 
     def set_learning_rate(self, lr: float) -> None:
-        """Use this learning rate from the next step on (the driver's per-epoch schedule)."""
+        """Use this learning rate from the next step on (the driver's per-epoch schedule).
+
+        torch's momentum buffer holds no lr ("gradient" velocity). For the spec's "step" velocity (v holds
+        lr * g, as in Keras) the buffer is rescaled by old lr / new lr, which is that velocity in torch's units.
+        """
         for group in self.optimizer.param_groups:
+            if self.spec.optimizer.velocity == "step" and group["lr"] != lr:
+                for p in group["params"]:
+                    buffer = self.optimizer.state.get(p, {}).get("momentum_buffer")
+                    if buffer is not None:
+                        buffer.mul_(group["lr"] / lr)
             group["lr"] = lr
 
     def fit_epoch(self, order: np.ndarray, on_batch: OnBatch) -> float:

@@ -49,28 +49,36 @@ def configure(settings: RunSettings) -> str:
 # ---------------------------------------------------------------- facts the workbench asks for
 
 DTYPES = {"float32": "float32", "float64": "float64"}  # MLPClassifier keeps the input's float dtype
-ADAM_STYLES = ("uncorrected",)  # Adam eps styles it runs exactly: MLPClassifier's Adam adds eps to the uncorrected sqrt(v)
+EPS_STYLES = {"adam": ("uncorrected",)}  # eps placements it runs exactly: MLPClassifier's Adam adds eps to the uncorrected sqrt(v)
 HAS_GRADIENTS = False  # no public gradient API: its partial_fit steps are compared in the trajectories
 UNBIASED_MOVING_VAR = None  # no BatchNorm
 SUMMARY_TITLE = "MLPClassifier"  # shown after the framework name
 
 
 def unsupported(spec: TaskSpec) -> str | None:
-    """Why MLPClassifier cannot be the spec's network, or None if it can."""
+    """Why MLPClassifier cannot be the spec's network, or cannot express its optimizer, or None if it can."""
     if not all(isinstance(layer, (Dense, ReLU)) for layer in spec.model.layers) or spec.model.loss != "cross_entropy":
         return "MLPClassifier builds Dense + ReLU softmax classifiers only"
     if spec.model.layers[-1].units < 3:
         return "MLPClassifier uses one logistic output for 2 classes, not 2 logits"
+    opt = spec.optimizer
+    if opt.name not in ("sgd", "adam"):
+        return f"MLPClassifier has no {opt.name} solver (solver='sgd' or 'adam' only)"
+    if opt.dampening:
+        return "MLPClassifier's SGD has no dampening"
+    if opt.weight_decay:
+        return "MLPClassifier's alpha is L2 on coefs_ only (never on intercepts_), in the gradient: no decay on every weight"
     return None
 
 
 def default_optimizer(name: str) -> OptimizerSpec | None:
-    """What MLPClassifier(solver=name) uses without further arguments."""
+    """What MLPClassifier(solver=...) uses for preset `name` without further arguments (alpha off, as framebench sets it)."""
     mlp = MLPClassifier()
     if name == "adam":
         return OptimizerSpec(name="adam", beta_1=mlp.beta_1, beta_2=mlp.beta_2, eps=mlp.epsilon, eps_style="uncorrected")
-    if name == "sgd":
-        return OptimizerSpec(name="sgd", momentum=mlp.momentum)  # 0.9, with Nesterov on by default
+    if name in ("sgd", "momentum", "nesterov"):
+        # solver="sgd" is Nesterov momentum 0.9 by default; its velocity holds lr (updates = momentum * v - lr * g)
+        return OptimizerSpec(name="sgd", momentum=mlp.momentum, nesterov=mlp.nesterovs_momentum, velocity="step")
     return None
 
 
@@ -91,7 +99,8 @@ def defaults(spec: TaskSpec) -> dict[str, str]:
         "SGD learning rate": str(mlp.learning_rate_init),
         "loss input": "softmax built into the output layer",
         "batching and shuffling": f"batch_size={mlp.batch_size!r} (min(200, n)), shuffle={mlp.shuffle}",
-        "L2 penalty": f"alpha={mlp.alpha}",
+        "momentum velocity": f"v = momentum * v - lr * g, w += v (momentum={mlp.momentum}, nesterovs_momentum={mlp.nesterovs_momentum})",
+        "L2 penalty": f"alpha={mlp.alpha} (L2 on coefs_ only, gradient alpha * W / batch size)",
     }
 
 
@@ -169,15 +178,15 @@ def build_mlp(spec: TaskSpec, seed: int) -> MLPClassifier:
         hidden_layer_sizes=tuple(layer.units for layer in spec.model.layers if isinstance(layer, Dense))[:-1],
         activation="relu",
         solver=opt.name,  # "adam" or "sgd"; its Adam adds eps to the uncorrected sqrt(v), like Keras
-        alpha=0.0,  # default 1e-4 is an L2 penalty the other frameworks do not have
+        alpha=0.0,  # default 1e-4 is an L2 penalty (on coefs_ only, divided by the batch size) the spec does not have
         batch_size=spec.train.batch_size,
         learning_rate="constant",
         learning_rate_init=opt.lr,
         beta_1=opt.beta_1,
         beta_2=opt.beta_2,
         epsilon=opt.eps,
-        momentum=opt.momentum,
-        nesterovs_momentum=False,
+        momentum=opt.momentum,  # its velocity holds lr (v = momentum * v - lr * g): the spec's "step" velocity
+        nesterovs_momentum=opt.nesterov,  # default True
         shuffle=False,  # partial_fit sees one shared batch at a time
         random_state=seed,
     )
@@ -242,8 +251,14 @@ class Network:
 
     # -------------------------------------------------------------- training
     def set_learning_rate(self, lr: float) -> None:
-        """Use this learning rate from the next partial_fit on (the driver's per-epoch schedule)."""
+        """Use this learning rate from the next partial_fit on (the driver's per-epoch schedule).
+
+        Its SGD velocity holds lr ("step"); for the spec's "gradient" velocity it is rescaled by new lr / old lr.
+        """
         self.estimator.learning_rate_init = lr  # read when its optimizer is created...
+        optimizer = getattr(self.estimator, "_optimizer", None)
+        if self.spec.optimizer.velocity == "gradient" and hasattr(optimizer, "velocities") and optimizer.learning_rate != lr:
+            optimizer.velocities = [v * (lr / optimizer.learning_rate) for v in optimizer.velocities]
         if hasattr(self.estimator, "_optimizer"):
             self.estimator._optimizer.learning_rate_init = lr  # ...by its Adam at every step...
             self.estimator._optimizer.learning_rate = lr  # ...and as is by its constant-rate SGD

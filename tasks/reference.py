@@ -1,4 +1,4 @@
-"""The one NumPy float64 reference: forward, hand-written backward, losses and optimizer steps.
+"""The one NumPy float64 reference: forward, hand-written backward, losses; optimizer steps from tasks/optimizers.py.
 
 Every framework adapter is checked against this module (STYLE.md item 9). It works on the
 canonical weight layout of `tasks.spec`: a dict keyed by `param_key`, e.g. 'dense_0.kernel'.
@@ -13,12 +13,12 @@ where ``p`` and ``grads`` hold that layer's weights under their short names ('ke
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from tasks.optimizers import EPS_STYLES, AdamState, OptimizerState, adam_step, sgd_step, step  # noqa: F401 - re-exported
 from tasks.spec import (
     LSTM,
     PARAM_NAMES,
@@ -299,7 +299,8 @@ def forward_layers(model: ModelSpec, weights: Weights, X: np.ndarray, training: 
 
 # ---------------------------------------------------------------- losses
 
-LOSSES = ("cross_entropy", "binary_cross_entropy")
+LOSSES = ("cross_entropy", "binary_cross_entropy", "mse")
+ONE_LOGIT_LOSSES = ("binary_cross_entropy", "mse")  # one logit per sample, labels 0/1
 
 
 def _loss_and_logit_grad(logits: np.ndarray, y: np.ndarray, kind: str) -> tuple[float, np.ndarray]:
@@ -317,11 +318,20 @@ def _loss_and_logit_grad(logits: np.ndarray, y: np.ndarray, kind: str) -> tuple[
         z, t = logits.reshape(n), np.asarray(y, dtype=np.float64).reshape(n)
         value = (np.logaddexp(0.0, z) - z * t).mean()  # log(1 + e^z) - z*t, stable for any z
         return float(value), ((sigmoid(z) - t) / n).reshape(logits.shape)
+    if kind == "mse":
+        z, t = logits.reshape(n), mse_targets(y)
+        value = ((z - t) ** 2).mean()
+        return float(value), (2.0 * (z - t) / n).reshape(logits.shape)
     raise KeyError(f"unknown loss {kind!r}; valid: {', '.join(LOSSES)}")
 
 
+def mse_targets(y: np.ndarray) -> np.ndarray:
+    """The regression targets of the "mse" loss: labels 0/1 become -1/+1, so the logit's sign stays the prediction."""
+    return 2.0 * np.asarray(y, dtype=np.float64).reshape(-1) - 1.0
+
+
 def loss(logits: np.ndarray, y: np.ndarray, kind: str) -> float:
-    """Mean softmax cross-entropy (int labels) or mean sigmoid BCE (one logit, labels 0/1)."""
+    """Mean softmax cross-entropy (int labels), mean sigmoid BCE or mean squared error (one logit, labels 0/1)."""
     return _loss_and_logit_grad(logits, y, kind)[0]
 
 
@@ -385,61 +395,6 @@ def batchnorm_moving_update(model: ModelSpec, weights: Weights, X: np.ndarray, u
     return updated
 
 
-# ---------------------------------------------------------------- optimizers
-
-
-def sgd_step(weights: Weights, grads: Weights, lr: float) -> Weights:
-    """w - lr * grad for every trainable weight in `grads`; everything else passes through."""
-    new = dict(weights)
-    for key, grad in grads.items():
-        if is_trainable(key):
-            new[key] = weights[key] - lr * grad
-    return new
-
-
-@dataclass(frozen=True)
-class AdamState:
-    """Adam's step count and moment estimates, keyed like the weights."""
-
-    t: int = 0  # steps taken so far
-    m: dict[str, np.ndarray] = field(default_factory=dict)  # first-moment estimates
-    v: dict[str, np.ndarray] = field(default_factory=dict)  # second-moment estimates
-
-
-EPS_STYLES = ("corrected", "uncorrected")
-
-
-def adam_step(
-    weights: Weights,
-    grads: Weights,
-    state: AdamState | None,
-    *,
-    lr: float,
-    beta_1: float,
-    beta_2: float,
-    eps: float,
-    eps_style: str,
-) -> tuple[Weights, AdamState]:
-    """One Adam step (state None = first step); eps_style says where eps enters, see OptimizerSpec."""
-    if eps_style not in EPS_STYLES:
-        raise KeyError(f"unknown eps_style {eps_style!r}; valid: {', '.join(EPS_STYLES)}")
-    state = AdamState() if state is None else state
-    t = state.t + 1
-    new, m, v = dict(weights), dict(state.m), dict(state.v)
-    for key, grad in grads.items():
-        if not is_trainable(key):
-            continue
-        m[key] = beta_1 * state.m.get(key, 0.0) + (1.0 - beta_1) * grad
-        v[key] = beta_2 * state.v.get(key, 0.0) + (1.0 - beta_2) * grad * grad
-        if eps_style == "corrected":  # PyTorch
-            m_hat, v_hat = m[key] / (1.0 - beta_1**t), v[key] / (1.0 - beta_2**t)
-            new[key] = weights[key] - lr * m_hat / (np.sqrt(v_hat) + eps)
-        else:  # Keras, scikit-learn: bias correction folded into the step size
-            lr_t = lr * np.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
-            new[key] = weights[key] - lr_t * m[key] / (np.sqrt(v[key]) + eps)
-    return new, AdamState(t=t, m=m, v=v)
-
-
 def cancelled_by_batchnorm(model: ModelSpec) -> set[str]:
     """Biases of Dense/Conv2D layers directly followed by BatchNorm, and that BatchNorm's moving_mean.
 
@@ -454,23 +409,19 @@ def cancelled_by_batchnorm(model: ModelSpec) -> set[str]:
     return keys
 
 
-def trajectory(model: ModelSpec, weights: Weights, batches: list[tuple[np.ndarray, np.ndarray]], opt, unbiased_variance: bool) -> list[Weights]:  # noqa: ANN001
+def trajectory(model: ModelSpec, weights: Weights, batches: list[tuple[np.ndarray, np.ndarray]], opt, unbiased_variance: bool,  # noqa: ANN001
+               lrs: list[float] | None = None) -> list[Weights]:  # fmt: skip
     """Every weight (moving statistics too) after each step of `opt` (a tasks.spec.OptimizerSpec) on `batches`.
 
-    Plain SGD or Adam in either eps style; the BatchNorm running variance follows `unbiased_variance`.
+    Any optimizer of tasks/optimizers.py; `lrs`: the learning rate of each step (default: opt.lr throughout).
+    The BatchNorm running variance follows `unbiased_variance`.
     """
-    if opt.name == "sgd" and opt.momentum:
-        raise ValueError("the reference SGD step has no momentum")
     weights = {k: np.asarray(v, dtype=np.float64) for k, v in weights.items()}
     state, snapshots = None, []
-    for X, y in batches:
+    for i, (X, y) in enumerate(batches):
         _, grads = loss_and_gradients(model, weights, X, y)
         moving = batchnorm_moving_update(model, weights, X, unbiased_variance)
-        if opt.name == "sgd":
-            weights = sgd_step(weights, grads, opt.lr)
-        else:
-            weights, state = adam_step(weights, grads, state, lr=opt.lr, beta_1=opt.beta_1, beta_2=opt.beta_2,
-                                       eps=opt.eps, eps_style=opt.eps_style)  # fmt: skip
+        weights, state = step(weights, grads, state, opt, None if lrs is None else lrs[i])
         weights = {**weights, **moving}
         snapshots.append(weights)
     return snapshots

@@ -118,7 +118,8 @@ class ModelSpec:
     input_shape: tuple[int, ...] = (784,)  # one sample, canonical layout (NHWC for images)
     layers: tuple[Layer, ...] = ()  # applied in order; the last one outputs logits
     input_dtype: str = "float"  # "float" (features) or "int" (token ids)
-    loss: str = "cross_entropy"  # "cross_entropy" (softmax logits) or "binary_cross_entropy" (1 logit)
+    # "cross_entropy" (softmax logits), "binary_cross_entropy" (1 logit), or "mse" (1 logit, mean (logit - (2y - 1))^2)
+    loss: str = "cross_entropy"
 
 
 @dataclass(frozen=True)
@@ -134,18 +135,43 @@ class InitSpec:
 
 @dataclass(frozen=True)
 class OptimizerSpec:
-    """The optimizer and every constant it uses."""
+    """The optimizer and every constant it uses; tasks/optimizers.py implements exactly this meaning.
 
-    name: str = "adam"  # adam | sgd
-    lr: float = 1e-3  # learning rate
+    The presets of --optimizer (sgd, momentum, nesterov, rmsprop, adam, adamw) are `tasks.optimizers.preset`.
+    """
+
+    name: str = "adam"  # the update rule: sgd | rmsprop | adam
+    lr: float = 1e-3  # learning rate (the driver multiplies it by TrainSpec.lr_decay after each epoch)
+    # sgd (and rmsprop's optional momentum)
+    momentum: float = 0.0  # 0 = no momentum
+    nesterov: bool = False  # sgd only: step along g + momentum * v (Nesterov) instead of v
+    dampening: float = 0.0  # sgd only: v = momentum * v + (1 - dampening) * g, and v = g at the first step
+    # How the velocity holds the learning rate (the two agree exactly while lr is constant):
+    #   "gradient": v = momentum * v + g,       w -= lr * v   (PyTorch, optax.sgd)
+    #   "step":     v = momentum * v - lr * g,  w += v        (Keras, scikit-learn, optax.rmsprop's trace)
+    velocity: str = "gradient"
+    # rmsprop
+    rho: float = 0.9  # decay of the mean squared gradient s (PyTorch calls it alpha, default 0.99)
+    centered: bool = False  # divide by sqrt(s - mean(g)^2), the estimated variance, instead of sqrt(s)
+    # adam
     beta_1: float = 0.9  # Adam first-moment decay
     beta_2: float = 0.999  # Adam second-moment decay
-    eps: float = 1e-7  # Adam epsilon
-    # Where eps enters Adam's denominator:
-    #   "corrected":   lr * m_hat / (sqrt(v_hat) + eps)            (PyTorch)
-    #   "uncorrected": lr_t * m / (sqrt(v) + eps), lr_t bias-corrected (Keras, scikit-learn)
+    eps: float = 1e-7  # the epsilon of Adam's and RMSprop's denominators
+    # Where eps enters the denominator:
+    #   adam "corrected":   lr * m_hat / (sqrt(v_hat) + eps)            (PyTorch, optax)
+    #   adam "uncorrected": lr_t * m / (sqrt(v) + eps), lr_t bias-corrected (Keras, scikit-learn)
+    #   rmsprop "outside":  lr * g / (sqrt(s) + eps)                     (PyTorch)
+    #   rmsprop "inside":   lr * g / sqrt(s + eps)                       (Keras, optax's default)
     eps_style: str = "corrected"
-    momentum: float = 0.0  # SGD momentum (0 = plain SGD)
+    # weight decay, on every trainable weight (biases and BatchNorm too)
+    weight_decay: float = 0.0  # 0 = none
+    #   "l2":        g += weight_decay * w before the update (PyTorch's weight_decay=, optax.add_decayed_weights first)
+    #   "decoupled": w -= lr * weight_decay * w, then the update on the plain g (adam only: AdamW)
+    weight_decay_style: str = "l2"
+    # decoupled only, how the decay follows the learning rate:
+    #   "lr":       w -= lr * weight_decay * w with the current lr (PyTorch AdamW, Keras, optax.adamw)
+    #   "schedule": w -= (lr / lr_0) * weight_decay * w, lr_0 = the lr above (Loshchilov & Hutter's AdamW)
+    decay_scale: str = "lr"
 
 
 @dataclass(frozen=True)
@@ -221,16 +247,29 @@ def with_overrides(
     batch_size: int | None = None,
     lr: float | None = None,
     seed: int | None = None,
+    optimizer: str | None = None,
+    weight_decay: float | None = None,
+    loss: str | None = None,
 ) -> TaskSpec:
-    """Return a copy of `spec` with the CLI's overrides applied (None keeps the spec's value)."""
+    """Return a copy of `spec` with the CLI's overrides applied (None keeps the spec's value).
+
+    optimizer: a preset of tasks.optimizers (the task's lr, betas and eps kept); weight_decay alone
+    keeps the task's optimizer and adds L2 (decoupled for adamw). lr applies last.
+    """
+    from tasks import optimizers  # tasks.optimizers imports this module
+
     train = replace(
         spec.train,
         epochs=spec.train.epochs if epochs is None else epochs,
         batch_size=spec.train.batch_size if batch_size is None else batch_size,
         seed=spec.train.seed if seed is None else seed,
     )
-    optimizer = spec.optimizer if lr is None else replace(spec.optimizer, lr=lr)
-    return replace(spec, train=train, optimizer=optimizer)
+    opt = spec.optimizer
+    if optimizer is not None or weight_decay is not None:
+        opt = optimizers.preset(optimizer or optimizers.preset_name(opt), opt, weight_decay)
+    opt = opt if lr is None else replace(opt, lr=lr)
+    model = spec.model if loss is None else replace(spec.model, loss=loss)
+    return replace(spec, train=train, optimizer=opt, model=model)
 
 
 # ---------------------------------------------------------------- shapes and parameters

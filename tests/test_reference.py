@@ -249,8 +249,8 @@ def test_binary_cross_entropy_by_hand() -> None:
 
 
 def test_unknown_loss_lists_valid_names() -> None:
-    with pytest.raises(KeyError, match="cross_entropy, binary_cross_entropy"):
-        loss(np.zeros((1, 2)), np.zeros(1), "mse")
+    with pytest.raises(KeyError, match="cross_entropy, binary_cross_entropy, mse"):
+        loss(np.zeros((1, 2)), np.zeros(1), "hinge")
 
 
 # ---------------------------------------------------------------- model-level API

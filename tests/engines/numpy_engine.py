@@ -2,7 +2,7 @@
 
 It is registered only through FRAMEBENCH_EXTRA_FRAMEWORKS (see tests/test_templates.py) and reuses
 the float64 reference of tasks/reference.py for its forward and backward passes, with the spec's
-optimizer (plain SGD or Adam in either eps style). It proves that the module protocol of
+optimizer (any of tasks/optimizers.py). It proves that the module protocol of
 frameworks/base.py is all an engine needs: every template runs on it.
 """
 
@@ -38,7 +38,7 @@ def configure(settings: RunSettings) -> str:
 
 
 DTYPES = {"float32": "float64", "float64": "float64"}  # the reference computes in float64, whatever is asked
-ADAM_STYLES = ("corrected", "uncorrected")
+EPS_STYLES = reference.EPS_STYLES  # every placement: the reference itself
 HAS_GRADIENTS = True
 UNBIASED_MOVING_VAR = True
 SUMMARY_TITLE = "(NHWC, NumPy)"
@@ -125,11 +125,7 @@ class Network:
         opt = self.spec.optimizer
         loss, grads = reference.loss_and_gradients(self.spec.model, self.weights, X, y)
         moving = reference.batchnorm_moving_update(self.spec.model, self.weights, X, UNBIASED_MOVING_VAR)
-        if opt.name == "sgd":
-            self.weights = reference.sgd_step(self.weights, grads, self.lr)
-        else:
-            self.weights, self.state = reference.adam_step(self.weights, grads, self.state, lr=self.lr, beta_1=opt.beta_1,
-                                                           beta_2=opt.beta_2, eps=opt.eps, eps_style=opt.eps_style)  # fmt: skip
+        self.weights, self.state = reference.step(self.weights, grads, self.state, opt, self.lr)
         self.weights.update(moving)
         return float(loss)
 

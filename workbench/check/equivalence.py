@@ -7,8 +7,8 @@ Three checks, each giving a list of `Row`s (one comparison each, elementwise, ne
 * gradient: training-mode loss and the gradient of every trainable parameter, canonical layout;
   plus reference analytic gradients vs central finite differences on a few samples and coordinates;
 * trajectory: K optimizer steps on identical batches with dropout off, every weight after every step
-  against the reference; framework pairs at the steps of measure.SHOWN_STEPS. Plain SGD, Adam in each
-  eps style a framework runs exactly, and each framework's default Adam.
+  against the reference; framework pairs at the steps of measure.SHOWN_STEPS. Plain SGD, the spec's optimizer
+  (any of tasks/optimizers.py) in each eps placement a framework runs exactly, and each framework's defaults of it.
 
 Every framework is measured in its own child process (workbench/check/measure.py); this module only
 computes the reference and judges. The measure is the max abs diff in float64 and the max abs diff
@@ -16,15 +16,15 @@ divided by the largest magnitude of the right-hand side ("max rel") in float32; 
 spec's Tolerances. Status of a row:
 
 * OK           measure <= tol
-* INACCURATE   float32 trajectories with Adam only: tol < measure <= 10 * tol. Measured reason: Adam
+* INACCURATE   float32 trajectories with Adam or RMSprop only: tol < measure <= 10 * tol. Measured reason: Adam
                divides by sqrt(v); a weight whose true gradient is ~0 (a bias before BatchNorm) moves by
                lr-sized steps driven by float32 rounding noise, so float32 runs drift apart faster than SGD.
                Coordinates whose gradient is tiny but nonzero (measure.noise_driven) are left out of
-               float32 Adam trajectories altogether, with their count in the row's note.
+               float32 Adam and RMSprop trajectories altogether, with their count in the row's note.
 * DOWNCAST     a float64 comparison where a framework really computes float32, as its adapter declares
                (its DTYPES): judged on the float32 measure and tolerance, within it
 * FAIL         anything else above tol, a NaN, a shape mismatch, or a declared dtype the outputs contradict
-* INFO         reported, not judged: default-Adam drift and documented convention differences
+* INFO         reported, not judged: each framework's default optimizer's drift and documented convention differences
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -41,12 +41,12 @@ from tasks import reference
 from tasks.init import init_weights
 from tasks.spec import LSTM, BaselineSpec, Conv2D, Dense, Dropout, OptimizerSpec, TaskSpec, Weights, count_params
 from tasks.spec_io import spec_to_json
-from workbench.check.measure import NOISE_FLOOR, SHOWN_STEPS, difference
+from workbench.check.measure import ADAPTIVE, NOISE_FLOOR, SHOWN_STEPS, difference
 from workbench.run.ask import AskError, ask
 
 REFERENCE = "reference"
 FRAMEWORKS = DEFAULT_FRAMEWORKS
-INACCURATE_FACTOR = 10.0  # the narrow band of float32 Adam trajectories (see the module docstring)
+INACCURATE_FACTOR = 10.0  # the narrow band of float32 Adam and RMSprop trajectories (see the module docstring)
 CHECK_MLP = "MLPClassifier"  # the baseline name under which a baseline framework builds the spec's network
 
 
@@ -78,6 +78,7 @@ class CheckConfig:
     frameworks: tuple[str, ...] = FRAMEWORKS
     threads: int = 1  # every framework's threads: one (tiny batches; two spin for 0.2 s per conv on a busy machine)
     seed: int = 0  # weights, perturbations, random inputs, finite-difference coordinates
+    optimizers: tuple[OptimizerSpec, ...] = ()  # trajectories of these too, as of the spec's optimizer (in the same children)
 
 
 @dataclass
@@ -236,7 +237,8 @@ def measure_all(spec: TaskSpec, weights: Weights, X: np.ndarray, y: np.ndarray, 
         if missing:
             return f"not installed: {', '.join(missing)}"
         request = {"spec": spec_to_json(spec), "dtypes": list(config.dtypes), "steps": config.steps,
-                   "threads": config.threads, "model": CHECK_MLP if engine(name).baselines else SPEC_MODEL}  # fmt: skip
+                   "threads": config.threads, "model": CHECK_MLP if engine(name).baselines else SPEC_MODEL,
+                   "optimizers": [asdict(o) for o in config.optimizers]}  # fmt: skip
         try:
             facts, out = ask("measure", name, request, arrays, threads=config.threads)
         except AskError as exc:
@@ -326,8 +328,8 @@ def trajectory_rows(spec: TaskSpec, measured: dict[str, Measured], dtype: str, s
     variants = dict.fromkeys(v for m in measured.values() for v in m.facts["optimizers"])
     for variant in variants:
         judged = not variant.endswith("defaults")
-        adam = variant.startswith("adam")
-        judging = Judge(t.trajectory64, t.trajectory32, band32=adam)
+        families = {m.facts["optimizers"][variant]["name"] for m in measured.values() if variant in m.facts["optimizers"]}
+        judging = Judge(t.trajectory64, t.trajectory32, band32=bool(families & ADAPTIVE))
         members = {n: m for n, m in measured.items() if f"{dtype}/{variant}" in m.facts["steps"]}
         for name, m in members.items():
             ref_label = REFERENCE if judged else f"{REFERENCE} ({name} default)"
@@ -342,9 +344,9 @@ def trajectory_rows(spec: TaskSpec, measured: dict[str, Measured], dtype: str, s
                             f"{', '.join(noise)}: followed by BatchNorm, so the gradient is 0 in exact arithmetic "
                             "and the steps follow rounding noise"))  # fmt: skip
         if any(step[3] for m in members.values() for step in m.facts["steps"][f"{dtype}/{variant}"]):
-            rows.append(Row("trajectory", dtype, "float32 Adam", "noise-driven", math.nan, math.nan, 0.0, "INFO", variant,
+            rows.append(Row("trajectory", dtype, "float32 Adam/RMSprop", "noise-driven", math.nan, math.nan, 0.0, "INFO", variant,
                             f"left out: gradient so far nonzero but < {NOISE_FLOOR:g} x its weight's largest; "
-                            "float32 rounding decides their Adam steps (measure.noise_driven)"))  # fmt: skip
+                            "float32 rounding decides their steps (measure.noise_driven)"))  # fmt: skip
         names = list(members)
         for j, right in enumerate(names):
             for left in names[j + 1 :]:

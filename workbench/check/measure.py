@@ -15,12 +15,16 @@ import numpy as np
 
 from frameworks.base import RunSettings
 from tasks import reference
+from tasks.optimizers import EPS_STYLES, describe, preset_name
 from tasks.spec import OptimizerSpec, TaskSpec
 from tasks.spec_io import spec_from_json
 
 SHOWN_STEPS = (1, 2, 5, 10, 20, 50)  # steps whose weights come back for the pairs (every step is judged)
 SGD_LR = 0.05  # plain SGD in the trajectory check: large enough that weights move visibly in 50 steps
-NOISE_FLOOR = 1e-5  # float32 Adam: a gradient below this x its weight's largest steps on noise (noise_driven)
+ADAPTIVE = frozenset({"adam", "rmsprop"})  # optimizer families that divide by sqrt of a mean squared gradient (+ eps)
+NOISE_FLOOR = 1e-5  # float32 Adam and RMSprop: a gradient below this x its weight's largest steps on noise (noise_driven)
+LR_DROP = 0.5  # the DROP variants: the lr is multiplied by this from the middle step on, as a per-epoch decay does
+DROP = f", lr x{LR_DROP:g} halfway"  # in a variant's name: the momentum velocity must carry over an lr change
 
 
 def difference(left: np.ndarray, right: np.ndarray, skip: np.ndarray | None = None) -> tuple[float, float]:
@@ -39,9 +43,9 @@ def difference(left: np.ndarray, right: np.ndarray, skip: np.ndarray | None = No
 
 
 def noise_driven(model, weights: dict, batches: list, expected: list[dict]) -> list[dict[str, np.ndarray]]:  # noqa: ANN001
-    """Per step, per weight: the coordinates whose float32 Adam steps follow rounding noise (True), so far.
+    """Per step, per weight: the coordinates whose float32 Adam or RMSprop steps follow rounding noise (True), so far.
 
-    Adam divides m by sqrt(v) + eps: a coordinate whose gradient has so far been nonzero but below
+    Adam divides m by sqrt(v) + eps (RMSprop g by sqrt(v) + eps): a coordinate whose gradient has so far been nonzero but below
     NOISE_FLOOR x its weight's largest is divided by a denominator near float32's rounding error of that
     gradient (about 1e-7 of the weight's largest), and its step lands anywhere up to lr. On the first 400
     MNIST images, PyTorch's float32 step 1 moved one dense_2.kernel coordinate whose exact gradient is
@@ -62,17 +66,37 @@ def noise_driven(model, weights: dict, batches: list, expected: list[dict]) -> l
     return masks
 
 
-def optimizers(module: ModuleType, spec: TaskSpec) -> dict[str, OptimizerSpec]:
-    """variant name -> the optimizer this framework runs in it: plain SGD, Adam in each eps style the
-    framework can express exactly, and its own default Adam (the spec's lr)."""
-    opt = spec.optimizer
-    variants = {f"sgd lr={SGD_LR}": replace(opt, name="sgd", lr=SGD_LR, momentum=0.0)}
-    for style in module.ADAM_STYLES:
-        variants[f"adam eps={opt.eps:g} {style} (matched)"] = replace(opt, name="adam", eps_style=style)
-    default = module.default_optimizer("adam")
-    if default is not None:
-        variants["adam, each framework's defaults"] = replace(default, lr=opt.lr)
+def optimizers(module: ModuleType, spec: TaskSpec, extra: tuple[OptimizerSpec, ...] = ()) -> dict[str, OptimizerSpec]:
+    """variant name -> the optimizer this framework runs in it: plain SGD, then for the spec's optimizer and each of
+    `extra`: it in each eps placement the framework runs exactly (and can express: its unsupported(spec)), and again with
+    the lr dropped halfway where a momentum velocity carries over (DROP); for the spec's optimizer, also the
+    framework's own defaults of its preset.
+
+    The SGD family runs at SGD_LR, every other optimizer at its own lr.
+    """
+    plain = replace(spec.optimizer, name="sgd", lr=SGD_LR, momentum=0.0, nesterov=False, dampening=0.0, weight_decay=0.0,
+                    weight_decay_style="l2")  # fmt: skip
+    variants = {f"sgd lr={SGD_LR}": plain}
+    for opt in (spec.optimizer, *extra):
+        lr = SGD_LR if opt.name == "sgd" else opt.lr
+        styles = module.EPS_STYLES.get(opt.name, ()) if opt.name in EPS_STYLES else (opt.eps_style,)
+        for style in styles:
+            matched = replace(opt, lr=lr, eps_style=style)
+            if matched != plain and module.unsupported(replace(spec, optimizer=matched)) is None:
+                variants[f"{describe(matched)} (matched)"] = matched
+                if matched.momentum:
+                    variants[f"{describe(matched)}{DROP} (matched)"] = matched
+        default = module.default_optimizer(preset_name(opt)) if opt is spec.optimizer else None
+        if default is not None and module.unsupported(replace(spec, optimizer=default)) is None:
+            variants[f"{preset_name(opt)}, each framework's defaults"] = replace(default, lr=lr)
     return variants
+
+
+def step_lrs(variant: str, opt: OptimizerSpec, steps: int) -> list[float] | None:
+    """The learning rate of every step of a DROP variant (the spec's, then LR_DROP x it from the middle step); else None."""
+    if DROP not in variant:
+        return None
+    return [opt.lr if i < steps // 2 else opt.lr * LR_DROP for i in range(steps)]
 
 
 def _network(module: ModuleType, spec: TaskSpec, dtype: str, request: dict, weights: dict, X0: np.ndarray, y0: np.ndarray):  # noqa: ANN202
@@ -96,7 +120,9 @@ def answer(module: ModuleType, request: dict, arrays: dict[str, np.ndarray]) -> 
     batches = [(X[i * b : (i + 1) * b], y[i * b : (i + 1) * b]) for i in range(steps)]
     X0, y0 = batches[0]
     out: dict[str, np.ndarray] = {}
-    facts["optimizers"] = {name: asdict(o) for name, o in optimizers(module, spec).items()}
+    extra = tuple(OptimizerSpec(**o) for o in request.get("optimizers", ()))
+    variants = optimizers(module, spec, extra)
+    facts["optimizers"] = {name: asdict(o) for name, o in variants.items()}
     facts["steps"] = {}
     facts["noise"] = sorted(reference.cancelled_by_batchnorm(spec.model))
     for dtype in request["dtypes"]:
@@ -112,7 +138,7 @@ def answer(module: ModuleType, request: dict, arrays: dict[str, np.ndarray]) -> 
             loss, grads = network.loss_and_gradients(X0, y0)
             out[f"{dtype}/loss"] = np.asarray(loss)
             out.update({f"{dtype}/grad/{k}": v for k, v in grads.items()})
-        for variant, opt in optimizers(module, spec).items():
+        for variant, opt in variants.items():
             facts["steps"][f"{dtype}/{variant}"] = _trajectory(module, replace(spec, optimizer=opt), dtype, request,
                                                                weights, batches, variant, out)  # fmt: skip
     return facts, out
@@ -124,12 +150,15 @@ def _trajectory(module: ModuleType, spec: TaskSpec, dtype: str, request: dict, w
     of noise-driven coordinates left out) vs the reference. Moving statistics follow this framework's own
     convention in the reference."""
     network = _network(module, spec, dtype, request, weights, *batches[0])
-    expected = reference.trajectory(spec.model, weights, batches, spec.optimizer, bool(module.UNBIASED_MOVING_VAR))
+    lrs = step_lrs(variant, spec.optimizer, len(batches))
+    expected = reference.trajectory(spec.model, weights, batches, spec.optimizer, bool(module.UNBIASED_MOVING_VAR), lrs)
     noise = reference.cancelled_by_batchnorm(spec.model)  # reported by the parent, not judged
-    float32_adam = spec.optimizer.name == "adam" and module.DTYPES.get(dtype) == "float32"
-    skips = noise_driven(spec.model, weights, batches, expected) if float32_adam else [{}] * len(batches)
+    float32_adaptive = spec.optimizer.name in ADAPTIVE and module.DTYPES.get(dtype) == "float32"
+    skips = noise_driven(spec.model, weights, batches, expected) if float32_adaptive else [{}] * len(batches)
     per_step = []
     for step, ((X, y), target, skip) in enumerate(zip(batches, expected, skips), start=1):
+        if lrs and step > 1 and lrs[step - 1] != lrs[step - 2]:
+            network.set_learning_rate(lrs[step - 1])  # as the driver does between epochs
         network.train_step(X, y)
         current = network.get_weights()
         worst = (-1.0, 0.0, 0.0, "")

@@ -49,7 +49,7 @@ def render(report: Report) -> str:
         f"Numerical equivalence: task {report.task}",
         f"inputs: {report.inputs}",
         f"batch {c.batch_size} samples, {c.steps} trajectory steps, finite differences on {c.fd_samples} samples; "
-        f"{c.threads} thread(s); dropout off. Status: OK <= tol < FAIL; float32 Adam trajectories only: "
+        f"{c.threads} thread(s); dropout off. Status: OK <= tol < FAIL; float32 Adam and RMSprop trajectories only: "
         f"tol < INACCURATE <= {INACCURATE_FACTOR:g} tol; DOWNCAST: a framework computes float64 in float32 (as it "
         "declares), judged on float32's tolerance; INFO is not judged. float64 is judged on max abs, float32 on max "
         "rel (to the largest magnitude of the right side). Each framework vs the reference at every trajectory step; "
@@ -76,12 +76,12 @@ def render(report: Report) -> str:
     return "\n".join(out) + "\n"
 
 
-def check_task(task: str, frameworks: list[str], data_dir: str | None) -> tuple[str, bool]:
-    """Run every check of one task: (the tables as text, whether any row is FAIL)."""
+def check_task(task: str, frameworks: list[str], data_dir: str | None, spec=None) -> tuple[str, bool]:  # noqa: ANN001
+    """Run every check of one task (`spec`: the task's spec with the CLI's overrides): (the tables as text, whether any row is FAIL)."""
     from tasks import registry
 
     start = time.perf_counter()
-    spec = registry.get(task).spec
+    spec = registry.get(task).spec if spec is None else spec
     config = default_config(spec, tuple(frameworks))
     X, y, inputs = task_inputs(task, data_dir, config.batch_size * config.steps, config.seed)
     if config.steps < 50:

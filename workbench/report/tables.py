@@ -74,7 +74,7 @@ def _rows(results: list[RunResult], columns: tuple[tuple[str, str], ...]) -> lis
 
 
 def header_lines(meta: dict, results: list[RunResult]) -> list[str]:
-    """Task, device, threads, seed, dtype, dataset, versions and data warnings."""
+    """Task, device, threads, seed, dtype, optimizer and loss, dataset, versions and data warnings."""
     ran = [r for r in results if r.version]
     devices = sorted({r.device for r in ran}) or [meta.get("device", "?")]
     nodes = sorted({r.node for r in results if r.node})
@@ -83,6 +83,8 @@ def header_lines(meta: dict, results: list[RunResult]) -> list[str]:
         f"device: {', '.join(devices)} | threads: {meta.get('threads', '?')} | seed: {meta.get('seed', '?')}"
         f" | dtype: {meta.get('dtype', '?')}" + (f" | node: {nodes[0]}" if len(nodes) == 1 else ""),
     ]
+    if "optimizer" in meta:  # runs saved before --optimizer existed have no such key
+        lines.append(f"optimizer: {meta['optimizer']} | loss: {meta.get('loss', '?')}")
     datasets = sorted({r.dataset for r in ran if r.dataset})
     lines += [f"dataset: {d}" for d in datasets]
     versions = {}

@@ -62,7 +62,15 @@ TOPICS = (
     Topic("batching and shuffling", lambda s: True,
           lambda s: f"batch {s.train.batch_size}, one shared order per epoch from seed {s.train.seed}",
           "every adapter walks the same batches in the same order: the frameworks' own shuffling is off"),
-    Topic("L2 penalty", lambda s: True, lambda s: "none", "a default L2 term would make it a different objective"),
+    Topic("RMSprop decay and epsilon", lambda s: s.optimizer.name == "rmsprop",
+          lambda s: f"rho {s.optimizer.rho}, eps {s.optimizer.eps} {s.optimizer.eps_style} the square root",
+          "the decay has two names and two defaults, and eps sits inside or outside the square root"),
+    Topic("momentum velocity", lambda s: bool(s.optimizer.momentum),
+          lambda s: f"momentum {s.optimizer.momentum}, velocity '{s.optimizer.velocity}' (tasks/spec.py)",
+          "equal while lr is constant; once lr changes, a velocity that holds lr remembers the old one"),
+    Topic("L2 penalty", lambda s: True,
+          lambda s: f"{s.optimizer.weight_decay_style} {s.optimizer.weight_decay}" if s.optimizer.weight_decay else "none",
+          "a default L2 term would make it a different objective; L2 in the gradient is not decoupled decay under Adam"),
 )
 
 
