@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import re
+import warnings
 from typing import Callable
 
 import keras
@@ -372,7 +373,9 @@ def export(network: Network, artifact: str, path: str) -> str:
             # model._called False ("The model provided has never called."), so call it once here.
             shape = (1, *network.spec.model.input_shape)
             model(network._inputs(np.zeros(shape, dtype=np.int64 if network.spec.model.input_dtype == "int" else np.float32)))
-            model.export(path, format="onnx", verbose=False)
+            with warnings.catch_warnings():  # tf2onnx's FutureWarning about np.object, on every export
+                warnings.simplefilter("ignore", FutureWarning)
+                model.export(path, format="onnx", verbose=False)
             return "model.export(format='onnx')"
     raise ValueError(f"Keras has no artifact {artifact!r}")
 

@@ -427,10 +427,14 @@ def export(network: Network, artifact: str, path: str) -> str:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                torch.onnx.export(model, _example(network), path, dynamo=True, dynamic_shapes=_batch_dim(), verbose=False, **names)
+                # external_data=False: by default the weights go to a second file, model.onnx.data, that a copy of
+                # model.onnx alone leaves behind (the fallback below always writes one file)
+                torch.onnx.export(model, _example(network), path, dynamo=True, dynamic_shapes=_batch_dim(), verbose=False,
+                                  external_data=False, **names)  # fmt: skip
             return "torch.onnx.export(dynamo=True)"
         except Exception as exc:  # noqa: BLE001 - the TorchScript-based exporter is the documented fallback
             Path(path).unlink(missing_ok=True)
+            Path(path + ".data").unlink(missing_ok=True)
             first = " ".join(str(exc).split())[:160]
             torch.onnx.export(model, _example(network), path, dynamo=False, dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}}, **names)
             return f"torch.onnx.export(dynamo=False) after dynamo=True failed: {type(exc).__name__}: {first}"

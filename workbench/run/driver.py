@@ -220,6 +220,7 @@ def _predictor(row, data: Dataset) -> Callable[[np.ndarray], np.ndarray]:  # noq
 def _train_epochs(adapter, spec: TaskSpec, data: Dataset, result: RunResult, predict, progress: bool) -> None:  # noqa: ANN001
     """Epoch loop: shared order, timing per epoch, evaluation after each, divergence check."""
     n, elapsed = len(data.y_train), 0.0
+    result.epochs = 0  # --epochs 0 (imported weights, evaluated as they are) stays 0, not "-"
     for epoch in range(1, spec.train.epochs + 1):
         order = epoch_order(spec.train.seed, epoch, n)
         adapter.set_learning_rate(epoch_lr(spec, epoch))  # the schedule lives here, the same for all
