@@ -419,7 +419,10 @@ def export(network: Network, artifact: str, path: str) -> str:
         torch.save(model.state_dict(), path)
         return "torch.save(model.state_dict())"
     if artifact == "model.pt2":
-        torch.export.save(torch.export.export(model, _example(network), dynamic_shapes=_batch_dim()), path)
+        with warnings.catch_warnings():  # nn.LSTM: "tensor attributes ..._flat_weights were assigned during export"
+            warnings.simplefilter("ignore", UserWarning)
+            program = torch.export.export(model, _example(network), dynamic_shapes=_batch_dim())
+        torch.export.save(program, path)
         return "torch.export.export + torch.export.save"
     if artifact == "model.onnx":
         logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # "torchvision is not installed" lines on stderr

@@ -275,3 +275,15 @@ def test_the_exported_program_takes_batch_1_and_batch_1000(tmp_path):
     for n in (1, 1000):
         X = np.random.default_rng(n).standard_normal((n, 12)).astype(np.float32)
         np.testing.assert_allclose(predict(X), reference.forward(spec.model, weights, X), rtol=1e-5, atol=1e-5)
+
+
+def test_a_batch_1_example_cannot_give_a_dynamic_batch():
+    """The pitfall behind export()'s batch-of-2 example: torch.export specialises a size-1 dimension to 1."""
+    import torch
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3)).eval()
+    with pytest.raises(Exception, match="specialized it to be a constant"):
+        torch.export.export(model, (torch.zeros(1, 4),), dynamic_shapes=({0: torch.export.Dim("batch", min=1)},))
+    static = torch.export.export(model, (torch.zeros(1, 4),)).module()
+    with pytest.raises(Exception, match="Guard failed"):
+        static(torch.zeros(5, 4))

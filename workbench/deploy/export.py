@@ -71,7 +71,7 @@ def export_row(module: ModuleType, network, spec: TaskSpec, data: Dataset, folde
     X_check = data.X_test[:CHECK_SAMPLES]
     np.savez(folder / CHECK_FILE, X=X_check, logits=predict_all(network.predict, X_check))
     weights = _write(folder, WEIGHTS, lambda path: save_weights(Path(path), network.get_weights(), spec.name, framework) or WEIGHTS_ROUTE)
-    records = [replace(weights, form="native eager", loader=WEIGHTS_LOADER)]
+    records = [replace(weights, form="native predict", loader=WEIGHTS_LOADER)]
     exports = getattr(module, "EXPORTS", None)
     if not exports:
         records.append(ArtifactRecord("(native formats)", status=f"skipped: {framework} has no export"))
