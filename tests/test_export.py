@@ -75,6 +75,22 @@ def test_keras_file_loads_without_framebench_classes(exported):
     assert not config.get("compile_config") and "AdamCorrectedEps" not in json.dumps(config)
 
 
+def test_a_compiled_keras_model_with_the_torch_style_adam_does_not_reload(tmp_path):
+    """Why model.keras is an uncompiled copy: the compiled model's file names an unregistered optimizer class."""
+    import keras
+
+    from frameworks import keras as keras_adapter
+
+    spec, weights, _ = _weights("mlp", None)
+    network = keras_adapter.create(spec, SETTINGS)
+    network.build(weights)
+    network.model.save(tmp_path / "compiled.keras")
+    with pytest.raises(TypeError, match="Could not locate class 'TFAdamCorrectedEps'"):
+        keras.saving.load_model(tmp_path / "compiled.keras", safe_mode=True)
+    keras_adapter.export(network, "model.keras", str(tmp_path / "model.keras"))
+    assert keras.saving.load_model(tmp_path / "model.keras", safe_mode=True, compile=False).count_params() == network.num_params()
+
+
 def test_weights_trained_in_pytorch_give_keras_the_same_test_accuracy(exported, tmp_path):
     _, folder, rows = exported
     out = tmp_path / "keras.json"

@@ -59,7 +59,10 @@ def _write(folder: Path, artifact: str, write) -> ArtifactRecord:  # noqa: ANN00
     try:
         route = write(str(path))
     except Exception as exc:  # noqa: BLE001 - this artifact fails alone: the others and the row go on
-        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
         return ArtifactRecord(artifact, status=f"export failed: {one_line(exc)}")
     return ArtifactRecord(artifact, route=route, size_bytes=_size(path), export_s=time.perf_counter() - start)
 

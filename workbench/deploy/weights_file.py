@@ -48,7 +48,10 @@ def save_weights(path: Path, weights: Weights, spec_name: str, framework: str) -
 def _read(path: Path) -> tuple[dict, Weights]:
     """The JSON member and the arrays, read without pickle; any unreadable content is a WeightsFileError."""
     try:
-        with np.load(path, allow_pickle=False) as stored:
+        stored = np.load(path, allow_pickle=False)
+        if not isinstance(stored, np.lib.npyio.NpzFile):  # a bare .npy array
+            raise WeightsFileError(f"{path}: a single .npy array, not a weights.npz archive")
+        with stored:
             arrays = {key: stored[key] for key in stored.files}
     except FileNotFoundError:
         raise WeightsFileError(f"{path}: no such file") from None
@@ -58,7 +61,7 @@ def _read(path: Path) -> tuple[dict, Weights]:
         raise WeightsFileError(f"{path}: refused: {' '.join(str(exc).split())}") from None
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise WeightsFileError(f"{path}: not a readable .npz file (truncated or corrupt: {exc})") from None
-    if not isinstance(arrays, dict) or META_KEY not in arrays:
+    if META_KEY not in arrays:
         raise WeightsFileError(f"{path}: no {META_KEY} member: not a framebench weights file")
     try:
         meta = json.loads(str(arrays.pop(META_KEY)[()]))
