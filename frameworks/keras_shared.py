@@ -345,7 +345,7 @@ def summary_column(spec: TaskSpec) -> list[tuple[str, str]]:
 
 # ---------------------------------------------------------------- deployment, shared by the three backends
 
-KERAS_FILE = Export("native eager", "keras.saving.load_model(safe_mode=True)")
+KERAS_FILE = Export("native (Keras predict)", "keras.saving.load_model(safe_mode=True)")  # a traced function on TF
 SAVED_MODEL = Export("exported program", "tf.saved_model.load")  # TensorFlow backend only
 
 
@@ -359,8 +359,8 @@ def export(network: Network, artifact: str, path: str) -> str:
     model = network.model
     with network.placed():
         if artifact == "model.keras":
-            # A fresh, uncompiled copy: the compiled model's file names the torch-style Adam class, and a
-            # fresh process without framebench cannot load it ("Could not locate class 'AdamCorrectedEps'").
+            # A fresh, uncompiled copy: the compiled model's file names the torch-style Adam, an unregistered
+            # class, and load_model cannot rebuild it ("Could not locate class 'TFAdamCorrectedEps'").
             copy = build_model(network.spec)
             copy.set_weights(model.get_weights())
             copy.save(path)
