@@ -356,3 +356,23 @@ def test_keras_on_jax_predict_leaves_the_model_uncalled_for_export():
     assert "called after predict: False" in proc.stdout, proc.stderr
     assert "never called" not in proc.stdout
     assert "exported" in proc.stdout or "requires the jax2onnx module" in proc.stdout, proc.stdout
+
+
+def test_export_table_golden():
+    """The table is a pure function of the results: a long failure reason is cut in its cell, never lost in the JSON."""
+    from workbench.deploy.table import export_table
+    from workbench.run.result import ArtifactRecord, RunResult
+
+    records = [
+        ArtifactRecord("model.onnx", route="export()", form="ONNX Runtime", size_bytes=2048, export_s=1.5, max_abs=3e-6,
+                       max_rel=2e-7, atol=1e-5, rtol=1e-5, latency_ms_p50=0.0123, latency_ms_p95=0.02, infer_throughput=12345.6),
+        ArtifactRecord("broken.bin", status="export failed: RuntimeError: " + "x" * 120),
+        ArtifactRecord("needs.pkg", status="skipped: not installed: onnx", form="ONNX Runtime"),
+    ]  # fmt: skip
+    lines = export_table([RunResult(task="t", framework="fw", model="m", exports=records)], "plain").splitlines()
+    cells = [line.split() for line in lines]
+    assert cells[0][:6] == ["framework", "model", "artifact", "route", "size", "export"]
+    assert cells[1][:7] == ["fw", "m", "model.onnx", "export()", "2.0", "KB", "1.5"]
+    assert "ok (max abs 3e-06, rel 2e-07; tol 1e-05 + 1e-05|x|)" in lines[1] and lines[1].split()[-3:] == ["0.0123", "0.02", "12,346"]
+    assert "export failed: RuntimeError: " + "x" * 68 + "..." in lines[2]
+    assert "skipped: not installed: onnx" in lines[3]
