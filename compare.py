@@ -6,6 +6,8 @@
     python compare.py --task mnist --explain
     python compare.py --task mnist --plot curves.png --report report/
     python compare.py --task mnist --check
+    python compare.py --task mnist --frameworks pytorch,keras --export exports/   # save, export, reload-check
+    python compare.py --task mnist --frameworks keras --epochs 0 --import-weights exports/mnist-pytorch-spec/weights.npz
     python compare.py --resume results/mnist-20260101-120000.json   # rerun only the rows that did not finish ok
     python compare.py --repeats 5 --sweep lr=1e-3,3e-3 --executor ray --ray-address auto   # on a Ray cluster
 
@@ -18,7 +20,9 @@ Exit codes:
     2    usage error: a bad flag, conflicting flags, --subset larger than the data, a bad --resume file,
          --executor ray without Ray installed or with an unreachable --ray-address
     3    data error: missing, corrupt or unsafe data files
-    4    some frameworks failed: their rows say why (skipped, error, diverged, timeout, crashed)
+    3    also: a bad --import-weights file or a tampered --verify-export folder
+    4    some frameworks failed: their rows say why (skipped, error, diverged, timeout, crashed), or an
+         --export artifact failed its export or its reload check
     5    --check: a comparison is FAIL
     130  interrupted (Ctrl-C or SIGTERM): the finished rows are printed and saved
 """
@@ -37,7 +41,8 @@ from pathlib import Path
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_DATA, EXIT_FAILED, EXIT_CHECK_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
 # --resume keeps these from the saved run: changing them would mix rows that are not comparable
 ROW_FLAGS = ("task", "frameworks", "device", "epochs", "batch_size", "lr", "seed", "subset", "threads", "dtype",
-             "dry_run", "repeats", "compile", "tf32", "sweep", "optimizer", "weight_decay", "loss")  # fmt: skip
+             "dry_run", "repeats", "compile", "tf32", "sweep", "optimizer", "weight_decay", "loss", "export",
+             "import_weights")  # fmt: skip
 FATAL_KINDS = {"data": EXIT_DATA, "usage": EXIT_USAGE}  # error kinds on which every row would fail the same way
 
 
@@ -138,7 +143,8 @@ def build_parser() -> Parser:
     p.add_argument("--frameworks", default=",".join(DEFAULT_FRAMEWORKS),
                    help="comma-separated frameworks (see --list), or 'all' for every installed one")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where torch and TensorFlow run")
-    p.add_argument("--epochs", type=_positive_int, default=None, help="epochs (default: the task spec's)")
+    p.add_argument("--epochs", type=_non_negative_int, default=None,
+                   help="epochs (default: the task spec's); 0 with --import-weights evaluates the imported weights")
     p.add_argument("--batch-size", type=_positive_int, default=None, help="batch size (default: the task spec's)")
     p.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default: the task spec's)")
     p.add_argument("--optimizer", default=None, choices=PRESETS,
@@ -176,6 +182,13 @@ def build_parser() -> Parser:
     p.add_argument("--explain", action="store_true", help="print each adapter's code, model summary and differing defaults; no training")
     p.add_argument("--plot", default=None, metavar="FILE.png", help="after the run, write learning curves to FILE.png")
     p.add_argument("--report", default=None, metavar="DIR", help="after the run, write a Markdown report (and its plots) into DIR")
+    p.add_argument("--export", default=None, metavar="DIR",
+                   help="after training, write every network row's weights.npz and native/ONNX artifacts into "
+                        "DIR/<task>-<framework>-<model>/ and check each in a fresh process")
+    p.add_argument("--import-weights", default=None, metavar="FILE",
+                   help="start every network from this weights.npz (written by --export) instead of the canonical init")
+    p.add_argument("--verify-export", default=None, metavar="DIR",
+                   help="check an --export folder again (file hashes, then every artifact in a fresh process) and exit")
     p.add_argument("--check", action="store_true", help="numerical equivalence tables (forward, gradients, trajectories) vs the NumPy reference")
     return p
 
@@ -220,6 +233,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         except OSError:
             raise UsageError(f"--output folder {folder} is not writable") from None
     _check_output_paths(args)
+    if args.epochs == 0 and args.import_weights is None:
+        raise UsageError("--epochs 0 evaluates imported weights: it needs --import-weights FILE")
+    if args.export is not None:
+        args.export = str(_export_folder(args.export))
+    if args.import_weights is not None:
+        args.import_weights = str(Path(args.import_weights).resolve())  # the same file for every child
     if args.data_dir is not None and Path(args.data_dir).exists() and not Path(args.data_dir).is_dir():
         raise UsageError(f"--data-dir {args.data_dir} is not a folder")
     _check_loss(args)
@@ -272,6 +291,19 @@ def _check_output_paths(args: argparse.Namespace) -> None:
         if not report.parent.is_dir():
             raise UsageError(f"--report parent folder {report.parent} does not exist")
         _check_writable("--report", report if report.is_dir() else report.parent)  # written into, or created in
+
+
+def _export_folder(text: str) -> Path:
+    """--export DIR: a folder that exists or can be created, and can be written (checked before any row runs)."""
+    folder = Path(text).resolve()
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--export {text} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--export folder {folder} cannot be created ({exc.strerror or exc})") from None
+    _check_writable("--export", folder)
+    return folder
 
 
 def _check_writable(flag: str, folder: Path) -> None:
@@ -410,6 +442,7 @@ def make_plan(args: argparse.Namespace):  # noqa: ANN201 - workbench.run.runner.
             batch_size=config.get("batch_size", args.batch_size), lr=config.get("lr", args.lr),
             seed=seed, subset=args.subset, data_dir=data_dir, dry_run=args.dry_run, optimizer=args.optimizer,
             weight_decay=args.weight_decay, loss=args.loss,
+            import_weights=args.import_weights, export_dir=export_dir(args, fw, model, seed, compiled, config),
             settings=RunSettings(device=args.device, threads=args.threads, dtype=args.dtype, seed=seed,
                                  tf32=args.tf32, compile=compiled, progress=progress),
         )
@@ -431,9 +464,23 @@ def make_plan(args: argparse.Namespace):  # noqa: ANN201 - workbench.run.runner.
                    quiet=args.quiet)  # fmt: skip
 
 
+def export_dir(args: argparse.Namespace, framework: str, model: str, seed: int, compiled: bool, config: dict) -> str | None:
+    """DIR/<task>-<framework>-<model> for one row; a seed, variant or sweep suffix only where a run has several."""
+    from workbench.deploy.export import row_folder
+    from workbench.report.tables import config_title
+
+    if args.export is None:
+        return None
+    suffix = (f"-seed{seed}" if args.repeats > 1 else "") + ("-compiled" if compiled else "")
+    suffix += "".join(f"-{part.replace('=', '')}" for part in config_title(config).split(", ") if part)
+    return str(Path(args.export) / row_folder(args.task, framework, model, suffix))
+
+
 def exit_code(results: list) -> int:
-    """0 if every row is ok, else EXIT_FAILED."""
-    return EXIT_OK if results and all(r.status == "ok" for r in results) else EXIT_FAILED
+    """0 if every row is ok and every export checked ok (or skipped), else EXIT_FAILED."""
+    from workbench.deploy.table import export_failed
+
+    return EXIT_OK if results and all(r.status == "ok" for r in results) and not export_failed(results) else EXIT_FAILED
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -451,6 +498,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         print(list_text(), end="")
         return EXIT_OK
+    if args.verify_export:
+        from workbench.deploy.cli import verify_export
+
+        return verify_export(Path(args.verify_export), args.format)
+    if args.import_weights:
+        from workbench.deploy.weights_file import WeightsFileError, load_weights
+
+        spec = task_spec(args)
+        try:  # checked here, before any row runs: every child would refuse it the same way
+            load_weights(Path(args.import_weights), spec.model, spec.name)
+        except WeightsFileError as exc:
+            print(f"compare.py: error: {exc}", file=sys.stderr)
+            return EXIT_DATA
     if args.explain:
         from workbench.teach.explain import explain_text
 

@@ -46,6 +46,15 @@ FRAMEWORKS: dict[str, Engine] = {
 DEFAULT_FRAMEWORKS = ("pytorch", "keras", "sklearn")  # `--frameworks all` runs every installed one
 
 
+@dataclass(frozen=True)
+class Export:
+    """One artifact an adapter can write after training (its module's EXPORTS maps file name -> Export)."""
+
+    form: str  # what runs once it is read back: "native eager", "exported program" or "ONNX Runtime"
+    loader: str  # the framework's own call that reads it back, e.g. "torch.export.load"
+    packages: tuple[str, ...] = ()  # packages it needs beyond the framework (missing: the artifact is skipped)
+
+
 class UnknownFrameworkError(KeyError):
     """Raised for a framework name that is not registered; the message lists the valid names."""
 
@@ -153,6 +162,10 @@ class AdapterModule(Protocol):
         defaults(spec)     its cells of the differing-defaults table, read from the installed library
         source_names(spec) role -> names of its functions shown by --explain
     Rows: create(spec, settings, model) -> Network | Baseline.
+    Deployment (optional: a module without them gets "skipped: <framework> has no export" artifacts):
+        EXPORTS            artifact file name -> Export (what it is, its loader, the packages it needs)
+        export(network, artifact, path) -> str   write one artifact of a trained Network; returns the route taken
+        load(artifact, path, spec, settings) -> predict(X) -> logits   read it back with the framework's own loader
     """
 
     NAME: str
@@ -172,6 +185,15 @@ class AdapterModule(Protocol):
     def defaults(self, spec: TaskSpec) -> dict[str, str]: ...
     def source_names(self, spec: TaskSpec) -> dict[str, list[str]]: ...
     def create(self, spec: TaskSpec, settings: RunSettings, model: str) -> Network | Baseline: ...
+
+
+class ExportingModule(AdapterModule, Protocol):
+    """An adapter module with the optional deployment hooks (frameworks/pytorch.py, frameworks/keras_shared.py)."""
+
+    EXPORTS: dict[str, Export]
+
+    def export(self, network: Network, artifact: str, path: str) -> str: ...
+    def load(self, artifact: str, path: str, spec: TaskSpec, settings: RunSettings) -> Callable[[np.ndarray], np.ndarray]: ...
 
 
 def extra_frameworks() -> dict[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from typing import Callable
 
 import numpy as np
 
@@ -129,3 +130,25 @@ class Network(keras_shared.Network):
         grads = tape.gradient(loss, variables)
         self.set_weights(saved)
         return float(loss), {k: tf.convert_to_tensor(g).numpy() for k, g in zip(keys, grads)}  # dense, also for Embedding
+
+
+# ---------------------------------------------------------------- deployment
+
+EXPORTS = {  # artifact -> what it is; the order is the export table's
+    "model.keras": keras_shared.KERAS_FILE,
+    "saved_model": keras_shared.SAVED_MODEL,
+    "model.onnx": keras_shared.onnx_export("tf2onnx"),
+}
+export = keras_shared.export
+
+
+def load(artifact: str, path: str, spec: TaskSpec, settings: RunSettings) -> Callable[[np.ndarray], np.ndarray]:
+    """Read an artifact back: the SavedModel with tf.saved_model.load, the others as every Keras backend does."""
+    network = Network(spec, settings)
+    if artifact == "saved_model":
+        with network.placed():
+            loaded = tf.saved_model.load(path)
+        # Keep `loaded` itself alive: holding only `loaded.serve` lets Python free the object that owns the
+        # variables, and the next call fails ("Called a function referencing variables which have been deleted").
+        return lambda X: loaded.serve(tf.constant(network._inputs(X))).numpy()
+    return keras_shared.load(artifact, path, spec, settings, network)

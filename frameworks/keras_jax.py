@@ -8,6 +8,7 @@ without `jax_enable_x64`, JAX computes float64 in float32, and Keras 3 says noth
 from __future__ import annotations
 
 import os
+from typing import Callable
 
 import numpy as np
 
@@ -102,3 +103,17 @@ class Network(keras_shared.Network):
         loss, grads = jax.value_and_grad(loss_of)(trainable)
         index = {id(v): i for i, v in enumerate(self.model.trainable_variables)}
         return float(loss), {k: np.asarray(grads[index[id(v)]]) for k, v in zip(keys, variables)}
+
+
+# ---------------------------------------------------------------- deployment
+
+EXPORTS = {  # artifact -> what it is; the order is the export table's (no SavedModel: TensorFlow's)
+    "model.keras": keras_shared.KERAS_FILE,
+    "model.onnx": keras_shared.onnx_export("jax2onnx"),
+}
+export = keras_shared.export
+
+
+def load(artifact: str, path: str, spec: TaskSpec, settings: RunSettings) -> Callable[[np.ndarray], np.ndarray]:
+    """Read an artifact back as every Keras backend does (keras_shared.load)."""
+    return keras_shared.load(artifact, path, spec, settings, Network(spec, settings))

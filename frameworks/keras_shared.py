@@ -12,12 +12,14 @@ import inspect
 import os
 import re
 import tempfile
+import warnings
+from typing import Callable
 
 import keras
 import numpy as np
 
-from frameworks import layout
-from frameworks.base import SPEC_MODEL, OnBatch, RunSettings, Weights, native_stderr_to
+from frameworks import layout, onnx_runtime
+from frameworks.base import SPEC_MODEL, Export, OnBatch, RunSettings, Weights, native_stderr_to
 from tasks.optimizers import decoupled_rate
 from tasks.reference import mse_targets
 from tasks.spec import (
@@ -482,3 +484,50 @@ def summary_column(spec: TaskSpec) -> list[tuple[str, str]]:
         state = layer.count_params() - trainable
         cells.append((str(tuple(int(d) for d in layer.output.shape[1:])), f"{trainable:,}" + (f" + {state:,} state" if state else "")))
     return cells
+
+
+# ---------------------------------------------------------------- deployment, shared by the three backends
+
+KERAS_FILE = Export("native (Keras predict)", "keras.saving.load_model(safe_mode=True)")  # a traced function on TF
+SAVED_MODEL = Export("exported program", "tf.saved_model.load")  # TensorFlow backend only
+
+
+def onnx_export(converter: str) -> Export:
+    """The ONNX artifact; Keras converts through a different package on each backend."""
+    return Export("ONNX Runtime", "onnxruntime.InferenceSession", ("onnx", converter, "onnxruntime"))
+
+
+def export(network: Network, artifact: str, path: str) -> str:
+    """Write one artifact of the trained model (the backends list which ones they can in EXPORTS)."""
+    model = network.model
+    with network.placed():
+        if artifact == "model.keras":
+            # A fresh, uncompiled copy: the compiled model's file names the torch-style Adam, an unregistered
+            # class, and load_model cannot rebuild it ("Could not locate class 'TFAdamCorrectedEps'").
+            copy = build_model(network.spec)
+            copy.set_weights(model.get_weights())
+            copy.save(path)
+            return "keras.Model.save (an uncompiled copy: no optimizer)"
+        if artifact == "saved_model":
+            model.export(path, format="tf_saved_model", verbose=False)
+            return "model.export(format='tf_saved_model')"
+        if artifact == "model.onnx":
+            # Keras exports only a model it has called: predict() on JAX runs stateless_call and leaves
+            # model._called False ("The model provided has never called."), so call it once here.
+            shape = (1, *network.spec.model.input_shape)
+            model(network._inputs(np.zeros(shape, dtype=np.int64 if network.spec.model.input_dtype == "int" else np.float32)))
+            with warnings.catch_warnings():  # tf2onnx's FutureWarning about np.object, on every export
+                warnings.simplefilter("ignore", FutureWarning)
+                model.export(path, format="onnx", verbose=False)
+            return "model.export(format='onnx')"
+    raise ValueError(f"Keras has no artifact {artifact!r}")
+
+
+def load(artifact: str, path: str, spec: TaskSpec, settings: RunSettings, network: Network) -> Callable[[np.ndarray], np.ndarray]:
+    """Read a shared artifact back with Keras' own loader or ONNX Runtime; `network` is the backend's, unbuilt."""
+    if artifact == "model.keras":
+        network.model = keras.saving.load_model(path, safe_mode=True, compile=False)  # no lambda layers, no code
+        return network.predict
+    if artifact == "model.onnx":
+        return onnx_runtime.predictor(path, settings.threads, network._inputs)  # NHWC floats, int32 ids: as Keras takes them
+    raise ValueError(f"Keras has no artifact {artifact!r}")

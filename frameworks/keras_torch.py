@@ -8,6 +8,7 @@ the variables' torch tensors.
 from __future__ import annotations
 
 import os
+from typing import Callable
 
 import numpy as np
 
@@ -103,3 +104,17 @@ class Network(keras_shared.Network):
         grads = {k: v.value.grad.detach().cpu().numpy() for k, v in zip(keys, variables)}
         self.set_weights(saved)
         return float(loss.detach().cpu()), grads
+
+
+# ---------------------------------------------------------------- deployment
+
+EXPORTS = {  # artifact -> what it is; the order is the export table's (no SavedModel: TensorFlow's)
+    "model.keras": keras_shared.KERAS_FILE,
+    "model.onnx": keras_shared.onnx_export("onnxscript"),
+}
+export = keras_shared.export
+
+
+def load(artifact: str, path: str, spec: TaskSpec, settings: RunSettings) -> Callable[[np.ndarray], np.ndarray]:
+    """Read an artifact back as every Keras backend does (keras_shared.load)."""
+    return keras_shared.load(artifact, path, spec, settings, Network(spec, settings))

@@ -11,6 +11,7 @@ from dataclasses import asdict, fields
 
 from tabulate import tabulate, tabulate_formats
 
+from workbench.deploy.table import export_table
 from workbench.report.statistics import ConfigStats, Spread, summarize
 from workbench.run.result import RunResult, config_key
 
@@ -190,6 +191,8 @@ def summary_blocks(results: list[RunResult], fmt: str) -> list[str]:
     return parts
 
 
+EXPORT_TITLE = ("Exports (--export): each artifact read back in a fresh process with its framework's own loader; "
+                "logits on the first 1,000 test samples vs the in-memory model's")  # fmt: skip
 PAIRS_TITLE = ("Pairs (A - B: difference of the means; Welch's t-test, two-sided; "
                "P(A > B): share of the seeds both ran where A was higher, ties count half)")  # fmt: skip
 
@@ -236,6 +239,9 @@ def render(meta: dict, results: list[RunResult], fmt: str = "simple") -> str:
     epochs = epoch_table(results, fmt)
     if epochs:
         parts += ["Test accuracy (%) after each epoch", epochs]
+    exports = export_table(results, fmt)
+    if exports:
+        parts += [EXPORT_TITLE, exports]
     if notes(results):
         parts.append("\n".join(notes(results)))
     return "\n\n".join(parts) + "\n"
@@ -243,7 +249,7 @@ def render(meta: dict, results: list[RunResult], fmt: str = "simple") -> str:
 
 def render_csv(results: list[RunResult]) -> str:
     """Every scalar field of every result, one row each (history left out)."""
-    names = [f.name for f in fields(RunResult) if f.name not in ("history", "data_warnings")]
+    names = [f.name for f in fields(RunResult) if f.name not in ("history", "data_warnings", "exports")]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(names)

@@ -23,7 +23,8 @@ from frameworks.base import DEVICE_VAR, load_adapter_module
 from workbench.run.result import atomic_write_text
 
 # question -> "module:function" answering it, called as function(adapter_module, request, arrays)
-QUESTIONS = {"teach": "workbench.teach.facts:answer", "measure": "workbench.check.measure:answer"}
+QUESTIONS = {"teach": "workbench.teach.facts:answer", "measure": "workbench.check.measure:answer",
+             "deploy": "workbench.deploy.reload:answer"}  # fmt: skip
 
 
 class AskError(Exception):

@@ -21,6 +21,7 @@ import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -33,7 +34,7 @@ from tasks.init import init_weights
 from tasks.pipeline import Dataset, accuracy, epoch_order, mean_loss, subset
 from tasks.spec import TaskSpec, epoch_lr, with_overrides
 from workbench.run.hardware import saved_peak
-from workbench.run.result import EpochRecord, RunResult
+from workbench.run.result import ArtifactRecord, EpochRecord, RunResult
 
 LATENCY_CALLS = 100  # batch-1 predictions timed for the latency figures
 DIVERGED_FACTOR = 5.0  # an epoch's training loss above this x ln(num_classes) is diverged (see the docstring)
@@ -57,6 +58,8 @@ class RunRequest:
     optimizer: str | None = None  # a preset of tasks.optimizers (None: the spec's optimizer)
     weight_decay: float | None = None
     loss: str | None = None  # None: the spec's loss
+    import_weights: str | None = None  # a weights.npz to start the spec network from, instead of the canonical init
+    export_dir: str | None = None  # write, and check in a fresh process, every artifact of the trained network here
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
@@ -96,7 +99,7 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
-def _latency_ms(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray, calls: int) -> tuple[float, float]:
+def latency_ms(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray, calls: int) -> tuple[float, float]:
     """Median and 95th percentile of batch-1 prediction time, after 5 warm-up calls."""
     sample = X[:1]
     for _ in range(5):
@@ -155,11 +158,13 @@ def run_one(request: RunRequest) -> RunResult:
     result.model = row.model_label
     network = row.kind == "network"
     reason = module.unsupported(spec) if network else None
+    if request.import_weights and not network:
+        reason = "--import-weights starts the spec network; a one-shot baseline has no such weights"
     if reason:  # e.g. an optimizer the framework cannot express: a row that says so, not a wrong number
         result.status, result.message = "skipped", reason
         return result
     if network:
-        row.build(init_weights(spec.model, spec.init, spec.train.seed))
+        row.build(_start_weights(request, spec))
         row.set_train_data(data.X_train, data.y_train)
     else:
         row.build()
@@ -185,9 +190,34 @@ def run_one(request: RunRequest) -> RunResult:
         _evaluate(predict, data, result, calls=5 if request.dry_run else LATENCY_CALLS, loss_kind=spec.model.loss if network else None)
         if not network and result.test_acc >= spec.target_accuracy:
             result.time_to_target_s = result.train_s
+        if request.export_dir:
+            result.exports = _exports(module, row, spec, data, request, settings, network)
     result.peak_rss_mb = _peak_rss_mb()
     result.peak_gpu_mb = module.peak_gpu_mb() if result.device == "cuda" else None
     return result
+
+
+def _start_weights(request: RunRequest, spec: TaskSpec) -> dict[str, np.ndarray]:
+    """The canonical initial weights, or the checked contents of --import-weights."""
+    if request.import_weights:
+        from workbench.deploy.weights_file import load_weights
+
+        return load_weights(Path(request.import_weights), spec.model, spec.name)
+    return init_weights(spec.model, spec.init, spec.train.seed)
+
+
+def _exports(module, row, spec: TaskSpec, data: Dataset, request: RunRequest, settings: RunSettings, network: bool) -> list[ArtifactRecord]:  # noqa: ANN001
+    """--export: every artifact of a trained network and its reload check; any failure stays in its cell."""
+    from workbench.deploy.export import export_row
+    from workbench.run.child import one_line
+
+    if not network:
+        return [ArtifactRecord("-", status="skipped: a one-shot baseline has no spec weights to export")]
+    try:
+        return export_row(module, row, spec, data, Path(request.export_dir), request.framework, settings.threads,
+                          settings.dtype, latency_calls=5 if request.dry_run else LATENCY_CALLS)  # fmt: skip
+    except Exception as exc:  # noqa: BLE001 - e.g. the folder vanished: the trained row is kept
+        return [ArtifactRecord("(export)", status=f"export failed: {one_line(exc)}")]
 
 
 def _predictor(row, data: Dataset) -> Callable[[np.ndarray], np.ndarray]:  # noqa: ANN001
@@ -200,6 +230,7 @@ def _predictor(row, data: Dataset) -> Callable[[np.ndarray], np.ndarray]:  # noq
 def _train_epochs(adapter, spec: TaskSpec, data: Dataset, result: RunResult, predict, progress: bool) -> None:  # noqa: ANN001
     """Epoch loop: shared order, timing per epoch, evaluation after each, divergence check."""
     n, elapsed = len(data.y_train), 0.0
+    result.epochs = 0  # --epochs 0 (imported weights, evaluated as they are) stays 0, not "-"
     for epoch in range(1, spec.train.epochs + 1):
         order = epoch_order(spec.train.seed, epoch, n)
         adapter.set_learning_rate(epoch_lr(spec, epoch))  # the schedule lives here, the same for all
@@ -249,4 +280,4 @@ def _evaluate(predict, data: Dataset, result: RunResult, calls: int, loss_kind: 
     result.infer_s = time.perf_counter() - start
     result.infer_throughput = len(data.y_test) / result.infer_s if result.infer_s else None
     result.test_loss, result.test_acc = mean_loss(logits, data.y_test, loss_kind), accuracy(logits, data.y_test)
-    result.latency_ms_p50, result.latency_ms_p95 = _latency_ms(predict, data.X_test, calls)
+    result.latency_ms_p50, result.latency_ms_p95 = latency_ms(predict, data.X_test, calls)

@@ -31,6 +31,27 @@ class EpochRecord:
 
 
 @dataclass
+class ArtifactRecord:
+    """One exported artifact of a row: how it was written, and its reload check in a fresh process."""
+
+    artifact: str  # e.g. "model.onnx", "weights.npz" (the file or folder name in the row's export folder)
+    status: str = "ok"  # "ok", "FAIL" (reloaded, logits outside the tolerance), "export failed: ...",
+    #                     "reload failed: ...", "skipped: ..."
+    route: str = ""  # the call that wrote it, e.g. "torch.onnx.export(dynamo=True)"
+    loader: str = ""  # the call that read it back in the fresh process, e.g. "onnxruntime.InferenceSession"
+    form: str = ""  # what runs after the reload: "native eager", "exported program" or "ONNX Runtime"
+    size_bytes: int | None = None
+    export_s: float | None = None
+    max_abs: float | None = None  # reloaded vs in-memory logits on the first CHECK_SAMPLES test samples
+    max_rel: float | None = None  # max_abs / max |in-memory logit|
+    atol: float | None = None  # the tolerances the status was judged with
+    rtol: float | None = None
+    latency_ms_p50: float | None = None  # batch-1 prediction in the reloaded form
+    latency_ms_p95: float | None = None
+    infer_throughput: float | None = None  # test samples/s in the reloaded form
+
+
+@dataclass
 class RunResult:
     """Everything measured for one (task, framework, model) run. Adapters never build it."""
 
@@ -78,6 +99,7 @@ class RunResult:
     compiled: bool = False  # the torch.compile / XLA variant row
     config: dict = field(default_factory=dict)  # the --sweep values of this row, e.g. {"lr": 0.003}; --resume matches on it
     node: str = ""  # where the row ran: the host name (local executor) or Ray node "IP/node id"
+    exports: list[ArtifactRecord] = field(default_factory=list)  # --export: every artifact and its reload check
 
     @classmethod
     def from_dict(cls, data: dict) -> "RunResult":
@@ -85,6 +107,7 @@ class RunResult:
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in known}
         kwargs["history"] = [EpochRecord(**h) for h in kwargs.get("history", [])]
+        kwargs["exports"] = [ArtifactRecord(**a) for a in kwargs.get("exports", [])]
         return cls(**kwargs)
 
 
