@@ -9,7 +9,7 @@ from typing import Callable
 
 import numpy as np
 from fault_adapters import working
-from fault_adapters.working import DTYPES, configure, creator, peak_gpu_mb, version  # noqa: F401 - the module's names
+from fault_adapters.working import DTYPES, configure, unsupported, creator, peak_gpu_mb, version  # noqa: F401 - the module's names
 
 from frameworks.base import Export, RunSettings, Weights
 from tasks import reference

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from fault_adapters import working
-from fault_adapters.working import DTYPES, configure, peak_gpu_mb, version  # noqa: F401 - the adapter module interface
+from fault_adapters.working import DTYPES, configure, unsupported, peak_gpu_mb, version  # noqa: F401 - the adapter module interface
 
 GATE_VAR = "FAULT_GATE"
 

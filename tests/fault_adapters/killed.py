@@ -6,7 +6,7 @@ import os
 import signal
 
 from fault_adapters import working
-from fault_adapters.working import DTYPES, configure, peak_gpu_mb, version  # noqa: F401 - the adapter module interface
+from fault_adapters.working import DTYPES, configure, unsupported, peak_gpu_mb, version  # noqa: F401 - the adapter module interface
 
 
 class Network(working.Network):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fault_adapters import working
-from fault_adapters.working import DTYPES, configure, peak_gpu_mb, version  # noqa: F401 - the adapter module interface
+from fault_adapters.working import DTYPES, configure, unsupported, peak_gpu_mb, version  # noqa: F401 - the adapter module interface
 
 
 class Network(working.Network):

@@ -31,6 +31,11 @@ def peak_gpu_mb() -> float | None:
     return None
 
 
+def unsupported(spec: TaskSpec) -> str | None:
+    """Nothing to refuse: it computes nothing real, whatever the network, optimizer or loss."""
+    return None
+
+
 class Network:
     """Predicts every class equally likely; trains nothing."""
 
