@@ -89,6 +89,12 @@ def create(spec: TaskSpec, settings: RunSettings, model: str = SPEC_MODEL) -> "N
 class Network(keras_shared.Network):
     """The shared Keras network on JAX: `fit` on NumPy arrays, gradients by jax.value_and_grad."""
 
+    def jit_compile(self) -> bool:
+        """Always: jit is how Keras runs on JAX. jit_compile=False runs every step op by op: measured on MNIST
+        (5,000 images, 1 thread) 1.42 s per epoch, against 0.07-0.08 s for the plain Keras-JAX script's
+        default ("auto", jitted); so there is no --compile variant to offer either."""
+        return True
+
     def loss_and_gradients(self, X: np.ndarray, y: np.ndarray) -> tuple[float, Weights]:
         """Training-mode loss and canonical gradients through the stateless model; no variable changes."""
         variables, keys = self.trainable_variables()

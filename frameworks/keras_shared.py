@@ -283,12 +283,15 @@ class Network:
         with self.placed():
             self.model = build_model(self.spec)
             self.set_weights(weights)
-            # jit_compile stated: XLA is an optional variant (--compile) where the backend has one.
             self.model.compile(
                 optimizer=make_optimizer(self.spec.optimizer, self.dense_gradient),
                 loss=self.loss_fn,
-                jit_compile=self.settings.compile,
+                jit_compile=self.jit_compile(),
             )
+
+    def jit_compile(self) -> bool:
+        """Keras' jit_compile, stated: TensorFlow's XLA is the optional --compile variant (a backend may differ)."""
+        return self.settings.compile
 
     def num_params(self) -> int:
         """Trainable parameters as Keras counts them."""
