@@ -22,7 +22,6 @@ from frameworks.base import EXTRA_FRAMEWORKS_VAR, FRAMEWORKS, missing_packages
 from tasks import registry
 from tasks.reference import cancelled_by_batchnorm
 from tasks.spec import count_params
-from workbench.check import equivalence as eq
 from workbench.teach.explain import explain_sections
 
 TESTS = Path(__file__).resolve().parent
@@ -128,59 +127,6 @@ def test_dry_run_loss_after_one_step_agrees(dry_run):
     for engine, loss in losses.items():
         if (engine, task) not in KNOWN_STEP_DIFFERENCE:
             assert loss == pytest.approx(losses["pytorch"], rel=rel), (engine, losses)
-
-
-# ---------------------------------------------------------------- numerical checks
-
-CONFIG = eq.CheckConfig(batch_size=8, steps=5, fd_samples=2, fd_coords=4, frameworks=tuple(ENGINES))
-
-
-@pytest.fixture(scope="module", params=sorted(MODELS))
-def tiny_report(request) -> tuple[str, eq.Report]:
-    """--check of one tiny spec (every layer type is in one of them), every engine."""
-    spec = tiny_task(MODELS[request.param])
-    X, y = eq.random_inputs(spec, CONFIG.batch_size * CONFIG.steps, 0)
-    return request.param, eq.run_checks(spec, X, y, CONFIG, "random")
-
-
-@pytest.mark.parametrize("engine", ENGINES)
-def test_check_tiny_specs(tiny_report, engine):
-    name, report = tiny_report
-    if (engine, name) in UNSUPPORTED:
-        assert report.skipped.get(engine) == UNSUPPORTED[engine, name]
-        return
-    assert engine not in report.skipped, report.skipped.get(engine)
-    own = [r for r in report.rows if r.pair.startswith(f"{engine} vs reference")]
-    checks = {r.check for r in own}
-    assert {"forward", "trajectory"} <= checks
-    fails = [r for r in report.rows if r.status == "FAIL" and engine in r.pair]
-    assert not fails, fails[:5]
-    forward64 = [r for r in own if r.check == "forward" and r.dtype == "float64"]
-    if engine in DOWNCAST:
-        assert {r.status for r in forward64} == {"DOWNCAST"}
-    else:
-        assert forward64 and max(r.max_abs for r in forward64) <= 1e-10
-    if engine != "sklearn":  # scikit-learn has no public gradient API (its module says HAS_GRADIENTS = False)
-        assert "gradient" in checks
-
-
-EXACT = [e for e in ENGINES if e not in DOWNCAST]  # on 2-sample batches, float32 Adam steps on tiny gradients differ by far more than 10 x tol
-
-
-@pytest.mark.parametrize("task", registry.names())
-def test_check_every_task_spec(task):
-    """Each task's real spec, small inputs, float64: every engine that computes float64 agrees with the reference."""
-    spec = registry.get(task).spec
-    config = eq.CheckConfig(batch_size=2, steps=2, fd_samples=1, fd_coords=2, dtypes=("float64",), frameworks=tuple(EXACT))
-    X, y = eq.random_inputs(spec, 4, 0)
-    report = eq.run_checks(spec, X, y, config, "random")
-    assert not report.failed, [r for r in report.rows if r.status == "FAIL"][:5]
-    for engine in EXACT:
-        if (engine, task) in UNSUPPORTED:
-            assert report.skipped[engine] == UNSUPPORTED[engine, task]
-        else:
-            assert engine not in report.skipped, report.skipped.get(engine)
-            assert any(r.pair == f"{engine} vs reference" and r.check == "trajectory" for r in report.rows)
 
 
 # ---------------------------------------------------------------- --explain
