@@ -198,14 +198,16 @@ class AdamCorrectedEps(SpecGradient, keras.optimizers.Adam):
         self.assign_sub(variable, ops.divide(ops.multiply(m_hat, lr), ops.add(ops.sqrt(v_hat), self.epsilon)))
 
 
-def make_optimizer(opt: OptimizerSpec, dense=None) -> keras.optimizers.Optimizer:  # noqa: ANN001
-    """The spec's optimizer, every number passed explicitly; `dense`: the backend's dense-gradient function.
+def make_optimizer(opt: OptimizerSpec, dense=None, faster: dict | None = None) -> keras.optimizers.Optimizer:  # noqa: ANN001
+    """The spec's optimizer, every number passed explicitly; `dense`: the backend's dense-gradient function;
+    `faster`: a backend's own class for one of the classes below, same formula (Network.faster_optimizers).
 
     Stock keras.optimizers are used where they compute the spec's formula exactly in float64: plain SGD,
     RMSprop with eps inside the square root, Adam with eps on the uncorrected sqrt(v) (its betas round
     through float32 in float64 runs: docs/differences.md). Keras' weight_decay= is decoupled and multiplied by
     the current lr (base_optimizer._apply_weight_decay); L2 in the gradient is SpecGradient's.
     """
+    faster = faster or {}
     l2 = opt.weight_decay if opt.weight_decay_style == "l2" else 0.0
     decoupled = decoupled_rate(opt) if opt.weight_decay and opt.weight_decay_style == "decoupled" else None
     if opt.name == "sgd":
@@ -213,19 +215,19 @@ def make_optimizer(opt: OptimizerSpec, dense=None) -> keras.optimizers.Optimizer
         # rescales it for "gradient". Keras has no dampening (unsupported says so).
         stock = not opt.momentum and not l2
         cls = keras.optimizers.SGD if stock else SGDExactMomentum
-        optimizer = cls(learning_rate=opt.lr, momentum=opt.momentum, nesterov=opt.nesterov)
+        optimizer = faster.get(cls, cls)(learning_rate=opt.lr, momentum=opt.momentum, nesterov=opt.nesterov)
     elif opt.name == "rmsprop":
         # Keras puts eps inside the square root, and its rho is the spec's (PyTorch: alpha, default 0.99). Not the
         # stock class where gradients can be sparse: on TensorFlow it squares an Embedding's IndexedSlices slice by
         # slice, so a repeated id gets sum(g^2) instead of (sum g)^2 (docs/differences.md)
         stock = opt.eps_style == "inside" and not l2 and dense is None
         cls = keras.optimizers.RMSprop if stock else RMSpropSpecEps
-        optimizer = cls(learning_rate=opt.lr, rho=opt.rho, momentum=opt.momentum, epsilon=opt.eps, centered=opt.centered)
+        optimizer = faster.get(cls, cls)(learning_rate=opt.lr, rho=opt.rho, momentum=opt.momentum, epsilon=opt.eps, centered=opt.centered)
         if not stock:
             optimizer.eps_inside = opt.eps_style == "inside"
     else:
         cls = AdamCorrectedEps if opt.eps_style == "corrected" else keras.optimizers.Adam
-        optimizer = cls(learning_rate=opt.lr, beta_1=opt.beta_1, beta_2=opt.beta_2, epsilon=opt.eps, weight_decay=decoupled)
+        optimizer = faster.get(cls, cls)(learning_rate=opt.lr, beta_1=opt.beta_1, beta_2=opt.beta_2, epsilon=opt.eps, weight_decay=decoupled)
     if isinstance(optimizer, SpecGradient):
         optimizer.l2 = l2
         if dense is not None:
@@ -258,6 +260,7 @@ class Network:
 
     kind = "network"
     dense_gradient = None  # a backend whose gradients can be sparse (TensorFlow's IndexedSlices) makes them dense
+    faster_optimizers: dict = {}  # framebench optimizer class -> the backend's own version of it (keras_torch)
 
     def __init__(self, spec: TaskSpec, settings: RunSettings, model: str = SPEC_MODEL):
         self.spec, self.settings, self.model_name = spec, settings, model
@@ -284,7 +287,7 @@ class Network:
             self.model = build_model(self.spec)
             self.set_weights(weights)
             self.model.compile(
-                optimizer=make_optimizer(self.spec.optimizer, self.dense_gradient),
+                optimizer=make_optimizer(self.spec.optimizer, self.dense_gradient, self.faster_optimizers),
                 loss=self.loss_fn,
                 jit_compile=self.jit_compile(),
             )
