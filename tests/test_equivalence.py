@@ -172,3 +172,18 @@ def test_noise_driven_marks_tiny_nonzero_gradients_not_exact_zeros():
     assert kernel[0].all() and not kernel[1].any() and not kernel[2:].any()
     assert masks[1]["dense_0.kernel"][0].all()
     assert "dense_4.kernel" not in masks[0]
+
+
+def test_large_pooling_cnns_judge_float32_trajectories_at_the_first_steps_only():
+    """cifar10's check judges float32 trajectory steps 1-2 (later: INFO, saying what they were); float64 stays judged."""
+    from tasks import registry
+
+    assert eq.default_config(registry.get("cifar10").spec).judged_steps32 == eq.FLOAT32_JUDGED_STEPS
+    assert eq.default_config(registry.get("sentiment").spec).judged_steps32 is None  # an LSTM has no ties to break
+    assert eq.default_config(registry.get("mnist").spec).judged_steps32 is None
+    fail = eq.Row("trajectory", "float32", "a vs reference", "step 3", 1.0, 1.0, 1e-4, "FAIL", "sgd", "worst: w")
+    assert eq._past_judged32(fail, 3, 2, True).status == "INFO"
+    assert "was FAIL" in eq._past_judged32(fail, 3, 2, True).note
+    assert eq._past_judged32(fail, 2, 2, True).status == "FAIL"  # step 2 is judged
+    assert eq._past_judged32(fail, 3, 2, False).status == "FAIL"  # float64, computed in float64
+    assert eq._past_judged32(fail, 3, None, True).status == "FAIL"  # every other spec

@@ -24,7 +24,16 @@ spec's Tolerances. Status of a row:
 * DOWNCAST     a float64 comparison where a framework really computes float32, as its adapter declares
                (its DTYPES): judged on the float32 measure and tolerance, within it
 * FAIL         anything else above tol, a NaN, a shape mismatch, or a declared dtype the outputs contradict
-* INFO         reported, not judged: each framework's default optimizer's drift and documented convention differences
+* INFO         reported, not judged: each framework's default optimizer's drift and documented convention differences,
+               and float32 trajectory steps past CheckConfig.judged_steps32 (large specs only; see below)
+
+Large CNN/LSTM specs (default_config) judge float32 trajectories at their first FLOAT32_JUDGED_STEPS steps only.
+Measured on cifar10 (4 real images per batch, docs/differences.md): every framework agrees with the reference to
+1e-15 in float64 for all 10 steps, but in float32 the runs split into groups at step 4-6 (plain SGD: pytorch
+and the reference 4.3e-4 from keras, jax and keras-torch at step 10), because 9.9 % of the 2x2 MaxPool windows
+of the input images hold a tied maximum that float32 rounding breaks one way or the other; and the reference
+itself, its inputs moved by float32's rounding unit (2^-24 relative), drifts 4.5e-3 from itself by step 10.
+Past that point a float32 difference measures the chaos of the computation, not the frameworks.
 """
 
 from __future__ import annotations
@@ -39,7 +48,7 @@ import numpy as np
 from frameworks.base import DEFAULT_FRAMEWORKS, SPEC_MODEL, engine, missing_packages
 from tasks import reference
 from tasks.init import init_weights
-from tasks.spec import LSTM, BaselineSpec, Conv2D, Dense, Dropout, OptimizerSpec, TaskSpec, Weights, count_params
+from tasks.spec import LSTM, BaselineSpec, Conv2D, Dense, Dropout, MaxPool2D, OptimizerSpec, TaskSpec, Weights, count_params
 from tasks.spec_io import spec_to_json
 from workbench.check.measure import ADAPTIVE, NOISE_FLOOR, SHOWN_STEPS, difference
 from workbench.run.ask import AskError, ask
@@ -79,6 +88,7 @@ class CheckConfig:
     threads: int = 1  # every framework's threads: one (tiny batches; two spin for 0.2 s per conv on a busy machine)
     seed: int = 0  # weights, perturbations, random inputs, finite-difference coordinates
     optimizers: tuple[OptimizerSpec, ...] = ()  # trajectories of these too, as of the spec's optimizer (in the same children)
+    judged_steps32: int | None = None  # float32 trajectory steps judged (later ones INFO); None: all of them
 
 
 @dataclass
@@ -98,11 +108,17 @@ class Report:
         return any(r.status == "FAIL" for r in self.rows)
 
 
+FLOAT32_JUDGED_STEPS = 2  # large pooling CNNs: float32 trajectories judged at steps 1 and 2 (module docstring)
+
+
 def default_config(spec: TaskSpec, frameworks: tuple[str, ...] = FRAMEWORKS, threads: int = 1) -> CheckConfig:
-    """8 samples and 50 steps; large CNN/LSTM specs get 4 samples and 10 steps (the report says so)."""
+    """8 samples and 50 steps; large CNN/LSTM specs get 4 samples and 10 steps (the report says so), and a large
+    CNN with MaxPool2D float32 trajectories judged at FLOAT32_JUDGED_STEPS steps (its windows' ties: module docstring)."""
     heavy = any(isinstance(l, (Conv2D, LSTM)) for l in spec.model.layers) and count_params(spec.model) > 20_000
     if heavy:
-        return CheckConfig(batch_size=4, steps=10, fd_samples=1, fd_coords=4, frameworks=frameworks, threads=threads)
+        pooled = any(isinstance(l, MaxPool2D) for l in spec.model.layers)
+        return CheckConfig(batch_size=4, steps=10, fd_samples=1, fd_coords=4, frameworks=frameworks, threads=threads,
+                           judged_steps32=FLOAT32_JUDGED_STEPS if pooled else None)  # fmt: skip
     return CheckConfig(frameworks=frameworks, threads=threads)
 
 
@@ -320,9 +336,11 @@ def finite_difference_rows(spec: TaskSpec, weights: Weights, X: np.ndarray, y: n
 # ---------------------------------------------------------------- trajectories
 
 
-def trajectory_rows(spec: TaskSpec, measured: dict[str, Measured], dtype: str, steps: int) -> list[Row]:
+def trajectory_rows(spec: TaskSpec, measured: dict[str, Measured], dtype: str, steps: int,
+                    judged32: int | None = None) -> list[Row]:  # fmt: skip
     """Each framework vs the reference at every step (its worst weight), then framework pairs running the
-    same optimizer at the shown steps. The defaults variant (each framework's own Adam) is INFO only."""
+    same optimizer at the shown steps. The defaults variant (each framework's own Adam) is INFO only, and so are
+    rows judged on float32's terms past step `judged32` (CheckConfig.judged_steps32)."""
     t = spec.tolerances
     rows: list[Row] = []
     variants = dict.fromkeys(v for m in measured.values() for v in m.facts["optimizers"])
@@ -338,6 +356,7 @@ def trajectory_rows(spec: TaskSpec, measured: dict[str, Measured], dtype: str, s
                 row = judging.row("trajectory", dtype, f"{name} vs {ref_label}", f"step {step}", max_abs, max_rel,
                                   m.downcast(dtype), variant, note)  # fmt: skip
                 rows.append(row if judged else replace(row, status="INFO"))
+                rows[-1] = _past_judged32(rows[-1], step, judged32, dtype == "float32" or m.downcast(dtype))
         noise = sorted({k for m in members.values() for k in m.facts["noise"]})
         if noise and members:
             rows.append(Row("trajectory", dtype, "every framework", "not judged", math.nan, math.nan, 0.0, "INFO", variant,
@@ -350,8 +369,22 @@ def trajectory_rows(spec: TaskSpec, measured: dict[str, Measured], dtype: str, s
         names = list(members)
         for j, right in enumerate(names):
             for left in names[j + 1 :]:
-                rows += _pair_trajectory(dtype, variant, left, members[left], right, members[right], steps, judging, judged)
+                pair = _pair_trajectory(dtype, variant, left, members[left], right, members[right], steps, judging, judged)
+                lowered = dtype == "float32" or members[left].downcast(dtype) or members[right].downcast(dtype)
+                rows += [_past_judged32(r, int(r.item.split()[1]), judged32, lowered) if r.item.startswith("step ") else r
+                         for r in pair]  # fmt: skip
+        if judged and judged32 is not None and any(dtype == "float32" or m.downcast(dtype) for m in members.values()):
+            rows.append(Row("trajectory", dtype, "float32 steps", f"after step {judged32}", math.nan, math.nan, 0.0, "INFO",
+                            variant, f"not judged on this spec: float32 rounding breaks MaxPool ties and the runs "
+                            f"diverge chaotically (workbench/check/equivalence.py docstring)"))  # fmt: skip
     return rows
+
+
+def _past_judged32(row: Row, step: int, judged32: int | None, lowered: bool) -> Row:
+    """The row as INFO, with why, when it is judged on float32's terms past step `judged32`."""
+    if judged32 is None or not lowered or step <= judged32 or row.status == "INFO":
+        return row
+    return replace(row, status="INFO", note=f"{row.note}; float32 past step {judged32}: not judged, was {row.status}")
 
 
 def _pair_trajectory(dtype: str, variant: str, left: str, a: Measured, right: str, b: Measured, steps: int,
@@ -404,7 +437,7 @@ def run_checks(spec: TaskSpec, X: np.ndarray, y: np.ndarray, config: CheckConfig
     for dtype in config.dtypes:
         report.rows += forward_rows(spec, measured, dtype, weights, X0)
         report.rows += gradient_rows(spec, measured, dtype, weights, X0, y0)
-        report.rows += trajectory_rows(spec, measured, dtype, config.steps)
+        report.rows += trajectory_rows(spec, measured, dtype, config.steps, config.judged_steps32)
     for name, m in measured.items():
         if not m.facts["has_gradients"]:
             report.notes.append(f"{name}: no public gradient API; its training steps are in the trajectory table")

@@ -53,7 +53,9 @@ def render(report: Report) -> str:
         f"tol < INACCURATE <= {INACCURATE_FACTOR:g} tol; DOWNCAST: a framework computes float64 in float32 (as it "
         "declares), judged on float32's tolerance; INFO is not judged. float64 is judged on max abs, float32 on max "
         "rel (to the largest magnitude of the right side). Each framework vs the reference at every trajectory step; "
-        f"framework pairs at steps {', '.join(map(str, SHOWN_STEPS))}.",
+        f"framework pairs at steps {', '.join(map(str, SHOWN_STEPS))}."
+        + (f" float32 trajectories are judged at steps 1-{c.judged_steps32} only: this spec's MaxPool ties make float32 "
+           "runs diverge chaotically later (INFO)." if c.judged_steps32 is not None else ""),
     ]
     out += [f"skipped {name}: {reason}" for name, reason in report.skipped.items()]
     out += [f"note: {note}" for note in report.notes]
