@@ -29,8 +29,8 @@ spec's Tolerances. Status of a row:
 
 Large CNN/LSTM specs (default_config) judge float32 trajectories at their first FLOAT32_JUDGED_STEPS steps only.
 Measured on cifar10 (4 real images per batch, docs/differences.md): every framework agrees with the reference to
-1e-15 in float64 for all 10 steps, but in float32 the runs split into groups at step 4-6 (plain SGD: pytorch
-and the reference 4.3e-4 from keras, jax and keras-torch at step 10), because 9.9 % of the 2x2 MaxPool windows
+1e-15 in float64 for all 10 steps, but in float32 the runs split into groups at step 4-6 (plain SGD: two groups
+4.3e-4 apart at step 10; the frameworks of each group are in docs/differences.md), because 9.9 % of the 2x2 MaxPool windows
 of the input images hold a tied maximum that float32 rounding breaks one way or the other; and the reference
 itself, its inputs moved by float32's rounding unit (2^-24 relative), drifts 4.5e-3 from itself by step 10.
 Past that point a float32 difference measures the chaos of the computation, not the frameworks.
@@ -65,7 +65,7 @@ class Row:
 
     check: str  # forward | gradient | finite_difference | trajectory
     dtype: str  # float32 | float64 (the frameworks' dtype; the reference is always float64)
-    pair: str  # e.g. "pytorch vs reference"
+    pair: str  # e.g. "<framework> vs reference"
     item: str  # layer label, parameter name or "step 5"
     max_abs: float  # max |left - right|
     max_rel: float  # max |left - right| / max |right|
