@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 import struct
 from dataclasses import replace
 from pathlib import Path
@@ -169,3 +170,12 @@ def test_explain_mnist_cli():
 )
 def test_bad_teaching_flags_one_line(args, fragments):
     assert_one_line_error(run_cli(*args), 2, *fragments)
+
+
+def test_explain_with_a_missing_framework_explains_the_others_and_names_it_skipped():
+    """Issue 11: --explain works for the installed frameworks and names a missing one as skipped."""
+    env = {"FRAMEBENCH_EXTRA_FRAMEWORKS": "missing=fault_adapters.not_there", "PYTHONPATH": os.pathsep.join(p for p in (str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")) if p)}
+    proc = run_cli("--task", "digits", "--frameworks", "pytorch,missing", "--explain", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "- missing: skipped, not installed (fault_adapters.not_there)" in proc.stdout
+    assert "| pytorch (NCHW) output" in proc.stdout and "missing (" not in proc.stdout.split("## (c)")[1]
