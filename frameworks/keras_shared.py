@@ -41,6 +41,7 @@ from tasks.spec import (
 )
 
 EVAL_BATCH = 1024  # samples per forward pass when predicting
+MIXED_POLICIES = {"bf16": "mixed_bfloat16", "fp16": "mixed_float16"}  # --precision -> Keras dtype policy
 
 
 TENSORFLOW_LOG = os.path.join(tempfile.gettempdir(), "framebench-tensorflow.log")  # TensorFlow's start-up lines
@@ -281,13 +282,18 @@ class Network:
     def build(self, weights: Weights) -> None:
         """Create the model from the spec, load the canonical weights, compile with the optimizer."""
         keras.config.set_floatx(self.dtype)  # layers take their dtype from floatx when created
-        keras.config.set_dtype_policy(self.dtype)  # ...unless a policy was cached by an earlier build
+        # ...unless a policy was cached by an earlier build. --precision bf16/fp16: Keras' mixed policy (float32
+        # variables, bfloat16/float16 compute; losses stay float32, as floatx)
+        keras.config.set_dtype_policy(MIXED_POLICIES.get(self.settings.precision, self.dtype))
         self.loss_fn = make_loss(self.spec)  # ...and so do losses: one made before computes in the old floatx
         with self.placed():
             self.model = build_model(self.spec)
             self.set_weights(weights)
+            optimizer = make_optimizer(self.spec.optimizer, self.dense_gradient, self.faster_optimizers)
+            if self.settings.precision == "fp16":  # dynamic loss scaling, stated (compile would also add it for fp16)
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             self.model.compile(
-                optimizer=make_optimizer(self.spec.optimizer, self.dense_gradient, self.faster_optimizers),
+                optimizer=optimizer,
                 loss=self.loss_fn,
                 jit_compile=self.jit_compile(),
             )
@@ -344,7 +350,7 @@ class Network:
         Keras' momentum velocity holds lr ("step" velocity). For the spec's "gradient" velocity (v holds g, as in
         PyTorch) it is rescaled by new lr / old lr, which is that velocity in Keras' units.
         """
-        optimizer = self.model.optimizer
+        optimizer = getattr(self.model.optimizer, "inner_optimizer", self.model.optimizer)  # inside a LossScaleOptimizer
         old = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
         if self.spec.optimizer.velocity == "gradient" and old != lr:
             for m in getattr(optimizer, "momentums", None) or getattr(optimizer, "_momentums", None) or []:
@@ -381,8 +387,10 @@ class Network:
         """Logits in inference mode (BatchNorm uses moving statistics, dropout off)."""
         with self.placed():
             if len(X) <= EVAL_BATCH:
-                return np.asarray(self.model.predict_on_batch(self._inputs(X)))
-            return np.asarray(self.model.predict(self._inputs(X), batch_size=EVAL_BATCH, verbose=0))
+                logits = np.asarray(self.model.predict_on_batch(self._inputs(X)))
+            else:
+                logits = np.asarray(self.model.predict(self._inputs(X), batch_size=EVAL_BATCH, verbose=0))
+        return logits.astype(np.float32) if self.settings.precision in MIXED_POLICIES else logits  # half -> float32
 
     def layer_outputs(self, X: np.ndarray) -> list[np.ndarray]:
         """Every layer's output for X from a Keras sub-model (inference mode); already canonical NHWC."""
