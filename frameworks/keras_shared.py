@@ -107,6 +107,16 @@ def build_model(spec: TaskSpec) -> keras.Sequential:
     return keras.Sequential(layers, name=spec.name)
 
 
+@contextlib.contextmanager
+def quiet_array_warning():  # noqa: ANN201 - a context manager
+    """Under a mixed policy, Keras 3.15.1 turns tensors into NumPy with np.array(x) (backend/torch/core.py
+    convert_to_numpy, half-precision outputs through ml_dtypes), which NumPy 2 answers with a DeprecationWarning about
+    __array__'s copy keyword on every call: Keras' own, it would be the row's note."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="__array__ implementation doesn't accept a copy", category=DeprecationWarning)
+        yield
+
+
 def exact(value: float, dtype: str):  # noqa: ANN201 - a backend tensor
     """A Python constant as a tensor of `dtype`. Not ops.cast: ops.cast(0.9, "float64") goes through float32
     (0.89999997615814), which stock keras.optimizers.SGD does to its momentum and Adam to its betas."""
@@ -351,7 +361,8 @@ class Network:
         PyTorch) it is rescaled by new lr / old lr, which is that velocity in Keras' units.
         """
         optimizer = getattr(self.model.optimizer, "inner_optimizer", self.model.optimizer)  # inside a LossScaleOptimizer
-        old = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+        with quiet_array_warning():
+            old = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
         if self.spec.optimizer.velocity == "gradient" and old != lr:
             for m in getattr(optimizer, "momentums", None) or getattr(optimizer, "_momentums", None) or []:
                 m.assign(keras.ops.multiply(m, exact(lr / old, m.dtype)))
@@ -385,7 +396,7 @@ class Network:
     # -------------------------------------------------------------- inference
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Logits in inference mode (BatchNorm uses moving statistics, dropout off)."""
-        with self.placed():
+        with self.placed(), quiet_array_warning():
             if len(X) <= EVAL_BATCH:
                 logits = np.asarray(self.model.predict_on_batch(self._inputs(X)))
             else:
