@@ -140,7 +140,7 @@ def run_one(request: RunRequest) -> RunResult:
     result.version = module.version()
     kind = module.configure(settings)  # "cpu" or "cuda": the device it really runs on
     settings = replace(settings, device=kind)
-    result.device = device_label(kind, module.devices())
+    result.device = device_label(kind, module.devices() if hasattr(module, "devices") else [kind])  # a plugin may not say
     computed = module.DTYPES.get(settings.dtype)
     if computed is None:
         result.status, result.message = "skipped", f"{request.framework} does not compute in {settings.dtype}"
