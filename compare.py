@@ -546,11 +546,19 @@ def main(argv: list[str] | None = None) -> int:
 
         print(explain_text(task_spec(args), args.framework_list), end="")
         return EXIT_OK
+    from workbench.run.devices import DeviceError
+
+    try:
+        resolution = resolve_device(args)
+    except DeviceError as exc:
+        print(f"compare.py: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     check_text, check_failed = None, False
     if args.check:
         from workbench.check.report import check_task
 
-        check_text, check_failed = check_task(args.task, args.framework_list, args.data_dir, task_spec(args))
+        check_text, check_failed = check_task(args.task, args.framework_list, args.data_dir, task_spec(args),
+                                              resolution.device, args.precision)  # fmt: skip
         print(check_text, end="")
         if not args.report:  # with --report, the comparison runs too and the report carries the tables
             return EXIT_CHECK_FAILED if check_failed else EXIT_OK
@@ -559,13 +567,6 @@ def main(argv: list[str] | None = None) -> int:
     from workbench.run.ray_executor import ExecutorError
     from workbench.run.runner import Interrupted, run_plan
 
-    from workbench.run.devices import DeviceError
-
-    try:
-        resolution = resolve_device(args)
-    except DeviceError as exc:
-        print(f"compare.py: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
     args.output = default_output(args)
     plan = make_plan(args, resolution)
 

@@ -133,3 +133,29 @@ def test_bf16_on_cpu_trains_in_torch_and_shows_its_device(tmp_path):
     assert "precision: bf16 (mixed precision" in header and "device choice: auto -> cpu" in header
     assert table.splitlines()[0].split()[:3] == ["framework", "model", "device"]
     assert "nn.Module + explicit loop  cpu" in table
+
+
+# ---------------------------------------------------------------- --check --precision: the mixed-precision table
+
+
+def test_mixed_precision_check_passes_torch_bf16_and_fails_a_wrong_weight(monkeypatch):
+    """torch.autocast bf16 on the CPU is within its stated tolerance; the same network with a 5 % wrong output
+    kernel (tests/engines/pytorch_wrong_weight.py, through the plugin hook) is FAIL."""
+    import os
+    from pathlib import Path
+
+    from workbench.check.equivalence import check_weights, default_config, task_inputs
+    from workbench.check.mixed import MIXED_TOLERANCES, mixed_rows
+
+    tests = str(Path(__file__).resolve().parent)
+    monkeypatch.setenv("FRAMEBENCH_EXTRA_FRAMEWORKS", "wrong=engines.pytorch_wrong_weight")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (tests, os.environ.get("PYTHONPATH", "")) if p))
+    spec = registry.get("digits").spec
+    config = default_config(spec)
+    X, y, _ = task_inputs("digits", None, config.batch_size, config.seed)
+    rows = mixed_rows(spec, "bf16", ["pytorch", "wrong"], X, y, check_weights(spec, config.seed))
+    status = {(r[0], r[1]): r[4] for r in rows}
+    assert status == {("pytorch", "forward log-probabilities"): "OK", ("pytorch", "weights after 1 SGD step"): "OK",
+                      ("wrong", "forward log-probabilities"): "FAIL", ("wrong", "weights after 1 SGD step"): "FAIL"}, rows
+    assert all(float(r[2]) > 0 for r in rows)  # bf16 really ran: not bit-identical to float64
+    assert set(MIXED_TOLERANCES) == {"bf16", "fp16"}
