@@ -43,7 +43,13 @@ EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_DATA, EXIT_FAILED, EXIT_CHECK_FAILED, E
 ROW_FLAGS = ("task", "frameworks", "device", "epochs", "batch_size", "lr", "seed", "subset", "threads", "dtype",
              "dry_run", "repeats", "compile", "tf32", "precision", "sweep", "optimizer", "weight_decay", "loss", "export",
              "import_weights")  # fmt: skip
-FATAL_KINDS = {"data": EXIT_DATA, "usage": EXIT_USAGE}  # error kinds on which every row would fail the same way
+FATAL_KINDS = {"data": EXIT_DATA, "usage": EXIT_USAGE}
+# The header's determinism line on CUDA, from what each adapter's configure() sets (frameworks/*.py).
+CUDA_DETERMINISM = ("deterministic kernels on: torch.use_deterministic_algorithms + CUBLAS_WORKSPACE_CONFIG=:4096:8, "
+                    "cudnn.benchmark off (pytorch, keras-torch); tf.config.experimental.enable_op_determinism (keras); "
+                    "XLA --xla_gpu_deterministic_ops (jax, keras-jax). torch and TensorFlow raise on an op without a "
+                    "deterministic GPU kernel: such a row is an error row that names the op, never a silent "
+                    "nondeterministic run")  # fmt: skip  # error kinds on which every row would fail the same way
 
 
 class UsageError(Exception):
@@ -484,6 +490,7 @@ def make_plan(args: argparse.Namespace, resolution=None):  # noqa: ANN001, ANN20
     meta = {
         "task": args.task, "title": spec.title, "device": device, "device_asked": args.device,
         "device_note": resolution.note if resolution is not None else "", "precision": args.precision, "threads": args.threads,
+        "determinism": CUDA_DETERMINISM if device == "cuda" else "",
         "seed": first_seed if args.repeats == 1 else f"{first_seed}..{first_seed + args.repeats - 1}",
         "dtype": args.dtype, "tf32": args.precision == "tf32", "optimizer": describe(task_spec(args).optimizer), "loss": task_spec(args).model.loss,
         "dry_run": args.dry_run, "argv": args.argv, "executor": args.executor, "sweep": grid,

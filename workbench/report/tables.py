@@ -113,6 +113,8 @@ def header_lines(meta: dict, results: list[RunResult]) -> list[str]:
         lines.append("versions: " + " | ".join(f"{k} {v}" for k, v in versions.items()))
     if any(r.device.startswith("cuda") for r in ran):
         lines.append(GPU_TIMING)
+        if meta.get("determinism"):
+            lines.append(f"determinism: {meta['determinism']}")
     warnings = sorted({w for r in ran for w in r.data_warnings})
     lines += [f"WARNING: {w}" for w in warnings]
     return lines
