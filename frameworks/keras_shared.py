@@ -51,6 +51,9 @@ def set_random_seed(seed: int) -> None:
     """keras.utils.set_random_seed, with TensorFlow's start-up lines kept off stderr: in Keras 3.15.1 it
     imports TensorFlow to seed it whenever TensorFlow is installed, on every backend (rng_utils.py)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # ...and TensorFlow, once it starts a GPU, maps almost all of its memory: in a Keras-JAX or Keras-torch row that
+    # memory belongs to the row's own backend, so TensorFlow takes only what it uses (not measured: no GPU here)
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     with native_stderr_to(TENSORFLOW_LOG):
         keras.utils.set_random_seed(seed)
 
