@@ -28,7 +28,7 @@ from workbench.run.ask import AskError, ask
 
 # precision -> (forward log-probabilities, weights after one SGD step): max relative difference allowed.
 # Measured on the 2-core CPU development machine, digits (8 samples, the check's weights): bf16 forward 8.1e-4 (torch
-# autocast, Keras on TensorFlow) to 1.3e-3 (Keras on JAX and torch), one step 1.6e-3 (all four); fp16 (Keras' three
+# autocast, Keras on TensorFlow) to 1.3e-3 (Keras on JAX and torch, Flax), one step 1.6e-3 (all five); fp16 (Keras' three
 # backends; torch has no CPU fp16 row) forward 1.6e-4 to 1.8e-4, one step 1.9e-5 to 5.4e-5. bfloat16 keeps 8
 # significant bits (unit roundoff 2^-8 = 3.9e-3), float16 11 (2^-11 = 4.9e-4): each tolerance is about two units,
 # 5x the worst measured; a 5 % wrong output kernel measures 2.4e-2 forward and 5.0e-2 after one step (bf16): FAIL.
