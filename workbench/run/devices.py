@@ -67,7 +67,7 @@ def resolve(requested: str, seen: dict[str, list[str] | str], cpu_only: tuple[st
         return Resolution("cpu")
     if requested == "cuda":
         if lacking:
-            why = "; ".join(f"{n} ({seen[n]})" if isinstance(seen[n], str) else n for n in lacking)
+            why = ", ".join(f"{n} ({seen[n]})" if isinstance(seen[n], str) else n for n in lacking)
             raise DeviceError(f"--device cuda: no GPU seen by {why}; use --device cpu, or leave those frameworks out")
         return Resolution("cuda", cpu_note)
     if requested != "auto":
