@@ -12,6 +12,7 @@ import pytest
 from cli_helpers import assert_one_line_error, run_cli
 
 import compare
+from frameworks.base import RunSettings
 from tasks import registry
 from workbench.run import devices, driver, hardware
 from workbench.run.devices import DeviceError, resolve, resolve_for
@@ -105,30 +106,33 @@ def test_precision_flag_errors(args, fragments):
 
 def test_device_cuda_without_gpu_is_one_line(tmp_path):
     proc = run_cli("--task", "digits", "--frameworks", "pytorch,sklearn", "--device", "cuda", "--output", str(tmp_path / "r.json"))
+    # sklearn is CPU-only (not asked, not blamed); torch is asked in a child and sees no GPU
     assert_one_line_error(proc, 2, "--device cuda: no GPU seen by pytorch")
     assert not (tmp_path / "r.json").exists()  # stopped before any row
 
 
-def test_tf32_on_cpu_is_a_skipped_row_with_its_reason(tmp_path):
-    out = tmp_path / "r.json"
-    proc = run_cli("--task", "digits", "--frameworks", "pytorch", "--tf32", "--dry-run", "--quiet", "--output", str(out))
-    assert proc.returncode == 4, proc.stderr
-    row = json.loads(out.read_text())["results"][0]
-    assert (row["status"], row["precision"]) == ("skipped", "tf32")
-    assert row["message"] == "--precision tf32 on cpu: TF32 is a CUDA matmul mode (Ampere and newer GPUs)"
+@pytest.mark.parametrize("framework, model, precision, reason", [
+    ("pytorch", "spec", "tf32", "TF32 is a CUDA matmul mode (Ampere and newer GPUs)"),
+    ("pytorch", "spec", "fp16", "float16 autocast on the CPU: no float16 LSTM in oneDNN"),
+    ("sklearn", "logistic_regression", "bf16", "no mixed precision: NumPy has no bfloat16 matmul"),
+])  # fmt: skip
+def test_precision_a_framework_cannot_run_is_a_skipped_row(framework, model, precision, reason):
+    """A real row on digits (the driver in this process): skipped right after configure, with the adapter's reason."""
+    settings = RunSettings(device="cpu", threads=1, precision=precision, tf32=precision == "tf32", progress=False)
+    row = driver.run_one(driver.RunRequest(task="digits", framework=framework, model=model, dry_run=True, settings=settings))
+    assert (row.status, row.precision, row.device) == ("skipped", precision, "cpu")
+    assert row.message.startswith(f"--precision {precision} on cpu: {reason}"), row.message
 
 
 def test_bf16_on_cpu_trains_in_torch_and_shows_its_device(tmp_path):
-    """bf16 trains with torch.autocast on the CPU (to the target in 4 epochs); scikit-learn's rows say why not."""
+    """bf16 trains with torch.autocast on the CPU (to the target in 4 epochs); the device column, table and JSON."""
     out = tmp_path / "r.json"
-    proc = run_cli("--task", "digits", "--frameworks", "pytorch,sklearn", "--precision", "bf16", "--epochs", "4", "--quiet",
+    proc = run_cli("--task", "digits", "--frameworks", "pytorch", "--precision", "bf16", "--epochs", "4", "--quiet",
                    "--output", str(out))  # fmt: skip
-    assert proc.returncode == 4, proc.stderr  # the skipped rows
-    torch_row, *sklearn_rows = json.loads(out.read_text())["results"]
-    assert (torch_row["status"], torch_row["device"], torch_row["precision"]) == ("ok", "cpu", "bf16")
-    assert torch_row["test_acc"] >= registry.get("digits").spec.target_accuracy
-    assert [r["status"] for r in sklearn_rows] == ["skipped", "skipped"]
-    assert sklearn_rows[0]["message"].startswith("--precision bf16 on cpu: no mixed precision")
+    assert proc.returncode == 0, proc.stderr
+    row = json.loads(out.read_text())["results"][0]
+    assert (row["status"], row["device"], row["precision"]) == ("ok", "cpu", "bf16")
+    assert row["test_acc"] >= registry.get("digits").spec.target_accuracy
     header, table = proc.stdout.split("\n\n")[:2]
     assert "precision: bf16 (mixed precision" in header and "device choice: auto -> cpu" in header
     assert table.splitlines()[0].split()[:3] == ["framework", "model", "device"]
