@@ -113,8 +113,9 @@ def build_model(spec: TaskSpec) -> keras.Sequential:
 @contextlib.contextmanager
 def quiet_array_warning():  # noqa: ANN201 - a context manager
     """Under a mixed policy, Keras 3.15.1 turns tensors into NumPy with np.array(x) (backend/torch/core.py
-    convert_to_numpy, half-precision outputs through ml_dtypes), which NumPy 2 answers with a DeprecationWarning about
-    __array__'s copy keyword on every call: Keras' own, it would be the row's note."""
+    convert_to_numpy: predictions, the lr, and fit's per-batch logs, e.g. with a LossScaleOptimizer on torch), which
+    NumPy 2 answers with a DeprecationWarning about __array__'s copy keyword on every call: Keras' own, it would be
+    the row's note."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="__array__ implementation doesn't accept a copy", category=DeprecationWarning)
         yield
@@ -377,7 +378,7 @@ class Network:
         shuffle=False: the order comes from the shared seed, not from fit.
         """
         batch_size = self.spec.train.batch_size
-        with self.placed():
+        with self.placed(), quiet_array_warning():  # fit's per-batch logs go through convert_to_numpy too
             history = self.model.fit(
                 **self.epoch_data(order),
                 epochs=1,
