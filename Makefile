@@ -1,5 +1,14 @@
 # The README's two commands: `make run` (set up, then compare) and `make test` (set up, then test).
+# `make setup GPU=1` (or `make run GPU=1`, `make test GPU=1`): the GPU profile in its own venv, .venv-gpu, with the
+# CUDA builds of torch (+ torchvision), TensorFlow and JAX (pyproject.toml's `gpu` extra); the CPU venv stays .venv.
+GPU ?=
+ifeq ($(GPU),1)
+VENV ?= .venv-gpu
+EXTRAS := gpu,ray,onnx,test
+else
 VENV ?= .venv
+EXTRAS := all,test
+endif
 PY := $(VENV)/bin/python
 TASK ?= mnist
 ARGS ?=
@@ -7,7 +16,7 @@ ARGS ?=
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[all,test]'
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
 	touch $@
 
 .PHONY: setup run test

@@ -41,9 +41,15 @@ from pathlib import Path
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_DATA, EXIT_FAILED, EXIT_CHECK_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
 # --resume keeps these from the saved run: changing them would mix rows that are not comparable
 ROW_FLAGS = ("task", "frameworks", "device", "epochs", "batch_size", "lr", "seed", "subset", "threads", "dtype",
-             "dry_run", "repeats", "compile", "tf32", "sweep", "optimizer", "weight_decay", "loss", "export",
+             "dry_run", "repeats", "compile", "tf32", "precision", "sweep", "optimizer", "weight_decay", "loss", "export",
              "import_weights")  # fmt: skip
-FATAL_KINDS = {"data": EXIT_DATA, "usage": EXIT_USAGE}  # error kinds on which every row would fail the same way
+FATAL_KINDS = {"data": EXIT_DATA, "usage": EXIT_USAGE}
+# The header's determinism line on CUDA, from what each adapter's configure() sets (frameworks/*.py).
+CUDA_DETERMINISM = ("deterministic kernels on: torch.use_deterministic_algorithms + CUBLAS_WORKSPACE_CONFIG=:4096:8, "
+                    "cudnn.benchmark off (pytorch, keras-torch); tf.config.experimental.enable_op_determinism (keras); "
+                    "XLA --xla_gpu_deterministic_ops (jax, keras-jax). torch and TensorFlow raise on an op without a "
+                    "deterministic GPU kernel: such a row is an error row that names the op, never a silent "
+                    "nondeterministic run")  # fmt: skip  # error kinds on which every row would fail the same way
 
 
 class UsageError(Exception):
@@ -133,7 +139,7 @@ def sweep_grid(texts: list[str]) -> dict[str, list]:
 
 def build_parser() -> Parser:
     """Every flag, each with its default in --help."""
-    from frameworks.base import DEFAULT_FRAMEWORKS
+    from frameworks.base import DEFAULT_FRAMEWORKS, PRECISION_NAMES
     from tasks.optimizers import PRESETS
     from tasks.reference import LOSSES
     from workbench.report.tables import FORMATS
@@ -142,7 +148,9 @@ def build_parser() -> Parser:
     p.add_argument("--task", default="mnist", help="task to run (see --list)")
     p.add_argument("--frameworks", default=",".join(DEFAULT_FRAMEWORKS),
                    help="comma-separated frameworks (see --list), or 'all' for every installed one")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where torch and TensorFlow run")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                   help="one device for every row: auto is cuda only if every selected framework sees a GPU, else cpu; "
+                        "cuda stops (exit 2) if one does not (CPU-only frameworks run on cpu and say so)")
     p.add_argument("--epochs", type=_non_negative_int, default=None,
                    help="epochs (default: the task spec's); 0 with --import-weights evaluates the imported weights")
     p.add_argument("--batch-size", type=_positive_int, default=None, help="batch size (default: the task spec's)")
@@ -166,7 +174,10 @@ def build_parser() -> Parser:
                    help="rerun the rows of the run saved in FILE that did not finish ok; saves back into FILE")
     p.add_argument("--repeats", type=_positive_int, default=1, help="runs per framework, with seeds seed..seed+N-1")
     p.add_argument("--compile", action="store_true", help="add variant rows: torch.compile and Keras jit_compile (XLA)")
-    p.add_argument("--tf32", action="store_true", help="allow TensorFloat-32 matmuls on CUDA in torch and TensorFlow")
+    p.add_argument("--precision", default="fp32", choices=PRECISION_NAMES,
+                   help="fp32: float32, TF32 off in every framework; tf32: float32 matmuls on TensorFloat-32 (CUDA); "
+                        "bf16/fp16: each framework's mixed precision (fp16 with loss scaling); needs --dtype float32")
+    p.add_argument("--tf32", action="store_true", help="the same as --precision tf32 (kept for old command lines)")
     p.add_argument("--timeout", type=_positive_float, default=None,
                    help="seconds allowed per framework run (default: none; not with --in-process)")
     p.add_argument("--in-process", action="store_true", help="run rows in this process (debugging; no isolation)")
@@ -356,6 +367,12 @@ def check_conflicts(args: argparse.Namespace, given: set[str]) -> None:
     others = sorted(given - {"list"})
     if args.list and others:
         raise UsageError(f"--list cannot be combined with {_flag(others[0])}")
+    if args.tf32 and "precision" in given and args.precision != "tf32":
+        raise UsageError(f"--tf32 cannot be combined with --precision {args.precision}: --tf32 means --precision tf32")
+    if args.tf32:
+        args.precision = "tf32"
+    if args.precision != "fp32" and args.dtype != "float32":
+        raise UsageError(f"--precision {args.precision} needs --dtype float32 (it changes how float32 computes)")
     if args.in_process and args.timeout is not None:
         raise UsageError("--timeout cannot be enforced with --in-process (a row in this process cannot be stopped): "
                          "drop one")  # fmt: skip
@@ -407,22 +424,38 @@ def default_output(args: argparse.Namespace) -> str | None:
 
 
 def list_text() -> str:
-    """Tasks and frameworks, with availability."""
+    """Tasks and frameworks, with availability and the devices each sees (asked in a child process each)."""
     from tabulate import tabulate
 
     from frameworks.base import framework_names, missing_packages
     from tasks import registry
+    from workbench.run.devices import ask_devices
 
     tasks = [[n, registry.get(n).spec.title] for n in registry.names()]
+    names = framework_names()
+    missing = {name: missing_packages(name) for name in names}
+    seen = ask_devices([name for name in names if not missing[name]])
     frameworks = []
-    for name in framework_names():
-        missing = missing_packages(name)
-        frameworks.append([name, "available" if not missing else f"not installed: {', '.join(missing)}"])
-    return tabulate(tasks, headers=["task", "title"]) + "\n\n" + tabulate(frameworks, headers=["framework", "status"]) + "\n"
+    for name in names:
+        status = "available" if not missing[name] else f"not installed: {', '.join(missing[name])}"
+        answer = seen.get(name, "-")
+        frameworks.append([name, status, answer if isinstance(answer, str) else ", ".join(answer)])
+    return (tabulate(tasks, headers=["task", "title"]) + "\n\n"
+            + tabulate(frameworks, headers=["framework", "status", "devices"]) + "\n")  # fmt: skip
 
 
-def make_plan(args: argparse.Namespace):  # noqa: ANN201 - workbench.run.runner.RunPlan
-    """One RunRequest per row: sweep configuration x seed x (framework, model)."""
+def resolve_device(args: argparse.Namespace):  # noqa: ANN201 - workbench.run.devices.Resolution
+    """One device for the comparison (raises DeviceError for --device cuda where a framework sees no GPU)."""
+    from frameworks.base import engine, missing_packages
+    from workbench.run.devices import resolve_for
+
+    installed = [fw for fw in args.framework_list if not missing_packages(fw)]  # the others are skipped rows
+    cpu_only = tuple(fw for fw in installed if engine(fw).cpu_only)
+    return resolve_for(args.device, installed, cpu_only)
+
+
+def make_plan(args: argparse.Namespace, resolution=None):  # noqa: ANN001, ANN201 - workbench.run.runner.RunPlan
+    """One RunRequest per row: sweep configuration x seed x (framework, model), on the resolved device."""
     from frameworks.base import RunSettings, engine, model_names
     from tasks import registry
     from tasks.optimizers import describe
@@ -436,6 +469,7 @@ def make_plan(args: argparse.Namespace):  # noqa: ANN201 - workbench.run.runner.
     data_dir = str(Path(args.data_dir).resolve()) if args.data_dir else None  # the same for a Ray worker elsewhere
     first_seed = spec.train.seed if args.seed is None else args.seed
     variants = [False, True] if args.compile else [False]
+    device = resolution.device if resolution is not None else args.device
     requests = [
         RunRequest(
             task=args.task, framework=fw, model=model, epochs=config.get("epochs", args.epochs),
@@ -443,8 +477,9 @@ def make_plan(args: argparse.Namespace):  # noqa: ANN201 - workbench.run.runner.
             seed=seed, subset=args.subset, data_dir=data_dir, dry_run=args.dry_run, optimizer=args.optimizer,
             weight_decay=args.weight_decay, loss=args.loss,
             import_weights=args.import_weights, export_dir=export_dir(args, fw, model, seed, compiled, config),
-            settings=RunSettings(device=args.device, threads=args.threads, dtype=args.dtype, seed=seed,
-                                 tf32=args.tf32, compile=compiled, progress=progress),
+            settings=RunSettings(device="cpu" if engine(fw).cpu_only else device, threads=args.threads, dtype=args.dtype,
+                                 seed=seed, tf32=args.precision == "tf32", precision=args.precision, compile=compiled,
+                                 progress=progress),
         )
         for config in configs
         for seed in range(first_seed, first_seed + args.repeats)
@@ -453,9 +488,11 @@ def make_plan(args: argparse.Namespace):  # noqa: ANN201 - workbench.run.runner.
         for compiled in (variants if engine(fw).compile_variant else [False])
     ]  # fmt: skip
     meta = {
-        "task": args.task, "title": spec.title, "device": args.device, "threads": args.threads,
+        "task": args.task, "title": spec.title, "device": device, "device_asked": args.device,
+        "device_note": resolution.note if resolution is not None else "", "precision": args.precision, "threads": args.threads,
+        "determinism": CUDA_DETERMINISM if device == "cuda" else "",
         "seed": first_seed if args.repeats == 1 else f"{first_seed}..{first_seed + args.repeats - 1}",
-        "dtype": args.dtype, "tf32": args.tf32, "optimizer": describe(task_spec(args).optimizer), "loss": task_spec(args).model.loss,
+        "dtype": args.dtype, "tf32": args.precision == "tf32", "optimizer": describe(task_spec(args).optimizer), "loss": task_spec(args).model.loss,
         "dry_run": args.dry_run, "argv": args.argv, "executor": args.executor, "sweep": grid,
     }  # fmt: skip
     output = Path(args.output) if args.output else None
@@ -516,11 +553,19 @@ def main(argv: list[str] | None = None) -> int:
 
         print(explain_text(task_spec(args), args.framework_list), end="")
         return EXIT_OK
+    from workbench.run.devices import DeviceError
+
+    try:
+        resolution = resolve_device(args)
+    except DeviceError as exc:
+        print(f"compare.py: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     check_text, check_failed = None, False
     if args.check:
         from workbench.check.report import check_task
 
-        check_text, check_failed = check_task(args.task, args.framework_list, args.data_dir, task_spec(args))
+        check_text, check_failed = check_task(args.task, args.framework_list, args.data_dir, task_spec(args),
+                                              resolution.device, args.precision)  # fmt: skip
         print(check_text, end="")
         if not args.report:  # with --report, the comparison runs too and the report carries the tables
             return EXIT_CHECK_FAILED if check_failed else EXIT_OK
@@ -530,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
     from workbench.run.runner import Interrupted, run_plan
 
     args.output = default_output(args)
-    plan = make_plan(args)
+    plan = make_plan(args, resolution)
 
     def fatal(result) -> bool:  # noqa: ANN001
         """A data or subset error: every other row would fail the same way."""

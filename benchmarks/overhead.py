@@ -5,11 +5,16 @@
 Runs plain script and workbench adapter alternately, each in a fresh process with the same thread
 count, for each framework, and prints every run's throughput, the medians and their ratio
 (workbench / plain; >= 0.95 means the workbench adds at most 5 % overhead).
+
+The plain scripts run on in-memory tensors (--loader numpy), as the workbench does. Where torchvision imports (the GPU
+profile), the plain PyTorch script also runs the PyTorch user's input pipeline (torchvision.datasets + DataLoader with
+--workers processes), alternately, and its cost against the in-memory tensors is printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import statistics
@@ -31,13 +36,19 @@ PLAIN_SCRIPTS = {
 }
 
 
-def plain_run(task: str, framework: str, args: argparse.Namespace) -> float:
-    """Steady-state samples/s of the plain script."""
+def plain_run(task: str, framework: str, args: argparse.Namespace, loader: str = "numpy") -> float | None:
+    """Steady-state samples/s of the plain script (None: it could not use the torchvision loader and said why)."""
     suffix, extra_env = PLAIN_SCRIPTS[framework]
-    cmd = [sys.executable, str(PLAIN / f"{task}_{suffix}.py"), "--epochs", str(args.epochs), "--threads", str(args.threads)]
+    cmd = [sys.executable, str(PLAIN / f"{task}_{suffix}.py"), "--epochs", str(args.epochs), "--threads", str(args.threads),
+           "--loader", loader, "--workers", str(args.workers)]  # fmt: skip
     cmd += ["--subset", str(args.subset)] if args.subset else []
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env={**_env(args.threads), **extra_env}).stdout
-    return json.loads(out.strip().splitlines()[-1])["throughput"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**_env(args.threads), **extra_env})
+    if proc.returncode != 0 and loader == "torchvision":
+        print(f"{task} {framework}: no torchvision pipeline: {(proc.stderr.strip().splitlines() or ['?'])[-1]}", flush=True)
+        return None
+    if proc.returncode != 0:
+        raise SystemExit(f"overhead.py: {cmd[1]} failed: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])["throughput"]
 
 
 def workbench_run(task: str, framework: str, args: argparse.Namespace) -> float:
@@ -67,6 +78,7 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=3, help="epochs per run; the first is warm-up (default: 3)")
     p.add_argument("--subset", type=int, default=None, help="first N training samples (default: all)")
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="threads (default: all cores)")
+    p.add_argument("--workers", type=int, default=2, help="DataLoader workers of the torchvision pipeline (default: 2)")
     args = p.parse_args()
     unknown = [f for f in args.frameworks.split(",") if f not in PLAIN_SCRIPTS]
     if unknown:
@@ -80,6 +92,22 @@ def main() -> None:
         ratio = statistics.median(bench) / statistics.median(plain)
         print(f"{args.task} {framework}: median plain {statistics.median(plain):,.0f}, workbench {statistics.median(bench):,.0f} "
               f"samples/s, ratio {ratio:.3f} over {args.runs} alternating runs")  # fmt: skip
+        if framework == "pytorch" and args.task in ("mnist", "cifar10") and importlib.util.find_spec("torchvision"):
+            input_pipeline(args, plain)
+
+
+def input_pipeline(args: argparse.Namespace, in_memory: list[float]) -> None:
+    """The plain PyTorch script with torchvision.datasets + DataLoader, against its in-memory runs above."""
+    piped = []
+    for run in range(args.runs):
+        piped.append(plain_run(args.task, "pytorch", args, loader="torchvision"))
+        if piped[-1] is None:
+            return
+        print(f"{args.task} pytorch run {run + 1}: torchvision DataLoader ({args.workers} workers) {piped[-1]:,.0f} samples/s", flush=True)
+    ratio = statistics.median(piped) / statistics.median(in_memory)
+    print(f"{args.task} pytorch input pipeline: torchvision DataLoader {statistics.median(piped):,.0f} samples/s vs in-memory "
+          f"tensors {statistics.median(in_memory):,.0f}: ratio {ratio:.3f} (the pipeline's cost; the workbench uses "
+          f"in-memory tensors)")  # fmt: skip
 
 
 if __name__ == "__main__":

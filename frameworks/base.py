@@ -33,6 +33,7 @@ class Engine:
     packages: tuple[str, ...] = ()  # what must be installed (found without importing it)
     baselines: bool = False  # its rows are the spec's baselines (TaskSpec.baselines), not the spec network
     compile_variant: bool = False  # --compile adds a compiled row (torch.compile, XLA)
+    cpu_only: bool = False  # has no GPU build: its rows run on the CPU under every --device, and the header says so
 
 
 FRAMEWORKS: dict[str, Engine] = {
@@ -41,9 +42,13 @@ FRAMEWORKS: dict[str, Engine] = {
     "keras-jax": Engine("frameworks.keras_jax", ("keras", "jax")),
     "keras-torch": Engine("frameworks.keras_torch", ("keras", "torch")),
     "jax": Engine("frameworks.jax", ("jax", "flax", "optax")),
-    "sklearn": Engine("frameworks.sklearn", ("sklearn",), baselines=True),
+    "sklearn": Engine("frameworks.sklearn", ("sklearn",), baselines=True, cpu_only=True),
 }
 DEFAULT_FRAMEWORKS = ("pytorch", "keras", "sklearn")  # `--frameworks all` runs every installed one
+# --precision: fp32 (TF32 off everywhere, the default), tf32 (float32 matmuls/convolutions on TensorFloat-32 units),
+# bf16 and fp16 (each framework's mixed precision: float32 weights, half-precision compute; fp16 with loss scaling).
+# Each adapter module says where it runs which: PRECISIONS = {device kind: {precision: None, or why not}}.
+PRECISION_NAMES = ("fp32", "tf32", "bf16", "fp16")
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,8 @@ class RunSettings:
     dtype: str = "float32"  # "float32" or "float64" for weights and activations
     seed: int = 0  # framework RNG seed (dropout etc.); weights and batches come from the spec seed
     deterministic: bool = True  # deterministic kernels where the framework offers them
-    tf32: bool = False  # TensorFloat-32 matmuls on CUDA (off for a fair float32 comparison)
+    tf32: bool = False  # TensorFloat-32 matmuls on CUDA (off for a fair float32 comparison): precision == "tf32"
+    precision: str = "fp32"  # one of PRECISION_NAMES; mixed precision (bf16, fp16) needs dtype float32
     compile: bool = False  # optional variant: torch.compile / Keras jit_compile (XLA)
     progress: bool = True  # tqdm bars on stderr
 
@@ -150,6 +156,10 @@ class AdapterModule(Protocol):
     """The public names of every adapter module, in this order (read frameworks/*.py side by side).
 
     Identity and set-up: NAME, version(), devices(), configure(settings).
+        devices()          what it sees: "cpu", then "cuda:I NAME" per GPU (the parent asks it in a child, --device auto)
+        configure(settings) the device kind it really runs on, "cpu" or "cuda" (the row's device column: that kind's
+                           entry of devices())
+        PRECISIONS         {"cpu" | "cuda": {precision: None if it runs there, else why not}}; missing: fp32 only
     Facts the workbench asks for (it never names a framework itself):
         DTYPES             dtype asked for -> dtype the framework really computes in
         EPS_STYLES         per optimizer family, the eps placements it runs exactly, e.g. {"adam": ("corrected",)}

@@ -83,7 +83,7 @@ def configure(settings: RunSettings) -> str:
     # needs jax_enable_x64, which is process-wide, so it is on exactly when float64 is asked for.
     jax.config.update("jax_enable_x64", settings.dtype == "float64")
     # JAX's default matmul precision on GPU lets float32 matmuls run in TF32: state it.
-    jax.config.update("jax_default_matmul_precision", "tensorfloat32" if settings.tf32 else "highest")
+    jax.config.update("jax_default_matmul_precision", "tensorfloat32" if settings.precision == "tf32" or settings.tf32 else "highest")
     # JAX has no global seed: dropout keys come from nnx.Rngs(settings.seed) in Network.
     if settings.device == "cpu":
         jax.config.update("jax_platforms", "cpu")
@@ -98,6 +98,15 @@ def configure(settings: RunSettings) -> str:
 # ---------------------------------------------------------------- facts the workbench asks for
 
 DTYPES = {"float32": "float32", "float64": "float64"}  # dtype asked -> dtype really computed (x64 on for float64)
+# --precision per device kind: None where it runs, else why not. Flax NNX has no mixed-precision policy: bf16 is each
+# layer's dtype=bfloat16 (compute) with param_dtype=float32 (master weights, gradients, optax state), the loss in
+# float32 (COMPUTE_DTYPES). fp16 would also need loss scaling written by hand (optax has none): not written yet.
+COMPUTE_DTYPES = {"bf16": jnp.bfloat16}
+NO_FP16 = "fp16 needs loss scaling, which optax does not have and framebench's Flax adapter does not write yet"
+PRECISIONS = {
+    "cpu": {"fp32": None, "tf32": "TF32 is a CUDA matmul mode (Ampere and newer GPUs)", "bf16": None, "fp16": NO_FP16},
+    "cuda": {"fp32": None, "tf32": None, "bf16": None, "fp16": NO_FP16},
+}
 # eps placements run exactly, per family: optax.adam and scale_by_adam_uncorrected_eps; optax.rmsprop's eps_in_sqrt
 EPS_STYLES = {"adam": ("corrected", "uncorrected"), "rmsprop": ("outside", "inside")}
 HAS_GRADIENTS = True
@@ -247,12 +256,13 @@ def create(spec: TaskSpec, settings: RunSettings, model: str = SPEC_MODEL) -> "N
 class LastHidden(nnx.Module):
     """nnx.RNN over an LSTM cell; the spec's LSTM layer outputs only the last hidden state."""
 
-    def __init__(self, in_features: int, units: int, dtype: jnp.dtype, rngs: nnx.Rngs):
+    def __init__(self, in_features: int, units: int, dtype: jnp.dtype, rngs: nnx.Rngs, compute_dtype: jnp.dtype | None = None):
         # OptimizedLSTMCell: one (in, 4u) and one (u, 4u) kernel, gates i, f, g, o, one bias:
         # the canonical layout. Its activations are stated (sigmoid gates, tanh cell) as in the spec.
         cell = nnx.OptimizedLSTMCell(
-            in_features, units, gate_fn=nnx.sigmoid, activation_fn=nnx.tanh, dtype=dtype, param_dtype=dtype, rngs=rngs
-        )
+            in_features, units, gate_fn=nnx.sigmoid, activation_fn=nnx.tanh, dtype=compute_dtype or dtype, param_dtype=dtype,
+            rngs=rngs,
+        )  # fmt: skip
         self.rnn = nnx.RNN(cell, return_carry=True)  # no seq_lengths: pre-padded sequences, as in Keras without mask
 
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -285,9 +295,10 @@ class SpecModel(nnx.Module):
         return outputs
 
 
-def build_model(spec: TaskSpec, dtype: jnp.dtype, rngs: nnx.Rngs) -> SpecModel:
-    """One Flax layer (or function) per spec layer; weights and compute in `dtype` (Flax's default is float32)."""
-    typed = {"dtype": dtype, "param_dtype": dtype, "rngs": rngs}
+def build_model(spec: TaskSpec, dtype: jnp.dtype, rngs: nnx.Rngs, compute_dtype: jnp.dtype | None = None) -> SpecModel:
+    """One Flax layer (or function) per spec layer; weights in `dtype` (Flax's default is float32), compute in
+    `compute_dtype` (mixed precision, e.g. bfloat16) or else in `dtype`."""
+    typed = {"dtype": compute_dtype or dtype, "param_dtype": dtype, "rngs": rngs}
     layers: list = []
     for layer, (in_shape, _) in zip(spec.model.layers, layer_shapes(spec.model)):
         if isinstance(layer, Dense):
@@ -311,7 +322,7 @@ def build_model(spec: TaskSpec, dtype: jnp.dtype, rngs: nnx.Rngs) -> SpecModel:
         elif isinstance(layer, Embedding):
             layers.append(nnx.Embed(layer.vocab_size, layer.dim, **typed))
         elif isinstance(layer, LSTM):
-            layers.append(LastHidden(in_shape[-1], layer.units, dtype, rngs))
+            layers.append(LastHidden(in_shape[-1], layer.units, dtype, rngs, compute_dtype))
         else:
             raise TypeError(f"layer {layer!r} has no Flax builder")
     return SpecModel(layers)
@@ -387,12 +398,15 @@ def make_optimizer(opt: OptimizerSpec, dtype: jnp.dtype) -> optax.GradientTransf
 
 def make_loss(spec: TaskSpec):  # noqa: ANN201 - (logits, y) -> mean loss
     """Mean cross-entropy on logits: softmax with integer labels, or sigmoid on the one logit; or mean squared error
-    on the logit against -1/+1 targets (Network._targets makes them)."""
+    on the logit against -1/+1 targets (Network._targets makes them). bfloat16 logits (mixed precision) are cast to
+    float32 first, as torch.autocast and Keras' mixed policies compute the loss."""
     if spec.model.loss == "cross_entropy":
-        return lambda logits, y: optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-    if spec.model.loss == "mse":
-        return lambda logits, y: optax.squared_error(logits[:, 0], y).mean()  # (z - t)^2, not optax.l2_loss's half
-    return lambda logits, y: optax.sigmoid_binary_cross_entropy(logits[:, 0], y).mean()
+        loss = lambda logits, y: optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()  # noqa: E731
+    elif spec.model.loss == "mse":
+        loss = lambda logits, y: optax.squared_error(logits[:, 0], y).mean()  # noqa: E731 - (z - t)^2, not l2_loss's half
+    else:
+        loss = lambda logits, y: optax.sigmoid_binary_cross_entropy(logits[:, 0], y).mean()  # noqa: E731
+    return lambda logits, y: loss(logits.astype(jnp.promote_types(logits.dtype, jnp.float32)), y)
 
 
 def make_train_step(loss_fn):  # noqa: ANN001, ANN201
@@ -446,7 +460,8 @@ class Network:
     # -------------------------------------------------------------- model and weights
     def build(self, weights: Weights) -> None:
         """Create the module from the spec, load the canonical weights, create the optimizer."""
-        self.model = build_model(self.spec, self.dtype, nnx.Rngs(params=self.settings.seed, dropout=self.settings.seed))
+        rngs = nnx.Rngs(params=self.settings.seed, dropout=self.settings.seed)
+        self.model = build_model(self.spec, self.dtype, rngs, COMPUTE_DTYPES.get(self.settings.precision))
         self.set_weights(weights)
         self.optimizer = nnx.Optimizer(self.model, make_optimizer(self.spec.optimizer, self.dtype), wrt=nnx.Param)
 
@@ -546,7 +561,8 @@ class Network:
         """Logits in evaluation mode, as NumPy in the dtype computed."""
         graphdef, state = self._eval_split()
         outputs = [_forward(graphdef, state, self._inputs(X[i : i + EVAL_BATCH])) for i in range(0, len(X), EVAL_BATCH)]
-        return np.concatenate(jax.device_get(outputs))
+        logits = np.concatenate(jax.device_get(outputs))
+        return logits.astype(np.float32) if self.settings.precision in COMPUTE_DTYPES else logits  # bfloat16 -> float32
 
     def layer_outputs(self, X: np.ndarray) -> list[np.ndarray]:
         """Every layer's output for X (evaluation mode); Flax's NHWC is already the canonical layout."""

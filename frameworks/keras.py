@@ -66,7 +66,8 @@ def configure(settings: RunSettings) -> str:
     keras_shared.set_random_seed(settings.seed)
     if settings.deterministic:
         tf.config.experimental.enable_op_determinism()
-    tf.config.experimental.enable_tensor_float_32_execution(settings.tf32)  # TensorFlow's default is on
+    # TensorFlow's default is on (TF32 matmuls and convolutions on Ampere+): off unless --precision tf32
+    tf.config.experimental.enable_tensor_float_32_execution(settings.precision == "tf32" or settings.tf32)
     gpus = tf.config.list_physical_devices("GPU")
     device = ("cuda" if gpus else "cpu") if settings.device == "auto" else settings.device
     if device == "cuda":
@@ -82,6 +83,10 @@ def configure(settings: RunSettings) -> str:
 # ---------------------------------------------------------------- facts the workbench asks for
 
 DTYPES = {"float32": "float32", "float64": "float64"}  # dtype asked -> dtype really computed
+PRECISIONS = {  # --precision per device kind: None where it runs, else why not (Keras' mixed policies, keras_shared)
+    "cpu": {"fp32": None, "tf32": "TF32 is a CUDA matmul mode (Ampere and newer GPUs)", "bf16": None, "fp16": None},
+    "cuda": {"fp32": None, "tf32": None, "bf16": None, "fp16": None},
+}
 EPS_STYLES = keras_shared.EPS_STYLES
 HAS_GRADIENTS = True
 UNBIASED_MOVING_VAR = keras_shared.UNBIASED_MOVING_VAR

@@ -17,6 +17,8 @@ from frameworks.base import DEVICE_VAR, THREADS_VAR, SPEC_MODEL, RunSettings, We
 os.environ["KERAS_BACKEND"] = "jax"  # set before the first `import keras` in this process
 if os.environ.get(DEVICE_VAR) == "cpu":
     os.environ.setdefault("JAX_PLATFORMS", "cpu")  # a CPU row never touches a GPU
+if "xla_gpu_deterministic_ops" not in os.environ.get("XLA_FLAGS", ""):  # deterministic GPU reductions, read at start
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_gpu_deterministic_ops=true".strip()
 if THREADS_VAR in os.environ:  # XLA's CPU thread pool, read when the backend starts (XLA_FLAGS' thread options do not limit it)
     os.environ["PJRT_NPROC"] = os.environ[THREADS_VAR]
 import jax  # noqa: E402
@@ -55,7 +57,10 @@ def devices() -> list[str]:
 
 
 def configure(settings: RunSettings) -> str:
-    """Seed; the device JAX really uses (threads come from the child's environment: XLA has no runtime setter)."""
+    """Seed, matmul precision; the device JAX really uses (threads come from the child's environment: XLA has no
+    runtime setter; determinism from XLA_FLAGS, set before the import)."""
+    # JAX's default matmul precision lets float32 matmuls and convolutions run in TF32 on a GPU: "highest" unless tf32
+    jax.config.update("jax_default_matmul_precision", "tensorfloat32" if settings.precision == "tf32" else "highest")
     keras_shared.set_random_seed(settings.seed)
     has_gpu = len(devices()) > 1
     device = ("cuda" if has_gpu else "cpu") if settings.device == "auto" else settings.device
@@ -68,6 +73,10 @@ def configure(settings: RunSettings) -> str:
 
 # Keras 3 on JAX without jax_enable_x64: float64 layers compute in float32 (the checks measure it).
 DTYPES = {"float32": "float32", "float64": "float32"}
+PRECISIONS = {  # --precision per device kind: None where it runs, else why not (Keras' mixed policies, keras_shared)
+    "cpu": {"fp32": None, "tf32": "TF32 is a CUDA matmul mode (Ampere and newer GPUs)", "bf16": None, "fp16": None},
+    "cuda": {"fp32": None, "tf32": None, "bf16": None, "fp16": None},
+}
 EPS_STYLES = keras_shared.EPS_STYLES
 HAS_GRADIENTS = True
 UNBIASED_MOVING_VAR = keras_shared.UNBIASED_MOVING_VAR

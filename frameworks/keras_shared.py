@@ -41,6 +41,7 @@ from tasks.spec import (
 )
 
 EVAL_BATCH = 1024  # samples per forward pass when predicting
+MIXED_POLICIES = {"bf16": "mixed_bfloat16", "fp16": "mixed_float16"}  # --precision -> Keras dtype policy
 
 
 TENSORFLOW_LOG = os.path.join(tempfile.gettempdir(), "framebench-tensorflow.log")  # TensorFlow's start-up lines
@@ -50,6 +51,9 @@ def set_random_seed(seed: int) -> None:
     """keras.utils.set_random_seed, with TensorFlow's start-up lines kept off stderr: in Keras 3.15.1 it
     imports TensorFlow to seed it whenever TensorFlow is installed, on every backend (rng_utils.py)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # ...and TensorFlow, once it starts a GPU, maps almost all of its memory: in a Keras-JAX or Keras-torch row that
+    # memory belongs to the row's own backend, so TensorFlow takes only what it uses (not measured: no GPU here)
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     with native_stderr_to(TENSORFLOW_LOG):
         keras.utils.set_random_seed(seed)
 
@@ -104,6 +108,17 @@ def build_model(spec: TaskSpec) -> keras.Sequential:
         else:
             raise TypeError(f"layer {layer!r} has no Keras builder")
     return keras.Sequential(layers, name=spec.name)
+
+
+@contextlib.contextmanager
+def quiet_array_warning():  # noqa: ANN201 - a context manager
+    """Under a mixed policy, Keras 3.15.1 turns tensors into NumPy with np.array(x) (backend/torch/core.py
+    convert_to_numpy: predictions, the lr, and fit's per-batch logs, e.g. with a LossScaleOptimizer on torch), which
+    NumPy 2 answers with a DeprecationWarning about __array__'s copy keyword on every call: Keras' own, it would be
+    the row's note."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="__array__ implementation doesn't accept a copy", category=DeprecationWarning)
+        yield
 
 
 def exact(value: float, dtype: str):  # noqa: ANN201 - a backend tensor
@@ -281,13 +296,18 @@ class Network:
     def build(self, weights: Weights) -> None:
         """Create the model from the spec, load the canonical weights, compile with the optimizer."""
         keras.config.set_floatx(self.dtype)  # layers take their dtype from floatx when created
-        keras.config.set_dtype_policy(self.dtype)  # ...unless a policy was cached by an earlier build
+        # ...unless a policy was cached by an earlier build. --precision bf16/fp16: Keras' mixed policy (float32
+        # variables, bfloat16/float16 compute; losses stay float32, as floatx)
+        keras.config.set_dtype_policy(MIXED_POLICIES.get(self.settings.precision, self.dtype))
         self.loss_fn = make_loss(self.spec)  # ...and so do losses: one made before computes in the old floatx
         with self.placed():
             self.model = build_model(self.spec)
             self.set_weights(weights)
+            optimizer = make_optimizer(self.spec.optimizer, self.dense_gradient, self.faster_optimizers)
+            if self.settings.precision == "fp16":  # dynamic loss scaling, stated (compile would also add it for fp16)
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             self.model.compile(
-                optimizer=make_optimizer(self.spec.optimizer, self.dense_gradient, self.faster_optimizers),
+                optimizer=optimizer,
                 loss=self.loss_fn,
                 jit_compile=self.jit_compile(),
             )
@@ -344,8 +364,9 @@ class Network:
         Keras' momentum velocity holds lr ("step" velocity). For the spec's "gradient" velocity (v holds g, as in
         PyTorch) it is rescaled by new lr / old lr, which is that velocity in Keras' units.
         """
-        optimizer = self.model.optimizer
-        old = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+        optimizer = getattr(self.model.optimizer, "inner_optimizer", self.model.optimizer)  # inside a LossScaleOptimizer
+        with quiet_array_warning():
+            old = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
         if self.spec.optimizer.velocity == "gradient" and old != lr:
             for m in getattr(optimizer, "momentums", None) or getattr(optimizer, "_momentums", None) or []:
                 m.assign(keras.ops.multiply(m, exact(lr / old, m.dtype)))
@@ -357,7 +378,7 @@ class Network:
         shuffle=False: the order comes from the shared seed, not from fit.
         """
         batch_size = self.spec.train.batch_size
-        with self.placed():
+        with self.placed(), quiet_array_warning():  # fit's per-batch logs go through convert_to_numpy too
             history = self.model.fit(
                 **self.epoch_data(order),
                 epochs=1,
@@ -379,10 +400,12 @@ class Network:
     # -------------------------------------------------------------- inference
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Logits in inference mode (BatchNorm uses moving statistics, dropout off)."""
-        with self.placed():
+        with self.placed(), quiet_array_warning():
             if len(X) <= EVAL_BATCH:
-                return np.asarray(self.model.predict_on_batch(self._inputs(X)))
-            return np.asarray(self.model.predict(self._inputs(X), batch_size=EVAL_BATCH, verbose=0))
+                logits = np.asarray(self.model.predict_on_batch(self._inputs(X)))
+            else:
+                logits = np.asarray(self.model.predict(self._inputs(X), batch_size=EVAL_BATCH, verbose=0))
+        return logits.astype(np.float32) if self.settings.precision in MIXED_POLICIES else logits  # half -> float32
 
     def layer_outputs(self, X: np.ndarray) -> list[np.ndarray]:
         """Every layer's output for X from a Keras sub-model (inference mode); already canonical NHWC."""

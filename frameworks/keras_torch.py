@@ -60,8 +60,14 @@ def configure(settings: RunSettings) -> str:
     except RuntimeError:  # already set once in this process
         pass
     if settings.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # required by deterministic cuBLAS
         torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
         torch.utils.deterministic.fill_uninitialized_memory = False  # a debugging aid that costs time
+    # TF32 only with --precision tf32 (torch's cudnn.allow_tf32 is True by default: convolutions would use it)
+    tf32 = settings.precision == "tf32" or settings.tf32
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
     keras_shared.set_random_seed(settings.seed)
     device = ("cuda" if torch.cuda.is_available() else "cpu") if settings.device == "auto" else settings.device
     if device == "cuda" and not torch.cuda.is_available():
@@ -75,6 +81,10 @@ def configure(settings: RunSettings) -> str:
 # measured float32-sized errors in them (logits 5e-7, gradients 1e-7 against the float64 reference):
 # float64 is computed in float32, without a warning.
 DTYPES = {"float32": "float32", "float64": "float32"}
+PRECISIONS = {  # --precision per device kind: None where it runs, else why not (Keras' mixed policies, keras_shared)
+    "cpu": {"fp32": None, "tf32": "TF32 is a CUDA matmul mode (Ampere and newer GPUs)", "bf16": None, "fp16": None},
+    "cuda": {"fp32": None, "tf32": None, "bf16": None, "fp16": None},
+}
 EPS_STYLES = keras_shared.EPS_STYLES
 HAS_GRADIENTS = True
 UNBIASED_MOVING_VAR = keras_shared.UNBIASED_MOVING_VAR

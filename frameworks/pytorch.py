@@ -55,7 +55,7 @@ def devices() -> list[str]:
 
 
 def configure(settings: RunSettings) -> str:
-    """Apply threads, determinism, seed and TF32 settings; return the device actually used."""
+    """Apply threads, determinism, seed and precision settings; return the device kind actually used."""
     torch.set_num_threads(settings.threads)
     try:
         torch.set_num_interop_threads(settings.threads)
@@ -68,8 +68,13 @@ def configure(settings: RunSettings) -> str:
         # a debugging aid that costs time (plain scripts do not pay it) and changes no result.
         torch.utils.deterministic.fill_uninitialized_memory = False
     torch.manual_seed(settings.seed)
-    torch.backends.cuda.matmul.allow_tf32 = settings.tf32
-    torch.backends.cudnn.allow_tf32 = settings.tf32
+    # TF32 only with --precision tf32. torch's defaults: matmul allow_tf32=False, but cudnn.allow_tf32=True
+    # (convolutions on TF32 units unless told): both are set, so fp32 means IEEE float32 everywhere.
+    tf32 = settings.precision == "tf32" or settings.tf32
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    if settings.deterministic:
+        torch.backends.cudnn.benchmark = False  # autotuning may pick a different kernel per run
     if settings.device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if settings.device == "cuda" and not torch.cuda.is_available():
@@ -80,6 +85,15 @@ def configure(settings: RunSettings) -> str:
 # ---------------------------------------------------------------- facts the workbench asks for
 
 DTYPES = {"float32": "float32", "float64": "float64"}  # dtype asked -> dtype really computed
+AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}  # --precision -> torch.autocast's dtype
+# --precision per device kind: None where it runs, else why not (measured with torch 2.13.0+cpu on this machine:
+# CPU autocast trains in bfloat16 and float16 for Linear and Conv, but nn.LSTM in float16 raises "could not create
+# a primitive descriptor for the LSTM forward propagation primitive" (oneDNN), and CPUs have no float16 matmul units)
+PRECISIONS = {
+    "cpu": {"fp32": None, "tf32": "TF32 is a CUDA matmul mode (Ampere and newer GPUs)", "bf16": None,
+            "fp16": "float16 autocast on the CPU: no float16 LSTM in oneDNN and no float16 matmul units; use bf16"},
+    "cuda": {"fp32": None, "tf32": None, "bf16": None, "fp16": None},
+}  # fmt: skip
 # eps placements run exactly, per optimizer family (AdamUncorrectedEps rescales eps per step; RMSprop adds eps outside only)
 EPS_STYLES = {"adam": ("corrected", "uncorrected"), "rmsprop": ("outside",)}
 HAS_GRADIENTS = True
@@ -313,6 +327,10 @@ class Network:
         self.model: nn.Sequential | None = None
         self.loss_fn = make_loss(spec)
         self.images = len(spec.model.input_shape) == 3
+        # Mixed precision (--precision bf16/fp16): float32 weights and optimizer, the forward pass under torch.autocast
+        # (matmuls and convolutions in half precision, the loss in float32); fp16 scales the loss (GradScaler).
+        self.autocast_dtype = AUTOCAST.get(settings.precision)
+        self.scaler = torch.amp.GradScaler(self.device.type) if settings.precision == "fp16" else None
 
     @property
     def model_label(self) -> str:
@@ -362,11 +380,22 @@ class Network:
         self.X, self.y = self._inputs(X), self._targets(y)
 
     # -------------------------------------------------------------- training
+    def _autocast(self):  # noqa: ANN202 - a context manager
+        """torch.autocast for bf16/fp16 rows; a no-op (enabled=False) for fp32 and tf32."""
+        dtype = self.autocast_dtype or torch.bfloat16
+        return torch.autocast(self.device.type, dtype=dtype, enabled=self.autocast_dtype is not None)
+
     def _step(self, X_batch: torch.Tensor, y_batch: torch.Tensor) -> torch.Tensor:
         self.optimizer.zero_grad(set_to_none=True)
-        loss = self.loss_fn(self.forward(X_batch), y_batch)
-        loss.backward()
-        self.optimizer.step()
+        with self._autocast():
+            loss = self.loss_fn(self.forward(X_batch), y_batch)
+        if self.scaler is not None:  # fp16: scale the loss so small gradients do not flush to zero, unscale before the step
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)  # skipped when a gradient is inf/NaN; the scale is then lowered
+            self.scaler.update()
+        else:
+            loss.backward()
+            self.optimizer.step()
         return loss.detach()
 
     def set_learning_rate(self, lr: float) -> None:
@@ -417,8 +446,9 @@ class Network:
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Logits in evaluation mode (BatchNorm uses running statistics, dropout off)."""
         self.model.eval()
-        outputs = [self.forward(self._inputs(X[i : i + EVAL_BATCH])) for i in range(0, len(X), EVAL_BATCH)]
-        return torch.cat(outputs).cpu().numpy()
+        with self._autocast():
+            outputs = [self.forward(self._inputs(X[i : i + EVAL_BATCH])) for i in range(0, len(X), EVAL_BATCH)]
+        return torch.cat(outputs).float().cpu().numpy() if self.autocast_dtype else torch.cat(outputs).cpu().numpy()
 
     @torch.no_grad()
     def layer_outputs(self, X: np.ndarray) -> list[np.ndarray]:

@@ -59,6 +59,9 @@ def test_list_shows_tasks_and_availability():
     for name in registry.names():
         assert name in proc.stdout
     assert "pytorch" in proc.stdout and "available" in proc.stdout
+    frameworks = proc.stdout.split("\n\n")[1].splitlines()
+    assert frameworks[0].split() == ["framework", "status", "devices"]
+    assert any(line.split()[:3] == ["pytorch", "available", "cpu"] for line in frameworks)  # asked of torch in a child
 
 
 def test_missing_data_offline_is_a_data_error(tmp_path):

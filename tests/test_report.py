@@ -29,17 +29,17 @@ device: cpu | threads: 2 | seed: 0 | dtype: float32
 dataset: MNIST (canonical): 60000 train / 10000 test, from /data
 versions: pytorch 2.13.0
 
-framework    model    params    epochs    train loss    test loss    test acc %    train s    samples/s    infer s    peak MB    status
------------  -------  --------  --------  ------------  -----------  ------------  ---------  -----------  ---------  ---------  --------
-pytorch      net      235,146   2         0.0500        0.0800       97.64         6.75       42,993       0.0297     705        ok
-keras        spec     -         -         -             -            -             -          -            -          -          skipped
+framework    model    device    params    epochs    train loss    test loss    test acc %    train s    samples/s    infer s    peak MB    status
+-----------  -------  --------  --------  --------  ------------  -----------  ------------  ---------  -----------  ---------  ---------  --------
+pytorch      net      cpu       235,146   2         0.0500        0.0800       97.64         6.75       42,993       0.0297     705        ok
+keras        spec     -         -         -         -             -            -             -          -            -          -          skipped
 
 Timings
 
-framework    model    import s    data s    build s    1st epoch s    epoch s (steady)    latency ms p50    p95    infer samples/s    time to target s    train GFLOP/s    % of peak
------------  -------  ----------  --------  ---------  -------------  ------------------  ----------------  -----  -----------------  ------------------  ---------------  -----------
-pytorch      net      1           1.06      0.0074     1.09           1.4                 0.0727            0.124  336,233            4.34                -                -
-keras        spec     -           -         -          -              -                   -                 -      -                  -                   -                -
+framework    model    import s    data s    build s    1st epoch s    epoch s (steady)    latency ms p50    p95    infer samples/s    time to target s    train GFLOP/s    % of peak    peak GPU MB
+-----------  -------  ----------  --------  ---------  -------------  ------------------  ----------------  -----  -----------------  ------------------  ---------------  -----------  -------------
+pytorch      net      1           1.06      0.0074     1.09           1.4                 0.0727            0.124  336,233            4.34                -                -            -
+keras        spec     -           -         -          -              -                   -                 -      -                  -                   -                -            -
 
 Test accuracy (%) after each epoch
 
@@ -57,7 +57,7 @@ def test_render_golden():
 
 def test_render_other_formats():
     github = render(META, sample_results(), "github")
-    assert "| pytorch     | net     | 235,146  |" in github
+    assert "| pytorch     | net     | cpu      | 235,146  |" in github
     payload = json.loads(render(META, sample_results(), "json"))
     assert payload["results"][0]["test_acc"] == 0.9764 and payload["meta"]["task"] == "mnist"
     lines = render_csv(sample_results()).splitlines()

@@ -89,6 +89,7 @@ class CheckConfig:
     seed: int = 0  # weights, perturbations, random inputs, finite-difference coordinates
     optimizers: tuple[OptimizerSpec, ...] = ()  # trajectories of these too, as of the spec's optimizer (in the same children)
     judged_steps32: int | None = None  # float32 trajectory steps judged (later ones INFO); None: all of them
+    device: str = "cpu"  # where the frameworks run ("cuda": the comparison's GPU; CPU-only engines stay on cpu)
 
 
 @dataclass
@@ -254,6 +255,7 @@ def measure_all(spec: TaskSpec, weights: Weights, X: np.ndarray, y: np.ndarray, 
             return f"not installed: {', '.join(missing)}"
         request = {"spec": spec_to_json(spec), "dtypes": list(config.dtypes), "steps": config.steps,
                    "threads": config.threads, "model": CHECK_MLP if engine(name).baselines else SPEC_MODEL,
+                   "device": "cpu" if engine(name).cpu_only else config.device,
                    "optimizers": [asdict(o) for o in config.optimizers]}  # fmt: skip
         try:
             facts, out = ask("measure", name, request, arrays, threads=config.threads)

@@ -100,7 +100,7 @@ def step_lrs(variant: str, opt: OptimizerSpec, steps: int) -> list[float] | None
 
 
 def _network(module: ModuleType, spec: TaskSpec, dtype: str, request: dict, weights: dict, X0: np.ndarray, y0: np.ndarray):  # noqa: ANN202
-    settings = RunSettings(device="cpu", threads=request["threads"], dtype=dtype, seed=spec.train.seed, progress=False)
+    settings = RunSettings(device=request.get("device", "cpu"), threads=request["threads"], dtype=dtype, seed=spec.train.seed, progress=False)
     module.configure(settings)
     network = module.create(spec, settings, request["model"])
     network.build(weights)

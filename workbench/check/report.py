@@ -6,10 +6,12 @@ import math
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 
 from tabulate import tabulate
 
-from workbench.check.equivalence import INACCURATE_FACTOR, Report, Row, default_config, run_checks, task_inputs
+from workbench.check.equivalence import INACCURATE_FACTOR, Report, Row, check_weights, default_config, run_checks, task_inputs
+from workbench.check.mixed import MIXED_TOLERANCES, mixed_table
 
 from workbench.check.measure import SHOWN_STEPS  # noqa: E402 - trajectory steps printed (all are checked)
 
@@ -78,16 +80,23 @@ def render(report: Report) -> str:
     return "\n".join(out) + "\n"
 
 
-def check_task(task: str, frameworks: list[str], data_dir: str | None, spec=None) -> tuple[str, bool]:  # noqa: ANN001
-    """Run every check of one task (`spec`: the task's spec with the CLI's overrides): (the tables as text, whether any row is FAIL)."""
+def check_task(task: str, frameworks: list[str], data_dir: str | None, spec=None, device: str = "cpu",  # noqa: ANN001
+               precision: str = "fp32") -> tuple[str, bool]:  # fmt: skip
+    """Run every check of one task (`spec`: the task's spec with the CLI's overrides) on `device`, plus the mixed-precision
+    table for --precision bf16/fp16: (the tables as text, whether any row is FAIL)."""
     from tasks import registry
 
     start = time.perf_counter()
     spec = registry.get(task).spec if spec is None else spec
-    config = default_config(spec, tuple(frameworks))
+    config = replace(default_config(spec, tuple(frameworks)), device=device)
     X, y, inputs = task_inputs(task, data_dir, config.batch_size * config.steps, config.seed)
     if config.steps < 50:
         inputs += f"; a larger model: {config.batch_size} samples per batch and {config.steps} steps to stay fast"
     report = run_checks(spec, X, y, config, inputs)
+    text, failed = render(report), report.failed
+    if precision in MIXED_TOLERANCES:
+        b = config.batch_size
+        mixed, mixed_failed = mixed_table(spec, precision, list(frameworks), X[:b], y[:b], check_weights(spec, config.seed), device)
+        text, failed = text + "\n" + mixed, failed or mixed_failed
     print(f"checked in {time.perf_counter() - start:.1f} s", file=sys.stderr)
-    return render(report), report.failed
+    return text, failed

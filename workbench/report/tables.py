@@ -21,6 +21,7 @@ FORMATS = tuple(tabulate_formats) + EXTRA_FORMATS
 MAIN_COLUMNS = (
     ("framework", "framework"),
     ("model", "model"),
+    ("device", "device"),
     ("params", "params"),
     ("epochs", "epochs"),
     ("train_loss", "train loss"),
@@ -46,6 +47,7 @@ TIMING_COLUMNS = (
     ("time_to_target_s", "time to target s"),
     ("train_gflops", "train GFLOP/s"),
     ("peak_pct", "% of peak"),
+    ("peak_gpu_mb", "peak GPU MB"),
 )
 
 
@@ -57,7 +59,7 @@ def _cell(key: str, value: object) -> object:
         return f"{100 * value:.2f}"
     if key in ("train_loss", "test_loss"):
         return f"{value:.4f}"
-    if key in ("throughput", "infer_throughput", "peak_rss_mb"):
+    if key in ("throughput", "infer_throughput", "peak_rss_mb", "peak_gpu_mb"):
         return f"{value:,.0f}"
     if key in ("train_gflops", "peak_pct"):
         return f"{value:.1f}"
@@ -67,11 +69,23 @@ def _cell(key: str, value: object) -> object:
         return f"{value:,}"
     if key == "config":
         return config_title(value) or "-"
+    if key == "device":
+        return value or "-"
     return value
 
 
 def _rows(results: list[RunResult], columns: tuple[tuple[str, str], ...]) -> list[list[object]]:
     return [[_cell(key, getattr(r, key)) for key, _ in columns] for r in results]
+
+
+PRECISION_WORDS = {
+    "fp32": "fp32 (float32; TF32 off in every framework)",
+    "tf32": "tf32 (float32 matmuls and convolutions on TensorFloat-32 units, CUDA only)",
+    "bf16": "bf16 (mixed precision: float32 weights, bfloat16 compute)",
+    "fp16": "fp16 (mixed precision: float32 weights, float16 compute, loss scaling)",
+}
+GPU_TIMING = ("timings on a GPU are read after the device has finished: every epoch ends by fetching its loss, "
+              "every prediction by copying the logits to the host")  # fmt: skip
 
 
 def header_lines(meta: dict, results: list[RunResult]) -> list[str]:
@@ -84,6 +98,10 @@ def header_lines(meta: dict, results: list[RunResult]) -> list[str]:
         f"device: {', '.join(devices)} | threads: {meta.get('threads', '?')} | seed: {meta.get('seed', '?')}"
         f" | dtype: {meta.get('dtype', '?')}" + (f" | node: {nodes[0]}" if len(nodes) == 1 else ""),
     ]
+    if meta.get("device_note"):  # how --device auto resolved, and which frameworks run on the CPU only
+        lines.append(f"device choice: {meta['device_note']}")
+    if "precision" in meta:  # runs saved before --precision existed have no such key
+        lines.append(f"precision: {PRECISION_WORDS.get(meta['precision'], meta['precision'])}")
     if "optimizer" in meta:  # runs saved before --optimizer existed have no such key
         lines.append(f"optimizer: {meta['optimizer']} | loss: {meta.get('loss', '?')}")
     datasets = sorted({r.dataset for r in ran if r.dataset})
@@ -93,6 +111,10 @@ def header_lines(meta: dict, results: list[RunResult]) -> list[str]:
         versions.setdefault(r.framework, r.version)
     if versions:
         lines.append("versions: " + " | ".join(f"{k} {v}" for k, v in versions.items()))
+    if any(r.device.startswith("cuda") for r in ran):
+        lines.append(GPU_TIMING)
+        if meta.get("determinism"):
+            lines.append(f"determinism: {meta['determinism']}")
     warnings = sorted({w for r in ran for w in r.data_warnings})
     lines += [f"WARNING: {w}" for w in warnings]
     return lines

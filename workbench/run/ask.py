@@ -24,7 +24,8 @@ from workbench.run.result import atomic_write_text
 
 # question -> "module:function" answering it, called as function(adapter_module, request, arrays)
 QUESTIONS = {"teach": "workbench.teach.facts:answer", "measure": "workbench.check.measure:answer",
-             "deploy": "workbench.deploy.reload:answer"}  # fmt: skip
+             "deploy": "workbench.deploy.reload:answer", "devices": "workbench.run.devices:answer",
+             "mixed": "workbench.check.mixed:answer"}  # fmt: skip
 
 
 class AskError(Exception):

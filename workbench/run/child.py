@@ -47,7 +47,7 @@ def failed_row(request: RunRequest, status: str, message: str, kind: str = "") -
     """A row that did not finish, with the request's seed, threads and dtype (shared with the runner)."""
     s = request.settings
     return RunResult(task=request.task, framework=request.framework, model=request.model, status=status,
-                     message=message, error_kind=kind, threads=s.threads, dtype=s.dtype, tf32=s.tf32,
+                     message=message, error_kind=kind, threads=s.threads, dtype=s.dtype, tf32=s.tf32, precision=s.precision,
                      seed=request.seed if request.seed is not None else s.seed)  # fmt: skip
 
 

@@ -125,6 +125,7 @@ def run_one(request: RunRequest) -> RunResult:
         seed=spec.train.seed,
         target_accuracy=spec.target_accuracy,
         tf32=settings.tf32,
+        precision=settings.precision,
     )
     missing = missing_packages(request.framework)
     if missing:
@@ -137,11 +138,16 @@ def run_one(request: RunRequest) -> RunResult:
     module = load_adapter_module(request.framework)
     result.import_s = time.perf_counter() - start
     result.version = module.version()
-    result.device = module.configure(settings)
-    settings = replace(settings, device=result.device)
+    kind = module.configure(settings)  # "cpu" or "cuda": the device it really runs on
+    settings = replace(settings, device=kind)
+    result.device = device_label(kind, module.devices() if hasattr(module, "devices") else [kind])  # a plugin may not say
     computed = module.DTYPES.get(settings.dtype)
     if computed is None:
         result.status, result.message = "skipped", f"{request.framework} does not compute in {settings.dtype}"
+        return result
+    reason = precision_unsupported(module, kind, settings.precision)
+    if reason:
+        result.status, result.message = "skipped", f"--precision {settings.precision} on {kind}: {reason}"
         return result
 
     start = time.perf_counter()
@@ -184,7 +190,7 @@ def run_one(request: RunRequest) -> RunResult:
         result.message = f"{caught[0].category.__name__}: {str(caught[0].message).splitlines()[0]}"
     result.model = row.model_label  # a baseline's label says if it trained on a subset
     result.params = row.num_params()
-    _efficiency(spec, result, settings.threads, network)
+    _efficiency(spec, result, settings.threads, network, settings.precision)
     if result.status == "ok":
         # a network's test loss is its spec loss; a baseline's, the cross-entropy of its scores
         _evaluate(predict, data, result, calls=5 if request.dry_run else LATENCY_CALLS, loss_kind=spec.model.loss if network else None)
@@ -193,8 +199,23 @@ def run_one(request: RunRequest) -> RunResult:
         if request.export_dir:
             result.exports = _exports(module, row, spec, data, request, settings, network)
     result.peak_rss_mb = _peak_rss_mb()
-    result.peak_gpu_mb = module.peak_gpu_mb() if result.device == "cuda" else None
+    result.peak_gpu_mb = module.peak_gpu_mb() if kind == "cuda" else None
     return result
+
+
+def device_label(kind: str, seen: list[str]) -> str:
+    """The row's device as its adapter names it: "cpu", or its first CUDA device, e.g. "cuda:0 NVIDIA H200"."""
+    if kind == "cpu":
+        return "cpu"
+    return next((d for d in seen if d.startswith(f"{kind}:")), kind)
+
+
+def precision_unsupported(module, kind: str, precision: str) -> str | None:  # noqa: ANN001
+    """Why the adapter cannot run `precision` on device `kind` (its PRECISIONS), or None. Without PRECISIONS: fp32 only."""
+    table = getattr(module, "PRECISIONS", {}).get(kind, {"fp32": None})
+    if precision not in table:
+        return f"{getattr(module, 'NAME', 'this adapter')} declares no {precision} support"
+    return table[precision]
 
 
 def _start_weights(request: RunRequest, spec: TaskSpec) -> dict[str, np.ndarray]:
@@ -262,12 +283,13 @@ def _train_epochs(adapter, spec: TaskSpec, data: Dataset, result: RunResult, pre
         result.throughput = n / result.steady_epoch_s if result.steady_epoch_s else None
 
 
-def _efficiency(spec: TaskSpec, result: RunResult, threads: int, epochwise: bool) -> None:
-    """Achieved training GFLOP/s from the analytic count, its share of the matmul peak, compile time."""
+def _efficiency(spec: TaskSpec, result: RunResult, threads: int, epochwise: bool, precision: str = "fp32") -> None:
+    """Achieved training GFLOP/s from the analytic count, its share of the matmul peak of the row's own device and
+    precision (none measured: no share), compile time."""
     if not epochwise or not result.throughput:
         return  # FLOPs are counted for the spec's network, not for baselines
     result.train_gflops = train_flops(spec.model) * result.throughput / 1e9
-    peak = saved_peak(threads)
+    peak = saved_peak(threads, result.device, precision)
     result.peak_pct = 100 * result.train_gflops / peak if peak else None
     if result.first_epoch_s is not None and len(result.history) > 1:
         result.compile_s = max(result.first_epoch_s - result.steady_epoch_s, 0.0)

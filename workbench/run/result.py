@@ -62,10 +62,11 @@ class RunResult:
     message: str = ""  # one line: why it is not ok, or a note
     error_kind: str = ""  # for status "error": one of ERROR_KINDS
     version: str = ""  # framework version
-    device: str = ""  # device actually used
+    device: str = ""  # device actually used, as its adapter names it: "cpu" or e.g. "cuda:0 NVIDIA H200"
     threads: int = 0
     dtype: str = "float32"
     tf32: bool = False
+    precision: str = "fp32"  # fp32 (TF32 off), tf32, bf16 or fp16 (mixed precision)
     seed: int = 0
     dataset: str = ""  # one line: name, canonical or not, counts, source
     data_warnings: list[str] = field(default_factory=list)
@@ -88,10 +89,10 @@ class RunResult:
     latency_ms_p50: float | None = None  # batch-1 prediction latency, median
     latency_ms_p95: float | None = None
     train_gflops: float | None = None  # achieved training GFLOP/s (analytic FLOPs x steady throughput)
-    peak_pct: float | None = None  # train_gflops as % of this machine's measured float32 GEMM peak
+    peak_pct: float | None = None  # train_gflops as % of the measured matmul peak of the row's device and precision
     compile_s: float | None = None  # first epoch minus a steady epoch: warm-up, tracing, compilation
     peak_rss_mb: float | None = None  # peak resident memory of the run's process
-    peak_gpu_mb: float | None = None
+    peak_gpu_mb: float | None = None  # peak GPU memory of the row's process, read through its adapter (CUDA rows)
     target_accuracy: float | None = None
     time_to_target_s: float | None = None  # training time until test accuracy first reached the target
     history: list[EpochRecord] = field(default_factory=list)
