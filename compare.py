@@ -42,7 +42,7 @@ EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_DATA, EXIT_FAILED, EXIT_CHECK_FAILED, E
 # --resume keeps these from the saved run: changing them would mix rows that are not comparable
 ROW_FLAGS = ("task", "frameworks", "device", "epochs", "batch_size", "lr", "seed", "subset", "threads", "dtype",
              "dry_run", "repeats", "compile", "tf32", "sweep", "optimizer", "weight_decay", "loss", "export",
-             "import_weights")  # fmt: skip
+             "import_weights", "augment")  # fmt: skip
 FATAL_KINDS = {"data": EXIT_DATA, "usage": EXIT_USAGE}  # error kinds on which every row would fail the same way
 
 
@@ -154,6 +154,10 @@ def build_parser() -> Parser:
                         "(default: none)")
     p.add_argument("--loss", default=None, choices=LOSSES,
                    help="loss (default: the task spec's); mse: one-logit tasks only, mean (logit - (2y - 1))^2")
+    p.add_argument("--augment", nargs="?", const="shared", default=None, choices=("shared", "native"),
+                   help="image tasks that state one (cifar10): random crop (padding 4) + flip each epoch; 'shared' (the "
+                        "value when none is given): NumPy from the seed, identical batches everywhere; 'native': each "
+                        "framework's own augmentation ops (default: off)")
     p.add_argument("--seed", type=_non_negative_int, default=None, help="seed for weights and batch order (default: the spec's)")
     p.add_argument("--subset", type=_positive_int, default=None, help="train on the first N training samples only")
     p.add_argument("--threads", type=_positive_int, default=os.cpu_count() or 1, help="threads for every framework")
@@ -242,7 +246,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.data_dir is not None and Path(args.data_dir).exists() and not Path(args.data_dir).is_dir():
         raise UsageError(f"--data-dir {args.data_dir} is not a folder")
     _check_loss(args)
+    _check_augment(args)
     return args
+
+
+def _check_augment(args: argparse.Namespace) -> None:
+    """--augment needs a task whose spec states an augmentation."""
+    from tasks import registry
+    from tasks.augment import AugmentError, with_augment
+
+    try:
+        with_augment(registry.get(args.task).spec, args.augment)
+    except AugmentError as exc:
+        raise UsageError(f"--augment: {exc}") from None
 
 
 def _check_loss(args: argparse.Namespace) -> None:
@@ -441,7 +457,7 @@ def make_plan(args: argparse.Namespace):  # noqa: ANN201 - workbench.run.runner.
             task=args.task, framework=fw, model=model, epochs=config.get("epochs", args.epochs),
             batch_size=config.get("batch_size", args.batch_size), lr=config.get("lr", args.lr),
             seed=seed, subset=args.subset, data_dir=data_dir, dry_run=args.dry_run, optimizer=args.optimizer,
-            weight_decay=args.weight_decay, loss=args.loss,
+            weight_decay=args.weight_decay, loss=args.loss, augment=args.augment,
             import_weights=args.import_weights, export_dir=export_dir(args, fw, model, seed, compiled, config),
             settings=RunSettings(device=args.device, threads=args.threads, dtype=args.dtype, seed=seed,
                                  tf32=args.tf32, compile=compiled, progress=progress),
@@ -458,6 +474,10 @@ def make_plan(args: argparse.Namespace):  # noqa: ANN201 - workbench.run.runner.
         "dtype": args.dtype, "tf32": args.tf32, "optimizer": describe(task_spec(args).optimizer), "loss": task_spec(args).model.loss,
         "dry_run": args.dry_run, "argv": args.argv, "executor": args.executor, "sweep": grid,
     }  # fmt: skip
+    if args.augment:
+        from tasks.augment import describe as describe_augment, with_augment
+
+        meta["augment"] = describe_augment(with_augment(spec, args.augment).data.augment)
     output = Path(args.output) if args.output else None
     return RunPlan(requests=requests, timeout_s=args.timeout, in_process=args.in_process, output=output, meta=meta,
                    kept=args.kept, sweep_keys=tuple(grid), executor=args.executor, ray_address=args.ray_address,
