@@ -1,0 +1,74 @@
+"""The notebooks of docs/notebooks run top to bottom (nbclient), small and on the CPU; they are committed without outputs.
+
+Each notebook reads FRAMEBENCH_NB_* in its first cell: here a tiny subset, one or two epochs and few
+frameworks. Where the task's real data is absent (FRAMEBENCH_DATA unset), the notebook runs on digits,
+which ships with scikit-learn. A cell that raises (a row not ok, a --check FAIL) fails the test.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "docs" / "notebooks"
+CELL_TIMEOUT_S = 150  # the limit of each cell; a whole notebook takes 20-60 s on 2 cores
+DATA_FOLDERS = {"mnist": "mnist", "cifar10": "cifar10", "sentiment": "imdb"}  # task -> folder under FRAMEBENCH_DATA
+# task -> the FRAMEBENCH_NB_* sizes the test runs it at: a subset, its epochs and frameworks
+SIZES = {
+    "digits": {"EPOCHS": "2", "FRAMEWORKS": "pytorch,keras,sklearn"},
+    "mnist": {"EPOCHS": "1", "SUBSET": "2000", "FRAMEWORKS": "pytorch,sklearn"},
+    "cifar10": {"EPOCHS": "1", "SUBSET": "512", "FRAMEWORKS": "pytorch,sklearn"},
+    "sentiment": {"EPOCHS": "1", "SUBSET": "512", "FRAMEWORKS": "pytorch,sklearn"},
+}
+SMALL_DIGITS = {"EPOCHS": "1", "FRAMEWORKS": "pytorch,sklearn"}  # a real-data notebook run on digits
+
+
+def _data_present(task: str) -> bool:
+    """The task's folder exists under FRAMEBENCH_DATA (its first entry), so the notebook can run the real task."""
+    value = os.environ.get("FRAMEBENCH_DATA", "")
+    return task == "digits" or bool(value) and (Path(value.split(os.pathsep)[0]) / DATA_FOLDERS[task]).is_dir()
+
+
+def _code_output(nb) -> str:  # noqa: ANN001
+    """All text the code cells printed."""
+    texts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            texts.append(out.get("text", "") or str(out.get("data", {}).get("text/markdown", "")))
+    return "\n".join(texts)
+
+
+def test_every_task_has_a_notebook_and_none_is_committed_with_outputs():
+    from tasks import registry
+
+    assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == sorted(registry.names())
+    for path in NOTEBOOKS.glob("*.ipynb"):
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, f"{path.name}: clear the outputs before committing"
+        assert nb.cells[-1].source.startswith("## Exercises"), f"{path.name} ends with its exercises"
+
+
+@pytest.mark.parametrize("task", list(SIZES))
+def test_notebook_runs(task, tmp_path, monkeypatch):
+    sizes = SIZES[task] if _data_present(task) else SMALL_DIGITS
+    monkeypatch.setenv("FRAMEBENCH_NB_TASK", task if _data_present(task) else "digits")
+    for name, value in sizes.items():
+        monkeypatch.setenv(f"FRAMEBENCH_NB_{name}", value)
+    monkeypatch.setenv("FRAMEBENCH_NB_OUT", str(tmp_path))
+    nb = nbformat.read(NOTEBOOKS / f"{task}.ipynb", as_version=4)
+    client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
+                                     resources={"metadata": {"path": str(NOTEBOOKS)}})  # fmt: skip
+    client.execute()  # a cell that raises raises CellExecutionError here
+    printed = _code_output(nb)
+    assert "test acc %" in printed  # the side-by-side table
+    assert "result: no FAIL" in printed  # the --check tables
+    assert "differ" in printed.lower()  # the --explain defaults
+    assert list(tmp_path.glob("*-curves.png"))  # the learning-curve plot
