@@ -72,3 +72,19 @@ def test_notebook_runs(task, tmp_path, monkeypatch):
     assert "result: no FAIL" in printed  # the --check tables
     assert "differ" in printed.lower()  # the --explain defaults
     assert list(tmp_path.glob("*-curves.png"))  # the learning-curve plot
+
+
+def test_api_refuses_what_it_cannot_run_and_raises_on_a_row_not_ok():
+    import compare
+    from workbench import api
+
+    with pytest.raises(compare.UsageError, match="api.explain"):
+        api.compare("--task", "digits", "--explain")
+    with pytest.raises(compare.UsageError, match="no augmentation"):
+        api.compare("--task", "digits", "--augment")
+    # MLPClassifier has no RMSprop solver: its row is skipped, so a strict comparison raises and a lax one returns it
+    flags = ("--task", "digits", "--frameworks", "sklearn", "--optimizer", "rmsprop", "--epochs", "1")
+    with pytest.raises(api.RowsFailed, match="skipped"):
+        api.compare(*flags)
+    lax = api.compare(*flags, strict=False)
+    assert not lax.ok and "skipped" in lax.table() and list(lax.accuracy()) == ["sklearn / logistic_regression"]

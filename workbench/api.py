@@ -1,7 +1,7 @@
 """The workbench as Python calls, for notebooks: the same flags as compare.py, results as objects.
 
     from workbench import api
-    comparison = api.compare("--task", "digits", "--frameworks", "pytorch,sklearn")
+    comparison = api.compare("--task", "digits", "--epochs", "2")
     print(comparison.table())            # the tables compare.py prints
     comparison.plot("curves.png")        # the learning curves of --plot
     print(api.explain("--task", "digits"))   # --explain
