@@ -1,8 +1,8 @@
 """The notebooks of docs/notebooks run top to bottom (nbclient), small and on the CPU; they are committed without outputs.
 
 Each notebook reads FRAMEBENCH_NB_* in its first cell: here a tiny subset, one or two epochs and few
-frameworks. Where the task's real data is absent (FRAMEBENCH_DATA unset), the notebook runs on digits,
-which ships with scikit-learn. A cell that raises (a row not ok, a --check FAIL) fails the test.
+frameworks. Where the task's real data is absent (FRAMEBENCH_DATA unset), and always for sentiment (see
+SIZES), the notebook runs on digits, which ships with scikit-learn. A cell that raises (a row not ok, a --check FAIL) fails the test.
 """
 
 from __future__ import annotations
@@ -16,14 +16,18 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "docs" / "notebooks"
-CELL_TIMEOUT_S = 150  # the limit of each cell; a whole notebook takes 20-60 s on 2 cores
-DATA_FOLDERS = {"mnist": "mnist", "cifar10": "cifar10", "sentiment": "imdb"}  # task -> folder under FRAMEBENCH_DATA
-# task -> the FRAMEBENCH_NB_* sizes the test runs it at: a subset, its epochs and frameworks
+CELL_TIMEOUT_S = 300  # the limit of each cell (a loaded machine is slow); a notebook takes 15-45 s of CPU
+DATA_FOLDERS = {"mnist": "mnist", "cifar10": "cifar10"}  # task -> folder under FRAMEBENCH_DATA; the others run on digits
+# task -> the FRAMEBENCH_NB_* sizes the test runs it at: epochs, a subset, the frameworks. Every child process
+# loads the whole dataset before taking the subset, so the real-data notebooks run one framework. Measured CPU
+# (user + sys, the kernel and its children) on the 2-core development machine: digits 52 s (with sklearn too),
+# mnist 20 s, cifar10 41 s; sentiment on real data took 70 s (its --check alone 38 s: 200-token LSTM trajectories
+# against the float64 reference), past these notebooks' share of CI's time, so the test runs it on digits.
 SIZES = {
-    "digits": {"EPOCHS": "2", "FRAMEWORKS": "pytorch,keras,sklearn"},
-    "mnist": {"EPOCHS": "1", "SUBSET": "2000", "FRAMEWORKS": "pytorch,sklearn"},
-    "cifar10": {"EPOCHS": "1", "SUBSET": "512", "FRAMEWORKS": "pytorch,sklearn"},
-    "sentiment": {"EPOCHS": "1", "SUBSET": "512", "FRAMEWORKS": "pytorch,sklearn"},
+    "digits": {"EPOCHS": "1", "FRAMEWORKS": "pytorch,keras"},
+    "mnist": {"EPOCHS": "1", "SUBSET": "256", "FRAMEWORKS": "pytorch"},
+    "cifar10": {"EPOCHS": "1", "SUBSET": "256", "FRAMEWORKS": "pytorch"},
+    "sentiment": {},  # digits, see above
 }
 SMALL_DIGITS = {"EPOCHS": "1", "FRAMEWORKS": "pytorch,sklearn"}  # a real-data notebook run on digits
 
@@ -31,7 +35,9 @@ SMALL_DIGITS = {"EPOCHS": "1", "FRAMEWORKS": "pytorch,sklearn"}  # a real-data n
 def _data_present(task: str) -> bool:
     """The task's folder exists under FRAMEBENCH_DATA (its first entry), so the notebook can run the real task."""
     value = os.environ.get("FRAMEBENCH_DATA", "")
-    return task == "digits" or bool(value) and (Path(value.split(os.pathsep)[0]) / DATA_FOLDERS[task]).is_dir()
+    if task not in DATA_FOLDERS:
+        return task == "digits"
+    return bool(value) and (Path(value.split(os.pathsep)[0]) / DATA_FOLDERS[task]).is_dir()
 
 
 def _code_output(nb) -> str:  # noqa: ANN001
