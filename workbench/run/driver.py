@@ -29,8 +29,8 @@ from tqdm import tqdm
 
 from frameworks.base import DEVICE_VAR, RunSettings, load_adapter_module, missing_packages
 from tasks import registry
-from tasks.flops import train_flops
 from tasks.augment import with_augment
+from tasks.flops import train_flops
 from tasks.init import init_weights
 from tasks.pipeline import Dataset, accuracy, epoch_order, mean_loss, subset
 from tasks.spec import TaskSpec, epoch_lr, with_overrides
