@@ -154,3 +154,17 @@ def test_shared_epoch_images_are_the_numpy_augmentation_of_the_data(tiny_cifar):
     assert note == ""
     native, note = epoch_images(NoNative, augmented(cifar10.SPEC, "native"), RunSettings(), data)
     assert native is None and note == "none has no native augmentation (--augment native)"
+
+
+@pytest.mark.parametrize("mode", ["shared", "native"])
+def test_cli_augment_reaches_the_child_rows(mode, tiny_cifar, capsys, tmp_path):
+    pytest.importorskip("torch")
+    import compare
+
+    argv = ["--task", "cifar10", "--data-dir", str(tiny_cifar), "--frameworks", "pytorch", "--epochs", "1",
+            "--batch-size", "10", "--quiet", "--augment", mode, "--output", str(tmp_path / "run.json")]  # fmt: skip
+    assert compare.main(argv) == compare.EXIT_OK
+    out = capsys.readouterr().out
+    assert f"augment: {mode} " in out  # the header says what every row trained on
+    if mode == "native":  # the row names the ops its framework used
+        assert "pytorch / nn.Module + explicit loop: ok: native augmentation: torch" in out
