@@ -42,14 +42,14 @@ EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_DATA, EXIT_FAILED, EXIT_CHECK_FAILED, E
 # --resume keeps these from the saved run: changing them would mix rows that are not comparable
 ROW_FLAGS = ("task", "frameworks", "device", "epochs", "batch_size", "lr", "seed", "subset", "threads", "dtype",
              "dry_run", "repeats", "compile", "tf32", "precision", "sweep", "optimizer", "weight_decay", "loss", "export",
-             "import_weights")  # fmt: skip
-FATAL_KINDS = {"data": EXIT_DATA, "usage": EXIT_USAGE}
+             "import_weights", "augment")  # fmt: skip
+FATAL_KINDS = {"data": EXIT_DATA, "usage": EXIT_USAGE}  # error kinds on which every row would fail the same way
 # The header's determinism line on CUDA, from what each adapter's configure() sets (frameworks/*.py).
 CUDA_DETERMINISM = ("deterministic kernels on: torch.use_deterministic_algorithms + CUBLAS_WORKSPACE_CONFIG=:4096:8, "
                     "cudnn.benchmark off (pytorch, keras-torch); tf.config.experimental.enable_op_determinism (keras); "
                     "XLA --xla_gpu_deterministic_ops (jax, keras-jax). torch and TensorFlow raise on an op without a "
                     "deterministic GPU kernel: such a row is an error row that names the op, never a silent "
-                    "nondeterministic run")  # fmt: skip  # error kinds on which every row would fail the same way
+                    "nondeterministic run")  # fmt: skip
 
 
 class UsageError(Exception):
@@ -162,6 +162,10 @@ def build_parser() -> Parser:
                         "(default: none)")
     p.add_argument("--loss", default=None, choices=LOSSES,
                    help="loss (default: the task spec's); mse: one-logit tasks only, mean (logit - (2y - 1))^2")
+    p.add_argument("--augment", nargs="?", const="shared", default=None, choices=("shared", "native"),
+                   help="image tasks that state one (cifar10): random crop (padding 4) + flip each epoch; 'shared' (the "
+                        "value when none is given): NumPy from the seed, identical batches everywhere; 'native': each "
+                        "framework's own augmentation ops (default: off)")
     p.add_argument("--seed", type=_non_negative_int, default=None, help="seed for weights and batch order (default: the spec's)")
     p.add_argument("--subset", type=_positive_int, default=None, help="train on the first N training samples only")
     p.add_argument("--threads", type=_positive_int, default=os.cpu_count() or 1, help="threads for every framework")
@@ -253,7 +257,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.data_dir is not None and Path(args.data_dir).exists() and not Path(args.data_dir).is_dir():
         raise UsageError(f"--data-dir {args.data_dir} is not a folder")
     _check_loss(args)
+    _check_augment(args)
     return args
+
+
+def _check_augment(args: argparse.Namespace) -> None:
+    """--augment needs a task whose spec states an augmentation."""
+    from tasks import registry
+    from tasks.augment import AugmentError, with_augment
+
+    try:
+        with_augment(registry.get(args.task).spec, args.augment)
+    except AugmentError as exc:
+        raise UsageError(f"--augment: {exc}") from None
 
 
 def _check_loss(args: argparse.Namespace) -> None:
@@ -475,7 +491,7 @@ def make_plan(args: argparse.Namespace, resolution=None):  # noqa: ANN001, ANN20
             task=args.task, framework=fw, model=model, epochs=config.get("epochs", args.epochs),
             batch_size=config.get("batch_size", args.batch_size), lr=config.get("lr", args.lr),
             seed=seed, subset=args.subset, data_dir=data_dir, dry_run=args.dry_run, optimizer=args.optimizer,
-            weight_decay=args.weight_decay, loss=args.loss,
+            weight_decay=args.weight_decay, loss=args.loss, augment=args.augment,
             import_weights=args.import_weights, export_dir=export_dir(args, fw, model, seed, compiled, config),
             settings=RunSettings(device="cpu" if engine(fw).cpu_only else device, threads=args.threads, dtype=args.dtype,
                                  seed=seed, tf32=args.precision == "tf32", precision=args.precision, compile=compiled,
@@ -495,6 +511,10 @@ def make_plan(args: argparse.Namespace, resolution=None):  # noqa: ANN001, ANN20
         "dtype": args.dtype, "tf32": args.precision == "tf32", "optimizer": describe(task_spec(args).optimizer), "loss": task_spec(args).model.loss,
         "dry_run": args.dry_run, "argv": args.argv, "executor": args.executor, "sweep": grid,
     }  # fmt: skip
+    if args.augment:
+        from tasks.augment import describe as describe_augment, with_augment
+
+        meta["augment"] = describe_augment(with_augment(spec, args.augment).data.augment)
     output = Path(args.output) if args.output else None
     return RunPlan(requests=requests, timeout_s=args.timeout, in_process=args.in_process, output=output, meta=meta,
                    kept=args.kept, sweep_keys=tuple(grid), executor=args.executor, ray_address=args.ray_address,

@@ -24,6 +24,7 @@ import optax  # noqa: E402
 from flax import nnx  # noqa: E402
 
 from frameworks import layout  # noqa: E402
+from frameworks.jax_augment import augment_native  # noqa: E402, F401 - --augment native (jax.random)
 from tasks.optimizers import decoupled_rate  # noqa: E402
 from tasks.pipeline import batch_slices  # noqa: E402
 from tasks.reference import mse_targets  # noqa: E402

@@ -23,7 +23,7 @@ with native_stderr_to(os.path.join(tempfile.gettempdir(), "framebench-tensorflow
     import keras
     import tensorflow as tf
 
-from frameworks import keras_shared  # noqa: E402 - after the backend is chosen
+from frameworks import keras_augment, keras_shared  # noqa: E402 - after the backend is chosen
 from frameworks.keras_shared import (  # noqa: E402, F401 - the shared model, re-exported for --explain
     AdamCorrectedEps,
     RMSpropSpecEps,
@@ -145,6 +145,7 @@ EXPORTS = {  # artifact -> what it is; the order is the export table's
     "model.onnx": keras_shared.onnx_export("tf2onnx"),
 }
 export = keras_shared.export
+augment_native = keras_augment.augment_native  # --augment native: Keras preprocessing layers
 
 
 def load(artifact: str, path: str, spec: TaskSpec, settings: RunSettings) -> Callable[[np.ndarray], np.ndarray]:

@@ -24,7 +24,7 @@ if THREADS_VAR in os.environ:  # XLA's CPU thread pool, read when the backend st
 import jax  # noqa: E402
 import keras  # noqa: E402
 
-from frameworks import keras_shared  # noqa: E402
+from frameworks import keras_augment, keras_shared  # noqa: E402
 from frameworks.keras_shared import (  # noqa: E402, F401 - the shared model, re-exported for --explain
     AdamCorrectedEps,
     RMSpropSpecEps,
@@ -127,6 +127,7 @@ EXPORTS = {  # artifact -> what it is; the order is the export table's (no Saved
     "model.onnx": keras_shared.onnx_export("jax2onnx"),
 }
 export = keras_shared.export
+augment_native = keras_augment.augment_native  # --augment native: Keras preprocessing layers
 
 
 def load(artifact: str, path: str, spec: TaskSpec, settings: RunSettings) -> Callable[[np.ndarray], np.ndarray]:

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 
 from frameworks import layout, onnx_runtime
 from frameworks.base import SPEC_MODEL, Export, OnBatch, RunSettings, Weights
+from frameworks.pytorch_augment import augment_native  # noqa: F401 - --augment native (torchvision or torch ops)
 from tasks.optimizers import decoupled_rate
 from tasks.pipeline import batch_slices
 from tasks.reference import mse_targets

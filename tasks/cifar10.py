@@ -16,6 +16,7 @@ import numpy as np
 from tasks.datasets import load_cifar10
 from tasks.pipeline import Dataset
 from tasks.spec import (
+    AugmentSpec,
     BaselineSpec,
     BatchNorm,
     Conv2D,
@@ -35,7 +36,8 @@ from tasks.spec import (
 SPEC = TaskSpec(
     name="cifar10",
     title="CIFAR-10 CNN 3x(conv3x3+BN) 32-64-64, dense 64",
-    data=DataSpec(name="cifar10", num_classes=10, preprocessing="per-channel (x - train mean) / train std, NHWC"),
+    data=DataSpec(name="cifar10", num_classes=10, preprocessing="per-channel (x - train mean) / train std, NHWC",
+                  augment=AugmentSpec(crop_padding=4, flip=True)),  # off unless --augment: the usual CIFAR-10 crop + flip
     model=ModelSpec(
         input_shape=(32, 32, 3),
         layers=(

@@ -195,13 +195,27 @@ class BaselineSpec:
 
 
 @dataclass(frozen=True)
+class AugmentSpec:
+    """Training-time image augmentation (tasks/augment.py): a random crop of the zero-padded image, a random flip.
+
+    A task states what it would apply; `mode` says whether and where it runs (--augment sets it).
+    """
+
+    crop_padding: int = 0  # zeros added on each side, then a random crop back to the input size (0: no crop)
+    flip: bool = False  # flip each image left-right with probability 1/2
+    # "off"; "shared": NumPy, from the spec seed, so every framework sees identical batches;
+    # "native": each framework's own augmentation ops and random numbers (batches differ by framework)
+    mode: str = "off"
+
+
+@dataclass(frozen=True)
 class DataSpec:
     """Which dataset and how it is preprocessed (once, in shared NumPy code)."""
 
     name: str = "mnist"  # dataset key in tasks.datasets
     num_classes: int = 10  # distinct labels
     preprocessing: str = "scale_0_1"  # documented in the task module
-    augment: bool = False  # random crop + flip in the shared pipeline (image tasks)
+    augment: AugmentSpec = field(default_factory=AugmentSpec)  # what --augment applies (image tasks; default: none)
     num_words: int = 0  # text tasks: vocabulary size incl. PAD and OOV (0 = not a text task)
     max_len: int = 0  # text tasks: tokens kept per review, padded/truncated in front (0 = not a text task)
 

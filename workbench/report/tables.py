@@ -104,6 +104,8 @@ def header_lines(meta: dict, results: list[RunResult]) -> list[str]:
         lines.append(f"precision: {PRECISION_WORDS.get(meta['precision'], meta['precision'])}")
     if "optimizer" in meta:  # runs saved before --optimizer existed have no such key
         lines.append(f"optimizer: {meta['optimizer']} | loss: {meta.get('loss', '?')}")
+    if meta.get("augment"):  # --augment: what every network row trained on
+        lines.append(f"augment: {meta['augment']}")
     datasets = sorted({r.dataset for r in ran if r.dataset})
     lines += [f"dataset: {d}" for d in datasets]
     versions = {}

@@ -29,10 +29,12 @@ from tqdm import tqdm
 
 from frameworks.base import DEVICE_VAR, RunSettings, load_adapter_module, missing_packages
 from tasks import registry
+from tasks.augment import with_augment
 from tasks.flops import train_flops
 from tasks.init import init_weights
 from tasks.pipeline import Dataset, accuracy, epoch_order, mean_loss, subset
 from tasks.spec import TaskSpec, epoch_lr, with_overrides
+from workbench.run.augmentation import epoch_images
 from workbench.run.hardware import saved_peak
 from workbench.run.result import ArtifactRecord, EpochRecord, RunResult
 
@@ -60,6 +62,7 @@ class RunRequest:
     loss: str | None = None  # None: the spec's loss
     import_weights: str | None = None  # a weights.npz to start the spec network from, instead of the canonical init
     export_dir: str | None = None  # write, and check in a fresh process, every artifact of the trained network here
+    augment: str | None = None  # --augment: "shared" (NumPy, from the seed) or "native" (each framework's own); None: off
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
@@ -83,7 +86,7 @@ def resolve_spec(request: RunRequest) -> TaskSpec:
         weight_decay=request.weight_decay,
         loss=request.loss,
     )
-    return spec
+    return with_augment(spec, request.augment)
 
 
 def load_data(request: RunRequest, spec: TaskSpec) -> Dataset:
@@ -169,6 +172,13 @@ def run_one(request: RunRequest) -> RunResult:
     if reason:  # e.g. an optimizer the framework cannot express: a row that says so, not a wrong number
         result.status, result.message = "skipped", reason
         return result
+    augment, note = epoch_images(module, spec, settings, data) if network else (None, "")
+    if network and augment is None and note:  # --augment native where the framework has none
+        result.status, result.message = "skipped", note
+        return result
+    if not network and spec.data.augment.mode != "off":
+        note = "not augmented: a one-shot baseline fits the plain training arrays"
+    result.message = result.message or note
     if network:
         row.build(_start_weights(request, spec))
         row.set_train_data(data.X_train, data.y_train)
@@ -180,7 +190,7 @@ def run_one(request: RunRequest) -> RunResult:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if network:
-            _train_epochs(row, spec, data, result, predict, settings.progress)
+            _train_epochs(row, spec, data, result, predict, settings.progress, augment)
         else:
             start = time.perf_counter()
             result.epochs = row.fit(data.X_train, data.y_train, data.train_texts)
@@ -248,8 +258,11 @@ def _predictor(row, data: Dataset) -> Callable[[np.ndarray], np.ndarray]:  # noq
     return row.predict
 
 
-def _train_epochs(adapter, spec: TaskSpec, data: Dataset, result: RunResult, predict, progress: bool) -> None:  # noqa: ANN001
-    """Epoch loop: shared order, timing per epoch, evaluation after each, divergence check."""
+def _train_epochs(adapter, spec: TaskSpec, data: Dataset, result: RunResult, predict, progress: bool, augment=None) -> None:  # noqa: ANN001
+    """Epoch loop: shared order, timing per epoch, evaluation after each, divergence check.
+
+    augment(epoch, order): the epoch's augmented training images (--augment), made inside the epoch's time.
+    """
     n, elapsed = len(data.y_train), 0.0
     result.epochs = 0  # --epochs 0 (imported weights, evaluated as they are) stays 0, not "-"
     for epoch in range(1, spec.train.epochs + 1):
@@ -258,6 +271,8 @@ def _train_epochs(adapter, spec: TaskSpec, data: Dataset, result: RunResult, pre
         desc = f"{result.framework} {result.task} epoch {epoch}/{spec.train.epochs}"
         with tqdm(total=n, desc=desc, unit="sample", file=sys.stderr, disable=not progress, leave=False) as bar:
             start = time.perf_counter()
+            if augment is not None:
+                adapter.set_train_data(augment(epoch, order), data.y_train)
             train_loss = adapter.fit_epoch(order, bar.update)
             seconds = time.perf_counter() - start
         elapsed += seconds
