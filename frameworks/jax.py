@@ -28,14 +28,20 @@ from tasks.optimizers import decoupled_rate  # noqa: E402
 from tasks.pipeline import batch_slices  # noqa: E402
 from tasks.reference import mse_targets  # noqa: E402
 from tasks.spec import (  # noqa: E402
+    GRU,
     LSTM,
     NON_TRAINABLE,
+    AveragePooling2D,
     BatchNorm,
+    Conv1D,
     Conv2D,
     Dense,
     Dropout,
     Embedding,
     Flatten,
+    GlobalAveragePooling2D,
+    GlobalMaxPool1D,
+    LayerNorm,
     MaxPool2D,
     OptimizerSpec,
     ReLU,
@@ -103,7 +109,8 @@ EPS_STYLES = {"adam": ("corrected", "uncorrected"), "rmsprop": ("outside", "insi
 HAS_GRADIENTS = True
 UNBIASED_MOVING_VAR = False  # nnx.BatchNorm's running var takes the biased batch variance (measured)
 SUMMARY_TITLE = "(Flax NNX, NHWC)"  # shown after the framework name
-SUPPORTED = (Dense, ReLU, Conv2D, MaxPool2D, BatchNorm, Flatten, Dropout, Embedding, LSTM)
+SUPPORTED = (Dense, ReLU, Conv2D, MaxPool2D, BatchNorm, Flatten, Dropout, Embedding, LSTM,
+             GRU, Conv1D, GlobalMaxPool1D, AveragePooling2D, GlobalAveragePooling2D, LayerNorm)
 
 
 def unsupported(spec: TaskSpec) -> str | None:
@@ -201,7 +208,8 @@ def source_names(spec: TaskSpec) -> dict[str, list[str]]:
     """The functions --explain shows for each role, with the helpers this spec needs."""
     uncorrected_adam = spec.optimizer.name == "adam" and spec.optimizer.eps_style == "uncorrected"
     return {
-        "Build the model from the spec": ["build_model", "SpecModel", *(["LastHidden"] if _has(spec, LSTM) else [])],
+        "Build the model from the spec": ["build_model", "SpecModel", *(["LastHidden"] if _has(spec, LSTM) else []),
+                                          *(["LastHiddenGRU", "ResetAfterGRUCell"] if _has(spec, GRU) else [])],
         "The optimizer": ["make_optimizer", "spec_optimizer", *(["scale_by_adam_uncorrected_eps"] if uncorrected_adam else [])],
         "The loss": ["make_loss"],
         "One training epoch": ["Network.fit_epoch", "make_train_step"],
@@ -260,6 +268,40 @@ class LastHidden(nnx.Module):
         return h
 
 
+class ResetAfterGRUCell(nnx.GRUCell):
+    """nnx.GRUCell with a bias on the recurrent side too: the spec's (and torch's, Keras' reset_after=True) GRU.
+
+    Flax's GRUCell computes n = tanh(W_in x + b_in + r * (W_hn h)): its `dense_h` has no bias, so the recurrent
+    bias b_hn inside r * (...) cannot be expressed (its docstring writes b_hn, its code has none). Giving dense_h
+    a bias makes GRUCell.__call__ compute exactly r * (W_hn h + b_hn); gates stay in Flax's r, z, n order.
+    """
+
+    def __init__(self, in_features: int, units: int, dtype: jnp.dtype, rngs: nnx.Rngs):
+        super().__init__(in_features, units, gate_fn=nnx.sigmoid, activation_fn=nnx.tanh, dtype=dtype, param_dtype=dtype, rngs=rngs)
+        self.dense_h = nnx.Linear(units, 3 * units, use_bias=True, dtype=dtype, param_dtype=dtype, rngs=rngs)
+
+
+class LastHiddenGRU(nnx.Module):
+    """nnx.RNN over ResetAfterGRUCell; the spec's GRU layer outputs only the last hidden state."""
+
+    def __init__(self, in_features: int, units: int, dtype: jnp.dtype, rngs: nnx.Rngs):
+        self.rnn = nnx.RNN(ResetAfterGRUCell(in_features, units, dtype, rngs), return_carry=True)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        h, _ = self.rnn(x)  # the carry is h, zeros at the start
+        return h
+
+
+def global_max_pool1d(x: jax.Array) -> jax.Array:
+    """(N, L, C) -> (N, C): the maximum over the sequence axis."""
+    return x.max(axis=1)
+
+
+def global_average_pool2d(x: jax.Array) -> jax.Array:
+    """(N, H, W, C) -> (N, C): the mean over height and width."""
+    return x.mean(axis=(1, 2))
+
+
 def flatten(x: jax.Array) -> jax.Array:
     """(N, H, W, C) -> (N, H*W*C) in H, W, C order: a reshape, NHWC being Flax's layout."""
     return x.reshape(x.shape[0], -1)
@@ -312,6 +354,24 @@ def build_model(spec: TaskSpec, dtype: jnp.dtype, rngs: nnx.Rngs) -> SpecModel:
             layers.append(nnx.Embed(layer.vocab_size, layer.dim, **typed))
         elif isinstance(layer, LSTM):
             layers.append(LastHidden(in_shape[-1], layer.units, dtype, rngs))
+        elif isinstance(layer, GRU):
+            layers.append(LastHiddenGRU(in_shape[-1], layer.units, dtype, rngs))
+        elif isinstance(layer, Conv1D):
+            p = layer.padding
+            layers.append(nnx.Conv(in_shape[-1], layer.filters, (layer.kernel_size,), padding=((p, p),), **typed))
+        elif isinstance(layer, GlobalMaxPool1D):
+            layers.append(global_max_pool1d)
+        elif isinstance(layer, AveragePooling2D):
+            s, p = (layer.strides or layer.pool_size,) * 2, layer.padding
+            # Flax's count_include_pad defaults to True (torch's default); the spec states it
+            layers.append(functools.partial(nnx.avg_pool, window_shape=(layer.pool_size,) * 2, strides=s, padding=((p, p), (p, p)),
+                                            count_include_pad=layer.count_include_pad))  # fmt: skip
+        elif isinstance(layer, GlobalAveragePooling2D):
+            layers.append(global_average_pool2d)
+        elif isinstance(layer, LayerNorm):
+            # Flax's default eps is 1e-6 (torch 1e-5, Keras 1e-3); use_fast_variance=False: var = mean((x - mean)^2),
+            # not mean(x^2) - mean^2, as the reference and the other frameworks
+            layers.append(nnx.LayerNorm(in_shape[-1], epsilon=layer.eps, use_fast_variance=False, **typed))
         else:
             raise TypeError(f"layer {layer!r} has no Flax builder")
     return SpecModel(layers)

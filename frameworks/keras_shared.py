@@ -23,20 +23,27 @@ from frameworks.base import SPEC_MODEL, Export, OnBatch, RunSettings, Weights, n
 from tasks.optimizers import decoupled_rate
 from tasks.reference import mse_targets
 from tasks.spec import (
+    GRU,
     LSTM,
     PARAM_NAMES,
+    AveragePooling2D,
     BatchNorm,
+    Conv1D,
     Conv2D,
     Dense,
     Dropout,
     Embedding,
     Flatten,
+    GlobalAveragePooling2D,
+    GlobalMaxPool1D,
+    LayerNorm,
     MaxPool2D,
     OptimizerSpec,
     ReLU,
     TaskSpec,
     is_trainable,
     layer_name,
+    layer_shapes,
     param_key,
 )
 
@@ -60,11 +67,41 @@ def require_backend(name: str) -> None:
         raise ImportError(f"Keras was already imported with the {keras.backend.backend()!r} backend, not {name!r}")
 
 
+def tf_same_pool_padding(n: int, pool: int, stride: int) -> tuple[int, int]:
+    """(before, after) zeros that Keras' padding="same" adds to a pooled axis of length n (TensorFlow's rule)."""
+    out = -(-n // stride)
+    total = max((out - 1) * stride + pool - n, 0)
+    return total // 2, total - total // 2
+
+
+def avg_pool_padding(layer: AveragePooling2D, in_shape: tuple[int, ...]) -> str | None:
+    """How Keras expresses the spec's average pooling: "valid", "same" (pads excluded from the divisor),
+    "zero_pad" (explicit zeros, counted), or None when it cannot ('same' pads would be asymmetric here)."""
+    if layer.padding == 0:
+        return "valid"
+    if layer.count_include_pad:
+        return "zero_pad"  # ZeroPadding2D then a "valid" pool: the zeros are pixels, so they are counted
+    stride = layer.strides or layer.pool_size
+    symmetric = (layer.padding, layer.padding)
+    return "same" if all(tf_same_pool_padding(n, layer.pool_size, stride) == symmetric for n in in_shape[:2]) else None
+
+
+def _average_pooling(layer: AveragePooling2D, in_shape: tuple[int, ...], name: str) -> keras.layers.Layer:
+    """The spec's AveragePooling2D: Keras' padding="same" never counts its pads, so counted pads are explicit zeros."""
+    mode, stride = avg_pool_padding(layer, in_shape), layer.strides or layer.pool_size
+    if mode is None:
+        raise ValueError(f"{name}: Keras' 'same' pads {in_shape[:2]} asymmetrically, not {layer.padding} on each side")
+    if mode == "zero_pad":
+        return keras.Sequential([keras.layers.ZeroPadding2D(layer.padding),
+                                 keras.layers.AveragePooling2D(layer.pool_size, stride, padding="valid")], name=name)  # fmt: skip
+    return keras.layers.AveragePooling2D(layer.pool_size, stride, padding=mode, name=name)
+
+
 def build_model(spec: TaskSpec) -> keras.Sequential:
     """One Keras layer per spec layer, named like the canonical weights (NHWC inside)."""
     int_input = spec.model.input_dtype == "int"
     layers: list[keras.layers.Layer] = [keras.Input(shape=spec.model.input_shape, dtype="int32" if int_input else None)]
-    for i, layer in enumerate(spec.model.layers):
+    for i, (layer, (in_shape, _)) in enumerate(zip(spec.model.layers, layer_shapes(spec.model))):
         name = layer_name(i, layer)
         if isinstance(layer, Dense):
             layers.append(keras.layers.Dense(layer.units, name=name))
@@ -101,6 +138,22 @@ def build_model(spec: TaskSpec) -> keras.Sequential:
                     name=name,
                 )
             )
+        elif isinstance(layer, GRU):
+            # reset_after=True (Keras 3's default, stated): two biases, the reset gate applied after the recurrent
+            # matmul, as torch.nn.GRU. Keras orders the gates z, r, h: the canonical order.
+            layers.append(keras.layers.GRU(layer.units, activation="tanh", recurrent_activation="sigmoid", reset_after=True, name=name))
+        elif isinstance(layer, Conv1D):
+            if layer.padding not in (0, (layer.kernel_size - 1) / 2):
+                raise ValueError(f"{name}: padding {layer.padding} is neither 'valid' nor 'same' for kernel {layer.kernel_size}")
+            layers.append(keras.layers.Conv1D(layer.filters, layer.kernel_size, padding="same" if layer.padding else "valid", name=name))
+        elif isinstance(layer, GlobalMaxPool1D):
+            layers.append(keras.layers.GlobalMaxPooling1D(name=name))
+        elif isinstance(layer, AveragePooling2D):
+            layers.append(_average_pooling(layer, in_shape, name))
+        elif isinstance(layer, GlobalAveragePooling2D):
+            layers.append(keras.layers.GlobalAveragePooling2D(name=name))
+        elif isinstance(layer, LayerNorm):
+            layers.append(keras.layers.LayerNormalization(axis=-1, epsilon=layer.eps, name=name))  # Keras' default eps: 1e-3
         else:
             raise TypeError(f"layer {layer!r} has no Keras builder")
     return keras.Sequential(layers, name=spec.name)
@@ -403,6 +456,9 @@ SUMMARY_TITLE = "(NHWC)"  # shown after the framework name
 def unsupported(spec: TaskSpec) -> str | None:
     """Keras builds every layer of the spec vocabulary (a Conv2D needs 'same' padding, checked in build_model);
     what its optimizers cannot express, it says."""
+    for layer, (in_shape, _) in zip(spec.model.layers, layer_shapes(spec.model)):
+        if isinstance(layer, AveragePooling2D) and avg_pool_padding(layer, in_shape) is None:
+            return f"Keras' AveragePooling2D 'same' pads {in_shape[:2]} asymmetrically, not {layer.padding} on each side"
     opt = spec.optimizer
     if opt.dampening:
         return "Keras' SGD has no dampening"

@@ -23,13 +23,19 @@ from tasks.optimizers import decoupled_rate
 from tasks.pipeline import batch_slices
 from tasks.reference import mse_targets
 from tasks.spec import (
+    GRU,
     LSTM,
+    AveragePooling2D,
     BatchNorm,
+    Conv1D,
     Conv2D,
     Dense,
     Dropout,
     Embedding,
     Flatten,
+    GlobalAveragePooling2D,
+    GlobalMaxPool1D,
+    LayerNorm,
     MaxPool2D,
     OptimizerSpec,
     ReLU,
@@ -165,7 +171,9 @@ def source_names(spec: TaskSpec) -> dict[str, list[str]]:
     """The functions --explain shows for each role, with the helpers this spec needs."""
     uncorrected_adam = spec.optimizer.name == "adam" and spec.optimizer.eps_style == "uncorrected"
     return {
-        "Build the model from the spec": ["build_model", *(["LastHidden"] if has_layer(spec, LSTM) else [])],
+        "Build the model from the spec": ["build_model", *(["LastHidden"] if has_layer(spec, LSTM) else []),
+                                          *(["LastHiddenGRU"] if has_layer(spec, GRU) else []),
+                                          *(["ChannelsLastConv1d"] if has_layer(spec, Conv1D) else [])],
         "The optimizer": ["make_optimizer", *(["AdamUncorrectedEps"] if uncorrected_adam else [])],
         "The loss": ["make_loss"],
         "One training epoch": ["Network.fit_epoch"],
@@ -220,6 +228,52 @@ class LastHidden(nn.Module):
         return h[-1]
 
 
+class LastHiddenGRU(nn.Module):
+    """nn.GRU returns (outputs, h); the spec's GRU layer outputs only the last hidden state.
+
+    torch.nn.GRU is "reset after" with two trained biases, as the spec (and Keras' reset_after=True);
+    its gates are ordered r, z, n where the spec has z, r, h: layout.gru_to_torch reorders them.
+    """
+
+    def __init__(self, in_features: int, units: int):
+        super().__init__()
+        self.gru = nn.GRU(in_features, units, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _, h = self.gru(x)  # no packing: pre-padded sequences
+        return h[-1]
+
+
+class ChannelsLastConv1d(nn.Conv1d):
+    """nn.Conv1d on (N, L, C) sequences: torch convolves (N, C, L), so the axes are swapped in and out."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.transpose(1, 2)).transpose(1, 2)
+
+
+class GlobalMaxPool1d(nn.Module):
+    """Maximum over the sequence axis of (N, L, C): torch has no layer for it, x.amax(dim=1) is the idiom."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.amax(dim=1)  # amax spreads the gradient evenly over tied maxima (max(dim) picks one)
+
+
+class GlobalAvgPool2d(nn.Module):
+    """Mean over height and width of (N, C, H, W) -> (N, C) (nn.AdaptiveAvgPool2d(1) keeps two axes of size 1)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=(2, 3))
+
+
+class ChannelsLastLayerNorm(nn.LayerNorm):
+    """nn.LayerNorm normalises the LAST axis: on NCHW images that is W, so channels are moved last and back."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim == 4:
+            return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        return super().forward(x)
+
+
 def build_model(spec: TaskSpec) -> nn.Sequential:
     """One torch module per spec layer, so module index i is spec layer i (NCHW inside)."""
     modules: list[nn.Module] = []
@@ -244,6 +298,20 @@ def build_model(spec: TaskSpec) -> nn.Sequential:
             modules.append(nn.Embedding(layer.vocab_size, layer.dim))
         elif isinstance(layer, LSTM):
             modules.append(LastHidden(in_shape[-1], layer.units))
+        elif isinstance(layer, GRU):
+            modules.append(LastHiddenGRU(in_shape[-1], layer.units))
+        elif isinstance(layer, Conv1D):
+            modules.append(ChannelsLastConv1d(in_shape[-1], layer.filters, layer.kernel_size, padding=layer.padding))
+        elif isinstance(layer, GlobalMaxPool1D):
+            modules.append(GlobalMaxPool1d())
+        elif isinstance(layer, AveragePooling2D):
+            # the spec states the divisor at padded edges: torch's default count_include_pad=True counts the zeros
+            modules.append(nn.AvgPool2d(layer.pool_size, layer.strides or layer.pool_size, layer.padding,
+                                        count_include_pad=layer.count_include_pad))  # fmt: skip
+        elif isinstance(layer, GlobalAveragePooling2D):
+            modules.append(GlobalAvgPool2d())
+        elif isinstance(layer, LayerNorm):
+            modules.append(ChannelsLastLayerNorm(in_shape[-1], eps=layer.eps))  # torch's default eps is 1e-5, Keras' 1e-3
         else:
             raise TypeError(f"layer {layer!r} has no PyTorch builder")
     return nn.Sequential(*modules)

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from tasks.optimizers import EPS_STYLES, AdamState, OptimizerState, adam_step, sgd_step, step  # noqa: F401 - re-exported
+from tasks.reference_layers import NEW_LAYER_OPS
 from tasks.spec import (
     LSTM,
     PARAM_NAMES,
@@ -257,6 +258,7 @@ LAYER_OPS: dict[type, tuple[ForwardFn, BackwardFn]] = {
     Dropout: (dropout_forward, dropout_backward),
     Embedding: (embedding_forward, embedding_backward),
     LSTM: (lstm_forward, lstm_backward),
+    **NEW_LAYER_OPS,  # GRU, Conv1D, GlobalMaxPool1D, AveragePooling2D, GlobalAveragePooling2D, LayerNorm
 }
 
 

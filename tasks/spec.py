@@ -17,6 +17,18 @@ from typing import Union
 
 import numpy as np
 
+from tasks.spec_layers import (  # noqa: F401 - re-exported: the spec vocabulary is one namespace (tasks/spec_io.py reads it)
+    GRU,
+    NEW_PARAM_NAMES,
+    AveragePooling2D,
+    Conv1D,
+    GlobalAveragePooling2D,
+    GlobalMaxPool1D,
+    LayerNorm,
+    new_output_shape,
+    new_param_shapes,
+)
+
 Weights = dict[str, np.ndarray]  # canonical name (e.g. "conv2d_0.kernel") -> array: the one alias, used everywhere
 
 # ---------------------------------------------------------------- layers
@@ -91,13 +103,15 @@ class LSTM:
     units: int = 64  # hidden state size
 
 
-Layer = Union[Dense, ReLU, Conv2D, MaxPool2D, BatchNorm, Flatten, Dropout, Embedding, LSTM]
+Layer = Union[Dense, ReLU, Conv2D, MaxPool2D, BatchNorm, Flatten, Dropout, Embedding, LSTM,
+              GRU, Conv1D, GlobalMaxPool1D, AveragePooling2D, GlobalAveragePooling2D, LayerNorm]
 PARAM_NAMES: dict[type, tuple[str, ...]] = {
     Dense: ("kernel", "bias"),
     Conv2D: ("kernel", "bias"),
     BatchNorm: ("gamma", "beta", "moving_mean", "moving_var"),
     Embedding: ("embeddings",),
     LSTM: ("kernel", "recurrent_kernel", "bias"),
+    **NEW_PARAM_NAMES,  # GRU, Conv1D, LayerNorm (tasks/spec_layers.py)
 }
 # BatchNorm's moving statistics are state, not trained parameters.
 NON_TRAINABLE = frozenset({"moving_mean", "moving_var"})
@@ -277,6 +291,9 @@ def with_overrides(
 
 def output_shape(layer: Layer, in_shape: tuple[int, ...]) -> tuple[int, ...]:
     """Shape of one sample after `layer`, canonical layout."""
+    new = new_output_shape(layer, in_shape)  # the layers of tasks/spec_layers.py
+    if new is not None:
+        return new
     if isinstance(layer, Dense):
         return (*in_shape[:-1], layer.units)
     if isinstance(layer, Conv2D):
@@ -324,6 +341,8 @@ def param_shapes(model: ModelSpec) -> dict[str, tuple[int, ...]]:
         elif isinstance(layer, LSTM):
             u = layer.units
             shapes = [(in_shape[-1], 4 * u), (u, 4 * u), (4 * u,)]
+        elif new_param_shapes(layer, in_shape) is not None:
+            shapes = new_param_shapes(layer, in_shape)
         else:
             continue
         for name, shape in zip(PARAM_NAMES[type(layer)], shapes):
