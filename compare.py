@@ -42,7 +42,7 @@ EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_DATA, EXIT_FAILED, EXIT_CHECK_FAILED, E
 # --resume keeps these from the saved run: changing them would mix rows that are not comparable
 ROW_FLAGS = ("task", "frameworks", "device", "epochs", "batch_size", "lr", "seed", "subset", "threads", "dtype",
              "dry_run", "repeats", "compile", "tf32", "sweep", "optimizer", "weight_decay", "loss", "export",
-             "import_weights")  # fmt: skip
+             "import_weights", "variant")  # fmt: skip
 FATAL_KINDS = {"data": EXIT_DATA, "usage": EXIT_USAGE}  # error kinds on which every row would fail the same way
 
 
@@ -140,6 +140,8 @@ def build_parser() -> Parser:
 
     p = Parser(prog="compare.py", description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--task", default="mnist", help="task to run (see --list)")
+    p.add_argument("--model", dest="variant", default=None, metavar="NAME",
+                   help="a model variant the task registers, e.g. --task sentiment --model gru (see --list; default: the task's own model)")
     p.add_argument("--frameworks", default=",".join(DEFAULT_FRAMEWORKS),
                    help="comma-separated frameworks (see --list), or 'all' for every installed one")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where torch and TensorFlow run")
@@ -207,7 +209,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.argv, args.kept = argv, {}
     if args.resume is not None:
         args = resumed_args(args, given)
-    registry.get(args.task)  # unknown task -> UnknownTaskError listing the names
+    registry.get(args.task).variant(args.variant)  # unknown task or variant -> UnknownTaskError listing the names
     args.framework_list = framework_list(args.frameworks)
     args.sweep_grid = sweep_grid(args.sweep or [])
     for key in args.sweep_grid:
@@ -252,7 +254,7 @@ def _check_loss(args: argparse.Namespace) -> None:
 
     if args.loss is None:
         return
-    task_loss = registry.get(args.task).spec.model.loss
+    task_loss = registry.get(args.task).variant(args.variant).model.loss
     if (args.loss in ONE_LOGIT_LOSSES) != (task_loss in ONE_LOGIT_LOSSES):
         kind = "one logit (binary)" if task_loss in ONE_LOGIT_LOSSES else "one logit per class"
         valid = [name for name in ("cross_entropy", *ONE_LOGIT_LOSSES) if (name in ONE_LOGIT_LOSSES) == (task_loss in ONE_LOGIT_LOSSES)]
@@ -319,7 +321,7 @@ def task_spec(args: argparse.Namespace):  # noqa: ANN201 - tasks.spec.TaskSpec
     from tasks import registry
     from tasks.spec import with_overrides
 
-    return with_overrides(registry.get(args.task).spec, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+    return with_overrides(registry.get(args.task).variant(args.variant), epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                           optimizer=args.optimizer, weight_decay=args.weight_decay, loss=args.loss)  # fmt: skip
 
 
@@ -413,12 +415,12 @@ def list_text() -> str:
     from frameworks.base import framework_names, missing_packages
     from tasks import registry
 
-    tasks = [[n, registry.get(n).spec.title] for n in registry.names()]
+    tasks = [[n, registry.get(n).spec.title, ", ".join(registry.get(n).variant_names())] for n in registry.names()]
     frameworks = []
     for name in framework_names():
         missing = missing_packages(name)
         frameworks.append([name, "available" if not missing else f"not installed: {', '.join(missing)}"])
-    return tabulate(tasks, headers=["task", "title"]) + "\n\n" + tabulate(frameworks, headers=["framework", "status"]) + "\n"
+    return tabulate(tasks, headers=["task", "title", "--model (default first)"]) + "\n\n" + tabulate(frameworks, headers=["framework", "status"]) + "\n"
 
 
 def make_plan(args: argparse.Namespace):  # noqa: ANN201 - workbench.run.runner.RunPlan
@@ -429,7 +431,7 @@ def make_plan(args: argparse.Namespace):  # noqa: ANN201 - workbench.run.runner.
     from workbench.run.driver import RunRequest
     from workbench.run.runner import RunPlan
 
-    spec = registry.get(args.task).spec
+    spec = registry.get(args.task).variant(args.variant)
     progress = sys.stderr.isatty() and not args.quiet and args.executor == "local"  # parallel rows: one line each
     grid = args.sweep_grid
     configs = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
@@ -441,7 +443,7 @@ def make_plan(args: argparse.Namespace):  # noqa: ANN201 - workbench.run.runner.
             task=args.task, framework=fw, model=model, epochs=config.get("epochs", args.epochs),
             batch_size=config.get("batch_size", args.batch_size), lr=config.get("lr", args.lr),
             seed=seed, subset=args.subset, data_dir=data_dir, dry_run=args.dry_run, optimizer=args.optimizer,
-            weight_decay=args.weight_decay, loss=args.loss,
+            weight_decay=args.weight_decay, loss=args.loss, variant=args.variant,
             import_weights=args.import_weights, export_dir=export_dir(args, fw, model, seed, compiled, config),
             settings=RunSettings(device=args.device, threads=args.threads, dtype=args.dtype, seed=seed,
                                  tf32=args.tf32, compile=compiled, progress=progress),
@@ -457,6 +459,7 @@ def make_plan(args: argparse.Namespace):  # noqa: ANN201 - workbench.run.runner.
         "seed": first_seed if args.repeats == 1 else f"{first_seed}..{first_seed + args.repeats - 1}",
         "dtype": args.dtype, "tf32": args.tf32, "optimizer": describe(task_spec(args).optimizer), "loss": task_spec(args).model.loss,
         "dry_run": args.dry_run, "argv": args.argv, "executor": args.executor, "sweep": grid,
+        "variant": registry.get(args.task).variant_names()[0] if args.variant is None else args.variant,
     }  # fmt: skip
     output = Path(args.output) if args.output else None
     return RunPlan(requests=requests, timeout_s=args.timeout, in_process=args.in_process, output=output, meta=meta,
@@ -471,7 +474,7 @@ def export_dir(args: argparse.Namespace, framework: str, model: str, seed: int, 
 
     if args.export is None:
         return None
-    suffix = (f"-seed{seed}" if args.repeats > 1 else "") + ("-compiled" if compiled else "")
+    suffix = (f"-{args.variant}" if args.variant else "") + (f"-seed{seed}" if args.repeats > 1 else "") + ("-compiled" if compiled else "")
     suffix += "".join(f"-{part.replace('=', '')}" for part in config_title(config).split(", ") if part)
     return str(Path(args.export) / row_folder(args.task, framework, model, suffix))
 

@@ -60,6 +60,7 @@ class RunRequest:
     loss: str | None = None  # None: the spec's loss
     import_weights: str | None = None  # a weights.npz to start the spec network from, instead of the canonical init
     export_dir: str | None = None  # write, and check in a fresh process, every artifact of the trained network here
+    variant: str | None = None  # a model variant the task registers (--model; None: the task's own model)
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
@@ -74,7 +75,7 @@ class RunRequest:
 def resolve_spec(request: RunRequest) -> TaskSpec:
     """The task's spec with the request's overrides (a dry run trains one epoch)."""
     spec = with_overrides(
-        registry.get(request.task).spec,
+        registry.get(request.task).variant(request.variant),
         epochs=1 if request.dry_run else request.epochs,
         batch_size=request.batch_size,
         lr=request.lr,
