@@ -46,8 +46,11 @@ from tasks.spec import (  # noqa: E402
     OptimizerSpec,
     ReLU,
     TaskSpec,
+    is_chain,
+    layer_inputs,
     layer_shapes,
 )
+from tasks.spec import Add as AddLayer  # noqa: E402
 
 NAME = "jax"
 EVAL_BATCH = 1024  # samples per forward pass when predicting
@@ -110,7 +113,7 @@ HAS_GRADIENTS = True
 UNBIASED_MOVING_VAR = False  # nnx.BatchNorm's running var takes the biased batch variance (measured)
 SUMMARY_TITLE = "(Flax NNX, NHWC)"  # shown after the framework name
 SUPPORTED = (Dense, ReLU, Conv2D, MaxPool2D, BatchNorm, Flatten, Dropout, Embedding, LSTM,
-             GRU, Conv1D, GlobalMaxPool1D, AveragePooling2D, GlobalAveragePooling2D, LayerNorm)
+             GRU, Conv1D, GlobalMaxPool1D, AveragePooling2D, GlobalAveragePooling2D, LayerNorm, AddLayer)
 
 
 def unsupported(spec: TaskSpec) -> str | None:
@@ -209,6 +212,7 @@ def source_names(spec: TaskSpec) -> dict[str, list[str]]:
     uncorrected_adam = spec.optimizer.name == "adam" and spec.optimizer.eps_style == "uncorrected"
     return {
         "Build the model from the spec": ["build_model", "SpecModel", *(["LastHidden"] if _has(spec, LSTM) else []),
+                                          *(["add"] if _has(spec, AddLayer) else []),
                                           *(["LastHiddenGRU", "ResetAfterGRUCell"] if _has(spec, GRU) else [])],
         "The optimizer": ["make_optimizer", "spec_optimizer", *(["scale_by_adam_uncorrected_eps"] if uncorrected_adam else [])],
         "The loss": ["make_loss"],
@@ -307,23 +311,32 @@ def flatten(x: jax.Array) -> jax.Array:
     return x.reshape(x.shape[0], -1)
 
 
-class SpecModel(nnx.Module):
-    """The spec's layers in order: layer i of `layers` is spec layer i (NHWC inside)."""
+def add(*xs: jax.Array) -> jax.Array:
+    """The sum of its inputs: the join of a residual block."""
+    return functools.reduce(jnp.add, xs)
 
-    def __init__(self, layers: list):
+
+class SpecModel(nnx.Module):
+    """The spec's layers in order: layer i of `layers` is spec layer i (NHWC inside); in the graph form, layer i
+    reads the outputs of layers `inputs[i]` (-1: the input), else the previous layer's."""
+
+    def __init__(self, layers: list, inputs: tuple[tuple[int, ...], ...] = ()):
         self.layers = nnx.List(layers)
+        self.inputs = inputs  # static: part of the graphdef, as the layer order is
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        for layer in self.layers:
-            x = layer(x)
-        return x
+        if not self.inputs:
+            for layer in self.layers:
+                x = layer(x)
+            return x
+        return self.layer_outputs(x)[-1]
 
     def layer_outputs(self, x: jax.Array) -> list[jax.Array]:
         """The output of every layer."""
         outputs = []
-        for layer in self.layers:
-            x = layer(x)
-            outputs.append(x)
+        for i, layer in enumerate(self.layers):
+            sources = self.inputs[i] if self.inputs else (i - 1,)
+            outputs.append(layer(*(x if j < 0 else outputs[j] for j in sources)))
         return outputs
 
 
@@ -372,9 +385,11 @@ def build_model(spec: TaskSpec, dtype: jnp.dtype, rngs: nnx.Rngs) -> SpecModel:
             # Flax's default eps is 1e-6 (torch 1e-5, Keras 1e-3); use_fast_variance=False: var = mean((x - mean)^2),
             # not mean(x^2) - mean^2, as the reference and the other frameworks
             layers.append(nnx.LayerNorm(in_shape[-1], epsilon=layer.eps, use_fast_variance=False, **typed))
+        elif isinstance(layer, AddLayer):
+            layers.append(add)
         else:
             raise TypeError(f"layer {layer!r} has no Flax builder")
-    return SpecModel(layers)
+    return SpecModel(layers, () if is_chain(spec.model) else tuple(layer_inputs(spec.model)))
 
 
 def scale_by_adam_uncorrected_eps(b1: float, b2: float, eps: float) -> optax.GradientTransformation:

@@ -41,11 +41,14 @@ from tasks.spec import (
     OptimizerSpec,
     ReLU,
     TaskSpec,
+    is_chain,
     is_trainable,
+    layer_inputs,
     layer_name,
     layer_shapes,
     param_key,
 )
+from tasks.spec import Add as AddLayer
 
 EVAL_BATCH = 1024  # samples per forward pass when predicting
 
@@ -154,9 +157,22 @@ def build_model(spec: TaskSpec) -> keras.Sequential:
             layers.append(keras.layers.GlobalAveragePooling2D(name=name))
         elif isinstance(layer, LayerNorm):
             layers.append(keras.layers.LayerNormalization(axis=-1, epsilon=layer.eps, name=name))  # Keras' default eps: 1e-3
+        elif isinstance(layer, AddLayer):
+            layers.append(keras.layers.Add(name=name))
         else:
             raise TypeError(f"layer {layer!r} has no Keras builder")
-    return keras.Sequential(layers, name=spec.name)
+    if is_chain(spec.model):
+        return keras.Sequential(layers, name=spec.name)
+    return graph_model(layers[0], layers[1:], layer_inputs(spec.model), spec.name)
+
+
+def graph_model(inputs, layers: list, sources: list[tuple[int, ...]], name: str) -> keras.Model:  # noqa: ANN001 - a Keras tensor
+    """The spec's graph form in Keras' functional API: layer i called on the outputs of layers `sources[i]` (-1: the input)."""
+    outputs: list = []
+    for layer, reads in zip(layers, sources):
+        ins = [inputs if j < 0 else outputs[j] for j in reads]
+        outputs.append(layer(ins if isinstance(layer, keras.layers.Add) else ins[0]))
+    return keras.Model(inputs, outputs[-1], name=name)
 
 
 def exact(value: float, dtype: str):  # noqa: ANN201 - a backend tensor
@@ -439,7 +455,8 @@ class Network:
 
     def layer_outputs(self, X: np.ndarray) -> list[np.ndarray]:
         """Every layer's output for X from a Keras sub-model (inference mode); already canonical NHWC."""
-        probe = keras.Model(self.model.inputs, [layer.output for layer in self.model.layers])
+        named = [self.model.get_layer(layer_name(i, layer)) for i, layer in enumerate(self.spec.model.layers)]  # spec order
+        probe = keras.Model(self.model.inputs, [layer.output for layer in named])
         with self.placed():
             return [np.asarray(out) for out in probe.predict_on_batch(self._inputs(X))]
 
@@ -531,7 +548,7 @@ def source_names(spec: TaskSpec) -> dict[str, list[str]]:
     optimizer = make_optimizer(spec.optimizer)
     custom = [type(optimizer).__name__, "SpecGradient"] if isinstance(optimizer, SpecGradient) else []
     return {
-        "Build the model from the spec": ["build_model"],
+        "Build the model from the spec": ["build_model", *(["graph_model"] if not is_chain(spec.model) else [])],
         "The optimizer": ["make_optimizer", *custom],
         "The loss": ["make_loss"],
         "One training epoch": ["Network.fit_epoch", "Network.epoch_data"],
@@ -541,7 +558,8 @@ def source_names(spec: TaskSpec) -> dict[str, list[str]]:
 def summary_column(spec: TaskSpec) -> list[tuple[str, str]]:
     """(output shape, params) of every Keras layer: its output shape and count_params()."""
     cells = []
-    for layer in build_model(spec).layers:
+    model = build_model(spec)
+    for layer in (model.get_layer(layer_name(i, layer)) for i, layer in enumerate(spec.model.layers)):
         trainable = sum(int(np.prod(w.shape)) for w in layer.trainable_weights)
         state = layer.count_params() - trainable
         cells.append((str(tuple(int(d) for d in layer.output.shape[1:])), f"{trainable:,}" + (f" + {state:,} state" if state else "")))

@@ -44,6 +44,7 @@ from tasks.spec import (
     Flatten,
     LayerNorm,
     ModelSpec,
+    layer_inputs,
     layer_name,
     layer_shapes,
     param_key,
@@ -184,11 +185,11 @@ def conv1d_kernel_from_torch(weight: np.ndarray) -> np.ndarray:
 
 def _flatten_input(model: ModelSpec) -> dict[int, tuple[int, int, int]]:
     """Index of each Dense that directly follows a Flatten of an image -> that image's (H, W, C)."""
-    result, shapes = {}, layer_shapes(model)
+    result, shapes, sources = {}, layer_shapes(model), layer_inputs(model)
     for i in range(1, len(model.layers)):
-        before = model.layers[i - 1]
-        if isinstance(model.layers[i], Dense) and isinstance(before, Flatten) and len(shapes[i - 1][0]) == 3:
-            result[i] = shapes[i - 1][0]
+        j = sources[i][0]  # the layer before, in a chain
+        if j >= 0 and isinstance(model.layers[i], Dense) and isinstance(model.layers[j], Flatten) and len(shapes[j][0]) == 3:
+            result[i] = shapes[j][0]
     return result
 
 

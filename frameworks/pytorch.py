@@ -41,9 +41,12 @@ from tasks.spec import (
     ReLU,
     TaskSpec,
     has_layer,
+    is_chain,
     is_trainable,
+    layer_inputs,
     layer_shapes,
 )
+from tasks.spec import Add as AddLayer
 
 NAME = "pytorch"
 EVAL_BATCH = 1024  # samples per forward pass when predicting
@@ -172,6 +175,7 @@ def source_names(spec: TaskSpec) -> dict[str, list[str]]:
     uncorrected_adam = spec.optimizer.name == "adam" and spec.optimizer.eps_style == "uncorrected"
     return {
         "Build the model from the spec": ["build_model", *(["LastHidden"] if has_layer(spec, LSTM) else []),
+                                          *(["GraphSequential", "Add"] if not is_chain(spec.model) else []),
                                           *(["LastHiddenGRU"] if has_layer(spec, GRU) else []),
                                           *(["ChannelsLastConv1d"] if has_layer(spec, Conv1D) else [])],
         "The optimizer": ["make_optimizer", *(["AdamUncorrectedEps"] if uncorrected_adam else [])],
@@ -274,6 +278,30 @@ class ChannelsLastLayerNorm(nn.LayerNorm):
         return super().forward(x)
 
 
+class Add(nn.Module):
+    """The sum of its inputs: the join of a residual block."""
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        return torch.stack(xs).sum(dim=0)
+
+
+class GraphSequential(nn.Sequential):
+    """The spec's graph form: module i reads the outputs of modules `inputs[i]` (-1: the input).
+
+    An nn.Sequential still, so module i is spec layer i and its state_dict keys are those of a chain ('3.weight').
+    """
+
+    def __init__(self, modules: list[nn.Module], inputs: list[tuple[int, ...]]):
+        super().__init__(*modules)
+        self.inputs = inputs
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        outputs: list[torch.Tensor] = []
+        for module, sources in zip(self, self.inputs):
+            outputs.append(module(*(x if j < 0 else outputs[j] for j in sources)))
+        return outputs[-1]
+
+
 def build_model(spec: TaskSpec) -> nn.Sequential:
     """One torch module per spec layer, so module index i is spec layer i (NCHW inside)."""
     modules: list[nn.Module] = []
@@ -312,9 +340,11 @@ def build_model(spec: TaskSpec) -> nn.Sequential:
             modules.append(GlobalAvgPool2d())
         elif isinstance(layer, LayerNorm):
             modules.append(ChannelsLastLayerNorm(in_shape[-1], eps=layer.eps))  # torch's default eps is 1e-5, Keras' 1e-3
+        elif isinstance(layer, AddLayer):
+            modules.append(Add())
         else:
             raise TypeError(f"layer {layer!r} has no PyTorch builder")
-    return nn.Sequential(*modules)
+    return nn.Sequential(*modules) if is_chain(spec.model) else GraphSequential(modules, layer_inputs(spec.model))
 
 
 class AdamUncorrectedEps(torch.optim.Adam):

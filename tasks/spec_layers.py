@@ -113,3 +113,8 @@ def new_param_shapes(layer: object, in_shape: tuple[int, ...]) -> list[tuple[int
     if isinstance(layer, LayerNorm):
         return [(in_shape[-1],)] * 2
     return None
+
+
+@dataclass(frozen=True)
+class Add:
+    """Elementwise sum of two or more inputs of the same shape: the join of a residual block (graph form only)."""

@@ -1,14 +1,17 @@
-"""The layers of tasks/spec_layers.py in the NumPy reference: by hand, and backward vs finite differences."""
+"""The layers of tasks/spec_layers.py and the graph form in the NumPy reference: by hand, and backward vs finite differences."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_reference import FD_ATOL, max_fd_error, run_layer
+from test_reference import FD_ATOL, max_fd_error, random_batch, random_weights, run_layer
+from tiny_specs import MODELS
 
+from tasks.reference import forward, loss_and_gradients
 from tasks.reference_layers import _sigmoid
 from tasks.spec import (
     GRU,
+    Add,
     AveragePooling2D,
     Conv1D,
     Conv2D,
@@ -20,8 +23,11 @@ from tasks.spec import (
     ModelSpec,
     ReLU,
     count_params,
+    is_chain,
     output_shape,
+    param_shapes,
 )
+from tasks.spec_graph import Node, graph_model
 
 GRU_NET = ModelSpec(input_shape=(5,), layers=(Embedding(7, 3), GRU(4), Dense(1)), input_dtype="int", loss="binary_cross_entropy")
 TEXT_CNN = ModelSpec(input_shape=(6,), layers=(Embedding(7, 3), Conv1D(4, 3, padding=1), ReLU(), GlobalMaxPool1D(), Dense(1)),
@@ -88,3 +94,42 @@ def test_global_average_pooling_by_hand() -> None:
 @pytest.mark.parametrize("model", [GRU_NET, TEXT_CNN, pooling_net(True), pooling_net(False)], ids=["gru", "text_cnn", "avgpool_incl", "avgpool_excl"])
 def test_new_layer_gradients_match_finite_differences(model: ModelSpec) -> None:
     assert max_fd_error(model, n=3) <= FD_ATOL
+
+
+# ---------------------------------------------------------------- the graph form
+
+
+def test_tiny_graph_specs_gradients_match_finite_differences() -> None:
+    """Two branches that join in an Add (and an Embedding read by both): the gradients add up."""
+    assert max_fd_error(MODELS["text"], n=3) <= FD_ATOL
+    assert max_fd_error(MODELS["resnet"], n=3, training=True) <= FD_ATOL
+
+
+def test_a_chain_graph_is_the_sequence() -> None:
+    chain = graph_model((5,), (Node("embed", Embedding(7, 3)), Node("gru", GRU(4)), Node("logit", Dense(1))),
+                        input_dtype="int", loss="binary_cross_entropy")  # fmt: skip
+    assert chain.inputs == ((-1,), (0,), (1,)) and is_chain(chain) and is_chain(GRU_NET)
+    weights = random_weights(GRU_NET)
+    X, y = random_batch(GRU_NET, 3)
+    np.testing.assert_array_equal(forward(chain, weights, X), forward(GRU_NET, weights, X))
+    assert loss_and_gradients(chain, weights, X, y)[0] == loss_and_gradients(GRU_NET, weights, X, y)[0]
+
+
+def test_add_sums_its_inputs_and_names_stay_index_names() -> None:
+    model = graph_model((3,), (Node("a", Dense(2)), Node("b", Dense(2), inputs=("input",)), Node("sum", Add(), inputs=("a", "b"))))
+    weights = random_weights(model)
+    x = np.ones((1, 3))
+    expected = x @ weights["dense_0.kernel"] + weights["dense_0.bias"] + x @ weights["dense_1.kernel"] + weights["dense_1.bias"]
+    np.testing.assert_allclose(forward(model, weights, x), expected, rtol=0, atol=1e-15)
+    assert list(param_shapes(model)) == ["dense_0.kernel", "dense_0.bias", "dense_1.kernel", "dense_1.bias"]
+
+
+@pytest.mark.parametrize("nodes, message", [
+    ((Node("a", Dense(2)), Node("a", Dense(2))), "used twice"),
+    ((Node("a", Dense(2), inputs=("b",)), Node("b", Dense(2))), "not an earlier node"),
+    ((Node("a", Dense(2)), Node("b", Dense(3), inputs=("input",)), Node("s", Add(), inputs=("a", "b"))), "different shapes"),
+    ((Node("a", Dense(2)), Node("s", Add())), "an Add takes two or more"),
+])  # fmt: skip
+def test_bad_graphs_are_refused(nodes, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        graph_model((3,), nodes)

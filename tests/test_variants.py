@@ -8,7 +8,7 @@ from cli_helpers import assert_one_line_error, run_cli
 import compare
 from tasks import registry
 from tasks.init import init_weights
-from tasks.spec import GRU, LSTM, Conv1D, GlobalMaxPool1D, ReLU, param_shapes
+from tasks.spec import GRU, LSTM, Add, Conv1D, Conv2D, GlobalAveragePooling2D, GlobalMaxPool1D, ReLU, is_chain, param_shapes
 from tasks.spec_io import spec_from_json, spec_to_json
 from workbench.run.driver import RunRequest, resolve_spec
 
@@ -24,6 +24,15 @@ def test_sentiment_registers_lstm_gru_cnn_with_its_own_spec_first():
         assert (spec.name, spec.data, spec.optimizer, spec.train) == (task.spec.name, task.spec.data, task.spec.optimizer, task.spec.train)
 
 
+def test_cifar10_resnet_is_a_graph_with_adds_and_a_projection():
+    task = registry.get("cifar10")
+    assert task.variant_names() == ["cnn", "resnet"]
+    model = task.variant("resnet").model
+    assert not is_chain(model) and sum(isinstance(layer, Add) for layer in model.layers) == 2
+    assert any(isinstance(layer, Conv2D) and layer.kernel_size == 1 for layer in model.layers)
+    assert isinstance(model.layers[-2], GlobalAveragePooling2D)
+
+
 def test_a_task_without_variants_has_only_its_default():
     assert registry.get("mnist").variant_names() == [registry.DEFAULT_VARIANT]
     assert registry.get("mnist").variant(registry.DEFAULT_VARIANT) is registry.get("mnist").spec
@@ -34,9 +43,9 @@ def test_unknown_variant_lists_the_valid_ones():
         registry.get("sentiment").variant("transformer")
 
 
-@pytest.mark.parametrize("name", ["gru", "cnn"])
-def test_variant_specs_round_trip_as_json_and_init(name):
-    spec = registry.get("sentiment").variant(name)
+@pytest.mark.parametrize("task, name", [("sentiment", "gru"), ("sentiment", "cnn"), ("cifar10", "resnet")])
+def test_variant_specs_round_trip_as_json_and_init(task, name):
+    spec = registry.get(task).variant(name)
     assert spec_from_json(spec_to_json(spec)) == spec  # how a spec reaches --check and export children
     weights = init_weights(spec.model, spec.init, 0)
     assert {k: v.shape for k, v in weights.items()} == param_shapes(spec.model)
