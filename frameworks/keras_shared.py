@@ -533,6 +533,9 @@ def defaults(spec: TaskSpec) -> dict[str, str]:
         "padding mask": f"Embedding mask_zero={emb.mask_zero}",
         "LSTM biases": "one bias",
         "LSTM init": f"recurrent {type(lstm.cell.recurrent_initializer).__name__}, unit_forget_bias={lstm.cell.unit_forget_bias}",
+        "GRU gates and biases": f"gates z, r, h; reset_after={_default(keras.layers.GRU, 'reset_after')} (two biases)",
+        "LayerNorm epsilon": str(_default(keras.layers.LayerNormalization, "epsilon")),
+        "AveragePooling2D padded edges": f"padding={_default(keras.layers.AveragePooling2D, 'padding')!r}; 'same' never counts its pads",
         "loss input": f"{loss_cls.__name__} from_logits={_default(loss_cls, 'from_logits')} (expects probabilities)",
         "batching and shuffling": f"fit: batch_size {_fit_batch_size()}, shuffle={_default(keras.Model.fit, 'shuffle')}",
         "RMSprop decay and epsilon": f"rho={_default(keras.optimizers.RMSprop, 'rho')}, "

@@ -157,6 +157,9 @@ def defaults(spec: TaskSpec) -> dict[str, str]:
         "padding mask": "none (pack sequences to skip padding)",
         "LSTM biases": "two: bias_ih and bias_hh",
         "LSTM init": _source_line(nn.RNNBase.reset_parameters, "init.uniform_"),
+        "GRU gates and biases": "gates r, z, n in weight_ih/weight_hh; two biases (bias_ih, bias_hh), reset after",
+        "LayerNorm epsilon": str(_default(nn.LayerNorm, "eps")),
+        "AveragePooling2D padded edges": f"count_include_pad={_default(nn.AvgPool2d, 'count_include_pad')} (pads counted)",
         "loss input": "nn.CrossEntropyLoss / BCEWithLogitsLoss take logits",
         "batching and shuffling": f"your own loop (DataLoader: batch_size={_default(DataLoader, 'batch_size')}, "
         f"shuffle={_default(DataLoader, 'shuffle')})",
