@@ -7,7 +7,10 @@ and mapped to each framework by `frameworks.layout`):
 * Dense kernel is (in, out); Conv2D kernel is HWIO (kh, kw, in, out);
 * BatchNorm keeps gamma, beta, moving_mean, moving_var, each of shape (C,);
 * Embedding table is (vocab_size, dim);
-* LSTM keeps kernel (in, 4u), recurrent_kernel (u, 4u) and one bias (4u,), gates i, f, c, o.
+* LSTM keeps kernel (in, 4u), recurrent_kernel (u, 4u) and one bias (4u,), gates i, f, c, o;
+* GRU, Conv1D, GlobalMaxPool1D, AveragePooling2D, GlobalAveragePooling2D, LayerNorm and Add: tasks/spec_layers.py
+  states their conventions (GRU gates z, r, h, reset after, bias (2, 3u); Conv1D kernel (k, in, out));
+* a model is a sequence of layers, or a graph of them (ModelSpec.inputs; named nodes in tasks/spec_graph.py).
 """
 
 from __future__ import annotations
