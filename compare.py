@@ -321,7 +321,8 @@ def task_spec(args: argparse.Namespace):  # noqa: ANN201 - tasks.spec.TaskSpec
     from tasks import registry
     from tasks.spec import with_overrides
 
-    return with_overrides(registry.get(args.task).variant(args.variant), epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+    return with_overrides(registry.get(args.task).variant(args.variant), epochs=args.epochs, batch_size=args.batch_size,
+                          lr=args.lr, seed=args.seed,
                           optimizer=args.optimizer, weight_decay=args.weight_decay, loss=args.loss)  # fmt: skip
 
 
@@ -420,7 +421,8 @@ def list_text() -> str:
     for name in framework_names():
         missing = missing_packages(name)
         frameworks.append([name, "available" if not missing else f"not installed: {', '.join(missing)}"])
-    return tabulate(tasks, headers=["task", "title", "--model (default first)"]) + "\n\n" + tabulate(frameworks, headers=["framework", "status"]) + "\n"
+    listed = tabulate(tasks, headers=["task", "title", "--model (default first)"])
+    return listed + "\n\n" + tabulate(frameworks, headers=["framework", "status"]) + "\n"
 
 
 def make_plan(args: argparse.Namespace):  # noqa: ANN201 - workbench.run.runner.RunPlan

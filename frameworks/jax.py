@@ -199,7 +199,8 @@ def defaults(spec: TaskSpec) -> dict[str, str]:
         f"{_initializer(_default(init, 'recurrent_kernel_init'))}, bias {_initializer(_default(init, 'bias_init'))}",
         "GRU gates and biases": "nnx.GRUCell: gates r, z, n; reset after; bias on dense_i only"
         + (" (dense_h has none: no recurrent bias)" if nnx.GRUCell(1, 1, rngs=nnx.Rngs(0)).dense_h.bias is None else ""),
-        "LayerNorm epsilon": f"{_default(nnx.LayerNorm.__init__, 'epsilon')}, use_fast_variance={_default(nnx.LayerNorm.__init__, 'use_fast_variance')}",
+        "LayerNorm epsilon": f"{_default(nnx.LayerNorm.__init__, 'epsilon')}, "
+        f"use_fast_variance={_default(nnx.LayerNorm.__init__, 'use_fast_variance')}",
         "AveragePooling2D padded edges": f"nnx.avg_pool count_include_pad={_default(nnx.avg_pool, 'count_include_pad')}",
         "loss input": "optax.softmax_cross_entropy_with_integer_labels / sigmoid_binary_cross_entropy take logits",
         "batching and shuffling": "your own loop (JAX has no data loader)",
