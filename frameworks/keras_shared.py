@@ -340,7 +340,8 @@ class Network:
     @property
     def model_label(self) -> str:
         """Model name shown in the table."""
-        return "keras.Sequential + fit" + (" + XLA" if self.settings.compile else "")
+        built = "keras.Sequential" if is_chain(self.spec.model) else "keras.Model (functional)"  # a graph spec
+        return built + " + fit" + (" + XLA" if self.settings.compile else "")
 
     def placed(self):  # noqa: ANN201 - a context manager
         """Where the model's variables and steps live (TensorFlow: tf.device; others: their default)."""
