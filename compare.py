@@ -42,7 +42,7 @@ EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_DATA, EXIT_FAILED, EXIT_CHECK_FAILED, E
 # --resume keeps these from the saved run: changing them would mix rows that are not comparable
 ROW_FLAGS = ("task", "frameworks", "device", "epochs", "batch_size", "lr", "seed", "subset", "threads", "dtype",
              "dry_run", "repeats", "compile", "tf32", "precision", "sweep", "optimizer", "weight_decay", "loss", "export",
-             "import_weights", "augment")  # fmt: skip
+             "import_weights", "augment", "variant")  # fmt: skip
 FATAL_KINDS = {"data": EXIT_DATA, "usage": EXIT_USAGE}  # error kinds on which every row would fail the same way
 # The header's determinism line on CUDA, from what each adapter's configure() sets (frameworks/*.py).
 CUDA_DETERMINISM = ("deterministic kernels on: torch.use_deterministic_algorithms + CUBLAS_WORKSPACE_CONFIG=:4096:8, "
@@ -146,6 +146,8 @@ def build_parser() -> Parser:
 
     p = Parser(prog="compare.py", description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--task", default="mnist", help="task to run (see --list)")
+    p.add_argument("--model", dest="variant", default=None, metavar="NAME",
+                   help="a model variant the task registers, e.g. --task sentiment --model gru (see --list; default: the task's own model)")
     p.add_argument("--frameworks", default=",".join(DEFAULT_FRAMEWORKS),
                    help="comma-separated frameworks (see --list), or 'all' for every installed one")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
@@ -222,7 +224,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.argv, args.kept = argv, {}
     if args.resume is not None:
         args = resumed_args(args, given)
-    registry.get(args.task)  # unknown task -> UnknownTaskError listing the names
+    registry.get(args.task).variant(args.variant)  # unknown task or variant -> UnknownTaskError listing the names
     args.framework_list = framework_list(args.frameworks)
     args.sweep_grid = sweep_grid(args.sweep or [])
     for key in args.sweep_grid:
@@ -279,7 +281,7 @@ def _check_loss(args: argparse.Namespace) -> None:
 
     if args.loss is None:
         return
-    task_loss = registry.get(args.task).spec.model.loss
+    task_loss = registry.get(args.task).variant(args.variant).model.loss
     if (args.loss in ONE_LOGIT_LOSSES) != (task_loss in ONE_LOGIT_LOSSES):
         kind = "one logit (binary)" if task_loss in ONE_LOGIT_LOSSES else "one logit per class"
         valid = [name for name in ("cross_entropy", *ONE_LOGIT_LOSSES) if (name in ONE_LOGIT_LOSSES) == (task_loss in ONE_LOGIT_LOSSES)]
@@ -346,7 +348,8 @@ def task_spec(args: argparse.Namespace):  # noqa: ANN201 - tasks.spec.TaskSpec
     from tasks import registry
     from tasks.spec import with_overrides
 
-    return with_overrides(registry.get(args.task).spec, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+    return with_overrides(registry.get(args.task).variant(args.variant), epochs=args.epochs, batch_size=args.batch_size,
+                          lr=args.lr, seed=args.seed,
                           optimizer=args.optimizer, weight_decay=args.weight_decay, loss=args.loss)  # fmt: skip
 
 
@@ -447,7 +450,7 @@ def list_text() -> str:
     from tasks import registry
     from workbench.run.devices import ask_devices
 
-    tasks = [[n, registry.get(n).spec.title] for n in registry.names()]
+    tasks = [[n, registry.get(n).spec.title, ", ".join(registry.get(n).variant_names())] for n in registry.names()]
     names = framework_names()
     missing = {name: missing_packages(name) for name in names}
     seen = ask_devices([name for name in names if not missing[name]])
@@ -456,7 +459,7 @@ def list_text() -> str:
         status = "available" if not missing[name] else f"not installed: {', '.join(missing[name])}"
         answer = seen.get(name, "-")
         frameworks.append([name, status, answer if isinstance(answer, str) else ", ".join(answer)])
-    return (tabulate(tasks, headers=["task", "title"]) + "\n\n"
+    return (tabulate(tasks, headers=["task", "title", "--model (default first)"]) + "\n\n"
             + tabulate(frameworks, headers=["framework", "status", "devices"]) + "\n")  # fmt: skip
 
 
@@ -478,7 +481,7 @@ def make_plan(args: argparse.Namespace, resolution=None):  # noqa: ANN001, ANN20
     from workbench.run.driver import RunRequest
     from workbench.run.runner import RunPlan
 
-    spec = registry.get(args.task).spec
+    spec = registry.get(args.task).variant(args.variant)
     progress = sys.stderr.isatty() and not args.quiet and args.executor == "local"  # parallel rows: one line each
     grid = args.sweep_grid
     configs = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
@@ -491,7 +494,7 @@ def make_plan(args: argparse.Namespace, resolution=None):  # noqa: ANN001, ANN20
             task=args.task, framework=fw, model=model, epochs=config.get("epochs", args.epochs),
             batch_size=config.get("batch_size", args.batch_size), lr=config.get("lr", args.lr),
             seed=seed, subset=args.subset, data_dir=data_dir, dry_run=args.dry_run, optimizer=args.optimizer,
-            weight_decay=args.weight_decay, loss=args.loss, augment=args.augment,
+            weight_decay=args.weight_decay, loss=args.loss, augment=args.augment, variant=args.variant,
             import_weights=args.import_weights, export_dir=export_dir(args, fw, model, seed, compiled, config),
             settings=RunSettings(device="cpu" if engine(fw).cpu_only else device, threads=args.threads, dtype=args.dtype,
                                  seed=seed, tf32=args.precision == "tf32", precision=args.precision, compile=compiled,
@@ -510,6 +513,7 @@ def make_plan(args: argparse.Namespace, resolution=None):  # noqa: ANN001, ANN20
         "seed": first_seed if args.repeats == 1 else f"{first_seed}..{first_seed + args.repeats - 1}",
         "dtype": args.dtype, "tf32": args.precision == "tf32", "optimizer": describe(task_spec(args).optimizer), "loss": task_spec(args).model.loss,
         "dry_run": args.dry_run, "argv": args.argv, "executor": args.executor, "sweep": grid,
+        "variant": registry.get(args.task).variant_names()[0] if args.variant is None else args.variant,
     }  # fmt: skip
     if args.augment:
         from tasks.augment import describe as describe_augment, with_augment
@@ -528,7 +532,7 @@ def export_dir(args: argparse.Namespace, framework: str, model: str, seed: int, 
 
     if args.export is None:
         return None
-    suffix = (f"-seed{seed}" if args.repeats > 1 else "") + ("-compiled" if compiled else "")
+    suffix = (f"-{args.variant}" if args.variant else "") + (f"-seed{seed}" if args.repeats > 1 else "") + ("-compiled" if compiled else "")
     suffix += "".join(f"-{part.replace('=', '')}" for part in config_title(config).split(", ") if part)
     return str(Path(args.export) / row_folder(args.task, framework, model, suffix))
 

@@ -26,6 +26,8 @@ BUGS = {  # engine module -> tiny spec
     "pytorch_bias_offset": "mlp",
     "pytorch_flatten": "cnn",
     "pytorch_lstm_gates": "rnn",
+    "pytorch_gru_gates": "text",
+    "jax_gru_gates": "text",
 }
 
 

@@ -29,20 +29,29 @@ from tasks.optimizers import decoupled_rate  # noqa: E402
 from tasks.pipeline import batch_slices  # noqa: E402
 from tasks.reference import mse_targets  # noqa: E402
 from tasks.spec import (  # noqa: E402
+    GRU,
     LSTM,
     NON_TRAINABLE,
+    AveragePooling2D,
     BatchNorm,
+    Conv1D,
     Conv2D,
     Dense,
     Dropout,
     Embedding,
     Flatten,
+    GlobalAveragePooling2D,
+    GlobalMaxPool1D,
+    LayerNorm,
     MaxPool2D,
     OptimizerSpec,
     ReLU,
     TaskSpec,
+    is_chain,
+    layer_inputs,
     layer_shapes,
 )
+from tasks.spec import Add as AddLayer  # noqa: E402
 
 NAME = "jax"
 EVAL_BATCH = 1024  # samples per forward pass when predicting
@@ -113,7 +122,8 @@ EPS_STYLES = {"adam": ("corrected", "uncorrected"), "rmsprop": ("outside", "insi
 HAS_GRADIENTS = True
 UNBIASED_MOVING_VAR = False  # nnx.BatchNorm's running var takes the biased batch variance (measured)
 SUMMARY_TITLE = "(Flax NNX, NHWC)"  # shown after the framework name
-SUPPORTED = (Dense, ReLU, Conv2D, MaxPool2D, BatchNorm, Flatten, Dropout, Embedding, LSTM)
+SUPPORTED = (Dense, ReLU, Conv2D, MaxPool2D, BatchNorm, Flatten, Dropout, Embedding, LSTM,
+             GRU, Conv1D, GlobalMaxPool1D, AveragePooling2D, GlobalAveragePooling2D, LayerNorm, AddLayer)
 
 
 def unsupported(spec: TaskSpec) -> str | None:
@@ -197,6 +207,11 @@ def defaults(spec: TaskSpec) -> dict[str, str]:
         "LSTM biases": "one: in dense_h" + (" (dense_i has none)" if cell.dense_i.bias is None else ""),
         "LSTM init": f"kernel {_initializer(_default(init, 'kernel_init'))}, recurrent "
         f"{_initializer(_default(init, 'recurrent_kernel_init'))}, bias {_initializer(_default(init, 'bias_init'))}",
+        "GRU gates and biases": "nnx.GRUCell: gates r, z, n; reset after; bias on dense_i only"
+        + (" (dense_h has none: no recurrent bias)" if nnx.GRUCell(1, 1, rngs=nnx.Rngs(0)).dense_h.bias is None else ""),
+        "LayerNorm epsilon": f"{_default(nnx.LayerNorm.__init__, 'epsilon')}, "
+        f"use_fast_variance={_default(nnx.LayerNorm.__init__, 'use_fast_variance')}",
+        "AveragePooling2D padded edges": f"nnx.avg_pool count_include_pad={_default(nnx.avg_pool, 'count_include_pad')}",
         "loss input": "optax.softmax_cross_entropy_with_integer_labels / sigmoid_binary_cross_entropy take logits",
         "batching and shuffling": "your own loop (JAX has no data loader)",
         "RMSprop decay and epsilon": f"decay={_default(optax.rmsprop, 'decay')}, eps={_default(optax.rmsprop, 'eps')} "
@@ -211,7 +226,9 @@ def source_names(spec: TaskSpec) -> dict[str, list[str]]:
     """The functions --explain shows for each role, with the helpers this spec needs."""
     uncorrected_adam = spec.optimizer.name == "adam" and spec.optimizer.eps_style == "uncorrected"
     return {
-        "Build the model from the spec": ["build_model", "SpecModel", *(["LastHidden"] if _has(spec, LSTM) else [])],
+        "Build the model from the spec": ["build_model", "SpecModel", *(["LastHidden"] if _has(spec, LSTM) else []),
+                                          *(["add"] if _has(spec, AddLayer) else []),
+                                          *(["LastHiddenGRU", "ResetAfterGRUCell"] if _has(spec, GRU) else [])],
         "The optimizer": ["make_optimizer", "spec_optimizer", *(["scale_by_adam_uncorrected_eps"] if uncorrected_adam else [])],
         "The loss": ["make_loss"],
         "One training epoch": ["Network.fit_epoch", "make_train_step"],
@@ -271,28 +288,72 @@ class LastHidden(nnx.Module):
         return h
 
 
+class ResetAfterGRUCell(nnx.GRUCell):
+    """nnx.GRUCell with a bias on the recurrent side too: the spec's (and torch's, Keras' reset_after=True) GRU.
+
+    Flax's GRUCell computes n = tanh(W_in x + b_in + r * (W_hn h)): its `dense_h` has no bias, so the recurrent
+    bias b_hn inside r * (...) cannot be expressed (its docstring writes b_hn, its code has none). Giving dense_h
+    a bias makes GRUCell.__call__ compute exactly r * (W_hn h + b_hn); gates stay in Flax's r, z, n order.
+    """
+
+    def __init__(self, in_features: int, units: int, dtype: jnp.dtype, rngs: nnx.Rngs, compute_dtype: jnp.dtype | None = None):
+        typed = {"dtype": compute_dtype or dtype, "param_dtype": dtype, "rngs": rngs}
+        super().__init__(in_features, units, gate_fn=nnx.sigmoid, activation_fn=nnx.tanh, **typed)
+        self.dense_h = nnx.Linear(units, 3 * units, use_bias=True, **typed)
+
+
+class LastHiddenGRU(nnx.Module):
+    """nnx.RNN over ResetAfterGRUCell; the spec's GRU layer outputs only the last hidden state."""
+
+    def __init__(self, in_features: int, units: int, dtype: jnp.dtype, rngs: nnx.Rngs, compute_dtype: jnp.dtype | None = None):
+        self.rnn = nnx.RNN(ResetAfterGRUCell(in_features, units, dtype, rngs, compute_dtype), return_carry=True)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        h, _ = self.rnn(x)  # the carry is h, zeros at the start
+        return h
+
+
+def global_max_pool1d(x: jax.Array) -> jax.Array:
+    """(N, L, C) -> (N, C): the maximum over the sequence axis."""
+    return x.max(axis=1)
+
+
+def global_average_pool2d(x: jax.Array) -> jax.Array:
+    """(N, H, W, C) -> (N, C): the mean over height and width."""
+    return x.mean(axis=(1, 2))
+
+
 def flatten(x: jax.Array) -> jax.Array:
     """(N, H, W, C) -> (N, H*W*C) in H, W, C order: a reshape, NHWC being Flax's layout."""
     return x.reshape(x.shape[0], -1)
 
 
-class SpecModel(nnx.Module):
-    """The spec's layers in order: layer i of `layers` is spec layer i (NHWC inside)."""
+def add(*xs: jax.Array) -> jax.Array:
+    """The sum of its inputs: the join of a residual block."""
+    return functools.reduce(jnp.add, xs)
 
-    def __init__(self, layers: list):
+
+class SpecModel(nnx.Module):
+    """The spec's layers in order: layer i of `layers` is spec layer i (NHWC inside); in the graph form, layer i
+    reads the outputs of layers `inputs[i]` (-1: the input), else the previous layer's."""
+
+    def __init__(self, layers: list, inputs: tuple[tuple[int, ...], ...] = ()):
         self.layers = nnx.List(layers)
+        self.inputs = inputs  # static: part of the graphdef, as the layer order is
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        for layer in self.layers:
-            x = layer(x)
-        return x
+        if not self.inputs:
+            for layer in self.layers:
+                x = layer(x)
+            return x
+        return self.layer_outputs(x)[-1]
 
     def layer_outputs(self, x: jax.Array) -> list[jax.Array]:
         """The output of every layer."""
         outputs = []
-        for layer in self.layers:
-            x = layer(x)
-            outputs.append(x)
+        for i, layer in enumerate(self.layers):
+            sources = self.inputs[i] if self.inputs else (i - 1,)
+            outputs.append(layer(*(x if j < 0 else outputs[j] for j in sources)))
         return outputs
 
 
@@ -324,9 +385,29 @@ def build_model(spec: TaskSpec, dtype: jnp.dtype, rngs: nnx.Rngs, compute_dtype:
             layers.append(nnx.Embed(layer.vocab_size, layer.dim, **typed))
         elif isinstance(layer, LSTM):
             layers.append(LastHidden(in_shape[-1], layer.units, dtype, rngs, compute_dtype))
+        elif isinstance(layer, GRU):
+            layers.append(LastHiddenGRU(in_shape[-1], layer.units, dtype, rngs, compute_dtype))
+        elif isinstance(layer, Conv1D):
+            p = layer.padding
+            layers.append(nnx.Conv(in_shape[-1], layer.filters, (layer.kernel_size,), padding=((p, p),), **typed))
+        elif isinstance(layer, GlobalMaxPool1D):
+            layers.append(global_max_pool1d)
+        elif isinstance(layer, AveragePooling2D):
+            s, p = (layer.strides or layer.pool_size,) * 2, layer.padding
+            # Flax's count_include_pad defaults to True (torch's default); the spec states it
+            layers.append(functools.partial(nnx.avg_pool, window_shape=(layer.pool_size,) * 2, strides=s, padding=((p, p), (p, p)),
+                                            count_include_pad=layer.count_include_pad))  # fmt: skip
+        elif isinstance(layer, GlobalAveragePooling2D):
+            layers.append(global_average_pool2d)
+        elif isinstance(layer, LayerNorm):
+            # Flax's default eps is 1e-6 (torch 1e-5, Keras 1e-3); use_fast_variance=False: var = mean((x - mean)^2),
+            # not mean(x^2) - mean^2, as the reference and the other frameworks
+            layers.append(nnx.LayerNorm(in_shape[-1], epsilon=layer.eps, use_fast_variance=False, **typed))
+        elif isinstance(layer, AddLayer):
+            layers.append(add)
         else:
             raise TypeError(f"layer {layer!r} has no Flax builder")
-    return SpecModel(layers)
+    return SpecModel(layers, () if is_chain(spec.model) else tuple(layer_inputs(spec.model)))
 
 
 def scale_by_adam_uncorrected_eps(b1: float, b2: float, eps: float) -> optax.GradientTransformation:

@@ -23,22 +23,32 @@ from frameworks.base import SPEC_MODEL, Export, OnBatch, RunSettings, Weights, n
 from tasks.optimizers import decoupled_rate
 from tasks.reference import mse_targets
 from tasks.spec import (
+    GRU,
     LSTM,
     PARAM_NAMES,
+    AveragePooling2D,
     BatchNorm,
+    Conv1D,
     Conv2D,
     Dense,
     Dropout,
     Embedding,
     Flatten,
+    GlobalAveragePooling2D,
+    GlobalMaxPool1D,
+    LayerNorm,
     MaxPool2D,
     OptimizerSpec,
     ReLU,
     TaskSpec,
+    is_chain,
     is_trainable,
+    layer_inputs,
     layer_name,
+    layer_shapes,
     param_key,
 )
+from tasks.spec import Add as AddLayer
 
 EVAL_BATCH = 1024  # samples per forward pass when predicting
 MIXED_POLICIES = {"bf16": "mixed_bfloat16", "fp16": "mixed_float16"}  # --precision -> Keras dtype policy
@@ -64,11 +74,41 @@ def require_backend(name: str) -> None:
         raise ImportError(f"Keras was already imported with the {keras.backend.backend()!r} backend, not {name!r}")
 
 
+def tf_same_pool_padding(n: int, pool: int, stride: int) -> tuple[int, int]:
+    """(before, after) zeros that Keras' padding="same" adds to a pooled axis of length n (TensorFlow's rule)."""
+    out = -(-n // stride)
+    total = max((out - 1) * stride + pool - n, 0)
+    return total // 2, total - total // 2
+
+
+def avg_pool_padding(layer: AveragePooling2D, in_shape: tuple[int, ...]) -> str | None:
+    """How Keras expresses the spec's average pooling: "valid", "same" (pads excluded from the divisor),
+    "zero_pad" (explicit zeros, counted), or None when it cannot ('same' pads would be asymmetric here)."""
+    if layer.padding == 0:
+        return "valid"
+    if layer.count_include_pad:
+        return "zero_pad"  # ZeroPadding2D then a "valid" pool: the zeros are pixels, so they are counted
+    stride = layer.strides or layer.pool_size
+    symmetric = (layer.padding, layer.padding)
+    return "same" if all(tf_same_pool_padding(n, layer.pool_size, stride) == symmetric for n in in_shape[:2]) else None
+
+
+def _average_pooling(layer: AveragePooling2D, in_shape: tuple[int, ...], name: str) -> keras.layers.Layer:
+    """The spec's AveragePooling2D: Keras' padding="same" never counts its pads, so counted pads are explicit zeros."""
+    mode, stride = avg_pool_padding(layer, in_shape), layer.strides or layer.pool_size
+    if mode is None:
+        raise ValueError(f"{name}: Keras' 'same' pads {in_shape[:2]} asymmetrically, not {layer.padding} on each side")
+    if mode == "zero_pad":
+        return keras.Sequential([keras.layers.ZeroPadding2D(layer.padding),
+                                 keras.layers.AveragePooling2D(layer.pool_size, stride, padding="valid")], name=name)  # fmt: skip
+    return keras.layers.AveragePooling2D(layer.pool_size, stride, padding=mode, name=name)
+
+
 def build_model(spec: TaskSpec) -> keras.Sequential:
     """One Keras layer per spec layer, named like the canonical weights (NHWC inside)."""
     int_input = spec.model.input_dtype == "int"
     layers: list[keras.layers.Layer] = [keras.Input(shape=spec.model.input_shape, dtype="int32" if int_input else None)]
-    for i, layer in enumerate(spec.model.layers):
+    for i, (layer, (in_shape, _)) in enumerate(zip(spec.model.layers, layer_shapes(spec.model))):
         name = layer_name(i, layer)
         if isinstance(layer, Dense):
             layers.append(keras.layers.Dense(layer.units, name=name))
@@ -105,9 +145,38 @@ def build_model(spec: TaskSpec) -> keras.Sequential:
                     name=name,
                 )
             )
+        elif isinstance(layer, GRU):
+            # reset_after=True (Keras 3's default, stated): two biases, the reset gate applied after the recurrent
+            # matmul, as torch.nn.GRU. Keras orders the gates z, r, h: the canonical order.
+            layers.append(keras.layers.GRU(layer.units, activation="tanh", recurrent_activation="sigmoid", reset_after=True, name=name))
+        elif isinstance(layer, Conv1D):
+            if layer.padding not in (0, (layer.kernel_size - 1) / 2):
+                raise ValueError(f"{name}: padding {layer.padding} is neither 'valid' nor 'same' for kernel {layer.kernel_size}")
+            layers.append(keras.layers.Conv1D(layer.filters, layer.kernel_size, padding="same" if layer.padding else "valid", name=name))
+        elif isinstance(layer, GlobalMaxPool1D):
+            layers.append(keras.layers.GlobalMaxPooling1D(name=name))
+        elif isinstance(layer, AveragePooling2D):
+            layers.append(_average_pooling(layer, in_shape, name))
+        elif isinstance(layer, GlobalAveragePooling2D):
+            layers.append(keras.layers.GlobalAveragePooling2D(name=name))
+        elif isinstance(layer, LayerNorm):
+            layers.append(keras.layers.LayerNormalization(axis=-1, epsilon=layer.eps, name=name))  # Keras' default eps: 1e-3
+        elif isinstance(layer, AddLayer):
+            layers.append(keras.layers.Add(name=name))
         else:
             raise TypeError(f"layer {layer!r} has no Keras builder")
-    return keras.Sequential(layers, name=spec.name)
+    if is_chain(spec.model):
+        return keras.Sequential(layers, name=spec.name)
+    return graph_model(layers[0], layers[1:], layer_inputs(spec.model), spec.name)
+
+
+def graph_model(inputs, layers: list, sources: list[tuple[int, ...]], name: str) -> keras.Model:  # noqa: ANN001 - a Keras tensor
+    """The spec's graph form in Keras' functional API: layer i called on the outputs of layers `sources[i]` (-1: the input)."""
+    outputs: list = []
+    for layer, reads in zip(layers, sources):
+        ins = [inputs if j < 0 else outputs[j] for j in reads]
+        outputs.append(layer(ins if isinstance(layer, keras.layers.Add) else ins[0]))
+    return keras.Model(inputs, outputs[-1], name=name)
 
 
 @contextlib.contextmanager
@@ -286,7 +355,8 @@ class Network:
     @property
     def model_label(self) -> str:
         """Model name shown in the table."""
-        return "keras.Sequential + fit" + (" + XLA" if self.settings.compile else "")
+        built = "keras.Sequential" if is_chain(self.spec.model) else "keras.Model (functional)"  # a graph spec
+        return built + " + fit" + (" + XLA" if self.settings.compile else "")
 
     def placed(self):  # noqa: ANN201 - a context manager
         """Where the model's variables and steps live (TensorFlow: tf.device; others: their default)."""
@@ -409,7 +479,8 @@ class Network:
 
     def layer_outputs(self, X: np.ndarray) -> list[np.ndarray]:
         """Every layer's output for X from a Keras sub-model (inference mode); already canonical NHWC."""
-        probe = keras.Model(self.model.inputs, [layer.output for layer in self.model.layers])
+        named = [self.model.get_layer(layer_name(i, layer)) for i, layer in enumerate(self.spec.model.layers)]  # spec order
+        probe = keras.Model(self.model.inputs, [layer.output for layer in named])
         with self.placed():
             return [np.asarray(out) for out in probe.predict_on_batch(self._inputs(X))]
 
@@ -426,6 +497,9 @@ SUMMARY_TITLE = "(NHWC)"  # shown after the framework name
 def unsupported(spec: TaskSpec) -> str | None:
     """Keras builds every layer of the spec vocabulary (a Conv2D needs 'same' padding, checked in build_model);
     what its optimizers cannot express, it says."""
+    for layer, (in_shape, _) in zip(spec.model.layers, layer_shapes(spec.model)):
+        if isinstance(layer, AveragePooling2D) and avg_pool_padding(layer, in_shape) is None:
+            return f"Keras' AveragePooling2D 'same' pads {in_shape[:2]} asymmetrically, not {layer.padding} on each side"
     opt = spec.optimizer
     if opt.dampening:
         return "Keras' SGD has no dampening"
@@ -483,6 +557,9 @@ def defaults(spec: TaskSpec) -> dict[str, str]:
         "padding mask": f"Embedding mask_zero={emb.mask_zero}",
         "LSTM biases": "one bias",
         "LSTM init": f"recurrent {type(lstm.cell.recurrent_initializer).__name__}, unit_forget_bias={lstm.cell.unit_forget_bias}",
+        "GRU gates and biases": f"gates z, r, h; reset_after={_default(keras.layers.GRU, 'reset_after')} (two biases)",
+        "LayerNorm epsilon": str(_default(keras.layers.LayerNormalization, "epsilon")),
+        "AveragePooling2D padded edges": f"padding={_default(keras.layers.AveragePooling2D, 'padding')!r}; 'same' never counts its pads",
         "loss input": f"{loss_cls.__name__} from_logits={_default(loss_cls, 'from_logits')} (expects probabilities)",
         "batching and shuffling": f"fit: batch_size {_fit_batch_size()}, shuffle={_default(keras.Model.fit, 'shuffle')}",
         "RMSprop decay and epsilon": f"rho={_default(keras.optimizers.RMSprop, 'rho')}, "
@@ -498,7 +575,7 @@ def source_names(spec: TaskSpec) -> dict[str, list[str]]:
     optimizer = make_optimizer(spec.optimizer)
     custom = [type(optimizer).__name__, "SpecGradient"] if isinstance(optimizer, SpecGradient) else []
     return {
-        "Build the model from the spec": ["build_model"],
+        "Build the model from the spec": ["build_model", *(["graph_model"] if not is_chain(spec.model) else [])],
         "The optimizer": ["make_optimizer", *custom],
         "The loss": ["make_loss"],
         "One training epoch": ["Network.fit_epoch", "Network.epoch_data"],
@@ -508,7 +585,8 @@ def source_names(spec: TaskSpec) -> dict[str, list[str]]:
 def summary_column(spec: TaskSpec) -> list[tuple[str, str]]:
     """(output shape, params) of every Keras layer: its output shape and count_params()."""
     cells = []
-    for layer in build_model(spec).layers:
+    model = build_model(spec)
+    for layer in (model.get_layer(layer_name(i, layer)) for i, layer in enumerate(spec.model.layers)):
         trainable = sum(int(np.prod(w.shape)) for w in layer.trainable_weights)
         state = layer.count_params() - trainable
         cells.append((str(tuple(int(d) for d in layer.output.shape[1:])), f"{trainable:,}" + (f" + {state:,} state" if state else "")))

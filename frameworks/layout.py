@@ -17,6 +17,15 @@ reshape flattens H, W, C. Only names differ, plus the LSTM's split: `nnx.Optimiz
 holds `dense_i` (in, 4u) without bias and `dense_h` (u, 4u) with the one bias, gates i, f, g, o
 (the canonical order), carry (c, h). BatchNorm: gamma, beta -> `scale`, `bias`; moving
 statistics -> `mean`, `var`.
+
+The layers of tasks/spec_layers.py (issue 15):
+
+* GRU: canonical gates z, r, h (Keras' order) with bias (2, 3u) = [input; recurrent] ("reset after");
+  torch orders the gates r, z, n in `weight_ih` (3u, in), `weight_hh` (3u, u), `bias_ih`, `bias_hh`
+  -> swap the first two gate blocks (and transpose); frameworks/jax.py's `ResetAfterGRUCell` keeps
+  Flax's r, z, n order in `dense_i` / `dense_h`, each with a bias -> the same swap, no transpose.
+* Conv1D kernel: canonical (k, in, out), torch (out, in, k); sequences stay (N, L, C) between modules.
+* LayerNorm: gamma, beta -> torch `weight`, `bias`; Flax `scale`, `bias`.
 """
 
 from __future__ import annotations
@@ -24,14 +33,18 @@ from __future__ import annotations
 import numpy as np
 
 from tasks.spec import (
+    GRU,
     LSTM,
     PARAM_NAMES,
     BatchNorm,
+    Conv1D,
     Conv2D,
     Dense,
     Embedding,
     Flatten,
+    LayerNorm,
     ModelSpec,
+    layer_inputs,
     layer_name,
     layer_shapes,
     param_key,
@@ -107,16 +120,76 @@ def lstm_from_torch(tensors: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndar
     )
 
 
+def gru_gates_to_torch(a: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Gate blocks along `axis`: canonical z, r, h (Keras) -> r, z, n (torch.nn.GRU, Flax's GRUCell)."""
+    z, r, h = np.split(a, 3, axis=axis)
+    return np.concatenate([r, z, h], axis=axis)
+
+
+def gru_gates_from_torch(a: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Gate blocks along `axis`: r, z, n (torch, Flax) -> canonical z, r, h."""
+    r, z, n = np.split(a, 3, axis=axis)
+    return np.concatenate([z, r, n], axis=axis)
+
+
+def gru_to_torch(kernel: np.ndarray, recurrent: np.ndarray, bias: np.ndarray) -> dict[str, np.ndarray]:
+    """Canonical GRU -> torch's four tensors: gates reordered, kernels transposed, bias row 0 input / row 1 recurrent."""
+    return {
+        "weight_ih_l0": np.ascontiguousarray(gru_gates_to_torch(kernel).T),
+        "weight_hh_l0": np.ascontiguousarray(gru_gates_to_torch(recurrent).T),
+        "bias_ih_l0": gru_gates_to_torch(bias[0]),
+        "bias_hh_l0": gru_gates_to_torch(bias[1]),
+    }
+
+
+def gru_from_torch(tensors: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """torch's four GRU tensors -> canonical (kernel, recurrent_kernel, bias (2, 3u))."""
+    return (
+        gru_gates_from_torch(np.ascontiguousarray(tensors["weight_ih_l0"].T)),
+        gru_gates_from_torch(np.ascontiguousarray(tensors["weight_hh_l0"].T)),
+        np.stack([gru_gates_from_torch(tensors["bias_ih_l0"]), gru_gates_from_torch(tensors["bias_hh_l0"])]),
+    )
+
+
+def gru_to_flax(kernel: np.ndarray, recurrent: np.ndarray, bias: np.ndarray) -> dict[str, np.ndarray]:
+    """Canonical GRU -> frameworks.jax.ResetAfterGRUCell's variables (Flax's r, z, n order, (in, out) kernels)."""
+    return {
+        "dense_i.kernel": gru_gates_to_torch(kernel),
+        "dense_i.bias": gru_gates_to_torch(bias[0]),
+        "dense_h.kernel": gru_gates_to_torch(recurrent),
+        "dense_h.bias": gru_gates_to_torch(bias[1]),
+    }
+
+
+def gru_from_flax(tensors: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ResetAfterGRUCell's variables -> canonical (kernel, recurrent_kernel, bias (2, 3u))."""
+    return (
+        gru_gates_from_torch(tensors["dense_i.kernel"]),
+        gru_gates_from_torch(tensors["dense_h.kernel"]),
+        np.stack([gru_gates_from_torch(tensors["dense_i.bias"]), gru_gates_from_torch(tensors["dense_h.bias"])]),
+    )
+
+
+def conv1d_kernel_to_torch(kernel: np.ndarray) -> np.ndarray:
+    """(k, in, out) -> torch Conv1d.weight (out, in, k)."""
+    return np.ascontiguousarray(kernel.transpose(2, 1, 0))
+
+
+def conv1d_kernel_from_torch(weight: np.ndarray) -> np.ndarray:
+    """torch Conv1d.weight (out, in, k) -> (k, in, out)."""
+    return np.ascontiguousarray(weight.transpose(2, 1, 0))
+
+
 # ---------------------------------------------------------------- whole models
 
 
 def _flatten_input(model: ModelSpec) -> dict[int, tuple[int, int, int]]:
     """Index of each Dense that directly follows a Flatten of an image -> that image's (H, W, C)."""
-    result, shapes = {}, layer_shapes(model)
+    result, shapes, sources = {}, layer_shapes(model), layer_inputs(model)
     for i in range(1, len(model.layers)):
-        before = model.layers[i - 1]
-        if isinstance(model.layers[i], Dense) and isinstance(before, Flatten) and len(shapes[i - 1][0]) == 3:
-            result[i] = shapes[i - 1][0]
+        j = sources[i][0]  # the layer before, in a chain
+        if j >= 0 and isinstance(model.layers[i], Dense) and isinstance(model.layers[j], Flatten) and len(shapes[j][0]) == 3:
+            result[i] = shapes[j][0]
     return result
 
 
@@ -140,6 +213,13 @@ def to_torch(model: ModelSpec, weights: dict[str, np.ndarray]) -> dict[str, np.n
         elif isinstance(layer, LSTM):
             for name, value in lstm_to_torch(w("kernel"), w("recurrent_kernel"), w("bias")).items():
                 state[f"{i}.lstm.{name}"] = value
+        elif isinstance(layer, GRU):
+            for name, value in gru_to_torch(w("kernel"), w("recurrent_kernel"), w("bias")).items():
+                state[f"{i}.gru.{name}"] = value
+        elif isinstance(layer, Conv1D):
+            state[f"{i}.weight"], state[f"{i}.bias"] = conv1d_kernel_to_torch(w("kernel")), w("bias")
+        elif isinstance(layer, LayerNorm):
+            state[f"{i}.weight"], state[f"{i}.bias"] = w("gamma"), w("beta")
     return state
 
 
@@ -166,6 +246,14 @@ def from_torch(model: ModelSpec, state: dict[str, np.ndarray]) -> dict[str, np.n
         elif isinstance(layer, LSTM):
             tensors = {name: state[f"{i}.lstm.{name}"] for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")}
             weights[key("kernel")], weights[key("recurrent_kernel")], weights[key("bias")] = lstm_from_torch(tensors)
+        elif isinstance(layer, GRU):
+            tensors = {name: state[f"{i}.gru.{name}"] for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")}
+            weights[key("kernel")], weights[key("recurrent_kernel")], weights[key("bias")] = gru_from_torch(tensors)
+        elif isinstance(layer, Conv1D):
+            weights[key("kernel")] = conv1d_kernel_from_torch(state[f"{i}.weight"])
+            weights[key("bias")] = state[f"{i}.bias"]
+        elif isinstance(layer, LayerNorm):
+            weights[key("gamma")], weights[key("beta")] = state[f"{i}.weight"], state[f"{i}.bias"]
     return weights
 
 
@@ -176,13 +264,19 @@ FLAX_NAMES: dict[type, dict[str, str]] = {
     BatchNorm: {"gamma": "scale", "beta": "bias", "moving_mean": "mean", "moving_var": "var"},
     Embedding: {"embeddings": "embedding"},
     LSTM: {"kernel": "rnn.cell.dense_i.kernel", "recurrent_kernel": "rnn.cell.dense_h.kernel", "bias": "rnn.cell.dense_h.bias"},
+    Conv1D: {"kernel": "kernel", "bias": "bias"},
+    LayerNorm: {"gamma": "scale", "beta": "bias"},
 }
+GRU_FLAX_PREFIX = "rnn.cell."  # frameworks.jax.LastHiddenGRU: nnx.RNN(ResetAfterGRUCell) under `rnn`
 
 
 def to_flax(model: ModelSpec, weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Canonical weights -> {Flax variable path, e.g. 'layers.0.kernel': array}; same arrays, new names."""
     flat = {}
     for i, layer in enumerate(model.layers):
+        if isinstance(layer, GRU) and param_key(i, layer, "kernel") in weights:
+            args = [weights[param_key(i, layer, n)] for n in ("kernel", "recurrent_kernel", "bias")]
+            flat |= {f"layers.{i}.{GRU_FLAX_PREFIX}{name}": value for name, value in gru_to_flax(*args).items()}
         for name, flax_name in FLAX_NAMES.get(type(layer), {}).items():
             if param_key(i, layer, name) in weights:
                 flat[f"layers.{i}.{flax_name}"] = weights[param_key(i, layer, name)]
@@ -193,6 +287,10 @@ def from_flax(model: ModelSpec, flat: dict[str, np.ndarray]) -> dict[str, np.nda
     """{Flax variable path: array} -> canonical weights. Also maps gradients (no BatchNorm statistics)."""
     weights = {}
     for i, layer in enumerate(model.layers):
+        if isinstance(layer, GRU):
+            names = ("dense_i.kernel", "dense_i.bias", "dense_h.kernel", "dense_h.bias")
+            keys = [param_key(i, layer, n) for n in ("kernel", "recurrent_kernel", "bias")]
+            weights |= dict(zip(keys, gru_from_flax({n: flat[f"layers.{i}.{GRU_FLAX_PREFIX}{n}"] for n in names})))
         for name, flax_name in FLAX_NAMES.get(type(layer), {}).items():
             if f"layers.{i}.{flax_name}" in flat:
                 weights[param_key(i, layer, name)] = flat[f"layers.{i}.{flax_name}"]

@@ -24,21 +24,30 @@ from tasks.optimizers import decoupled_rate
 from tasks.pipeline import batch_slices
 from tasks.reference import mse_targets
 from tasks.spec import (
+    GRU,
     LSTM,
+    AveragePooling2D,
     BatchNorm,
+    Conv1D,
     Conv2D,
     Dense,
     Dropout,
     Embedding,
     Flatten,
+    GlobalAveragePooling2D,
+    GlobalMaxPool1D,
+    LayerNorm,
     MaxPool2D,
     OptimizerSpec,
     ReLU,
     TaskSpec,
     has_layer,
+    is_chain,
     is_trainable,
+    layer_inputs,
     layer_shapes,
 )
+from tasks.spec import Add as AddLayer
 
 NAME = "pytorch"
 EVAL_BATCH = 1024  # samples per forward pass when predicting
@@ -163,6 +172,9 @@ def defaults(spec: TaskSpec) -> dict[str, str]:
         "padding mask": "none (pack sequences to skip padding)",
         "LSTM biases": "two: bias_ih and bias_hh",
         "LSTM init": _source_line(nn.RNNBase.reset_parameters, "init.uniform_"),
+        "GRU gates and biases": "gates r, z, n in weight_ih/weight_hh; two biases (bias_ih, bias_hh), reset after",
+        "LayerNorm epsilon": str(_default(nn.LayerNorm, "eps")),
+        "AveragePooling2D padded edges": f"count_include_pad={_default(nn.AvgPool2d, 'count_include_pad')} (pads counted)",
         "loss input": "nn.CrossEntropyLoss / BCEWithLogitsLoss take logits",
         "batching and shuffling": f"your own loop (DataLoader: batch_size={_default(DataLoader, 'batch_size')}, "
         f"shuffle={_default(DataLoader, 'shuffle')})",
@@ -180,7 +192,10 @@ def source_names(spec: TaskSpec) -> dict[str, list[str]]:
     """The functions --explain shows for each role, with the helpers this spec needs."""
     uncorrected_adam = spec.optimizer.name == "adam" and spec.optimizer.eps_style == "uncorrected"
     return {
-        "Build the model from the spec": ["build_model", *(["LastHidden"] if has_layer(spec, LSTM) else [])],
+        "Build the model from the spec": ["build_model", *(["LastHidden"] if has_layer(spec, LSTM) else []),
+                                          *(["GraphSequential", "Add"] if not is_chain(spec.model) else []),
+                                          *(["LastHiddenGRU"] if has_layer(spec, GRU) else []),
+                                          *(["ChannelsLastConv1d"] if has_layer(spec, Conv1D) else [])],
         "The optimizer": ["make_optimizer", *(["AdamUncorrectedEps"] if uncorrected_adam else [])],
         "The loss": ["make_loss"],
         "One training epoch": ["Network.fit_epoch"],
@@ -235,6 +250,76 @@ class LastHidden(nn.Module):
         return h[-1]
 
 
+class LastHiddenGRU(nn.Module):
+    """nn.GRU returns (outputs, h); the spec's GRU layer outputs only the last hidden state.
+
+    torch.nn.GRU is "reset after" with two trained biases, as the spec (and Keras' reset_after=True);
+    its gates are ordered r, z, n where the spec has z, r, h: layout.gru_to_torch reorders them.
+    """
+
+    def __init__(self, in_features: int, units: int):
+        super().__init__()
+        self.gru = nn.GRU(in_features, units, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _, h = self.gru(x)  # no packing: pre-padded sequences
+        return h[-1]
+
+
+class ChannelsLastConv1d(nn.Conv1d):
+    """nn.Conv1d on (N, L, C) sequences: torch convolves (N, C, L), so the axes are swapped in and out."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.transpose(1, 2)).transpose(1, 2)
+
+
+class GlobalMaxPool1d(nn.Module):
+    """Maximum over the sequence axis of (N, L, C): torch has no layer for it, x.amax(dim=1) is the idiom."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.amax(dim=1)  # amax spreads the gradient evenly over tied maxima (max(dim) picks one)
+
+
+class GlobalAvgPool2d(nn.Module):
+    """Mean over height and width of (N, C, H, W) -> (N, C) (nn.AdaptiveAvgPool2d(1) keeps two axes of size 1)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=(2, 3))
+
+
+class ChannelsLastLayerNorm(nn.LayerNorm):
+    """nn.LayerNorm normalises the LAST axis: on NCHW images that is W, so channels are moved last and back."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim == 4:
+            return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        return super().forward(x)
+
+
+class Add(nn.Module):
+    """The sum of its inputs: the join of a residual block."""
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        return torch.stack(xs).sum(dim=0)
+
+
+class GraphSequential(nn.Sequential):
+    """The spec's graph form: module i reads the outputs of modules `inputs[i]` (-1: the input).
+
+    An nn.Sequential still, so module i is spec layer i and its state_dict keys are those of a chain ('3.weight').
+    """
+
+    def __init__(self, modules: list[nn.Module], inputs: list[tuple[int, ...]]):
+        super().__init__(*modules)
+        self.inputs = inputs
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        outputs: list[torch.Tensor] = []
+        for module, sources in zip(self, self.inputs):
+            outputs.append(module(*(x if j < 0 else outputs[j] for j in sources)))
+        return outputs[-1]
+
+
 def build_model(spec: TaskSpec) -> nn.Sequential:
     """One torch module per spec layer, so module index i is spec layer i (NCHW inside)."""
     modules: list[nn.Module] = []
@@ -259,9 +344,25 @@ def build_model(spec: TaskSpec) -> nn.Sequential:
             modules.append(nn.Embedding(layer.vocab_size, layer.dim))
         elif isinstance(layer, LSTM):
             modules.append(LastHidden(in_shape[-1], layer.units))
+        elif isinstance(layer, GRU):
+            modules.append(LastHiddenGRU(in_shape[-1], layer.units))
+        elif isinstance(layer, Conv1D):
+            modules.append(ChannelsLastConv1d(in_shape[-1], layer.filters, layer.kernel_size, padding=layer.padding))
+        elif isinstance(layer, GlobalMaxPool1D):
+            modules.append(GlobalMaxPool1d())
+        elif isinstance(layer, AveragePooling2D):
+            # the spec states the divisor at padded edges: torch's default count_include_pad=True counts the zeros
+            modules.append(nn.AvgPool2d(layer.pool_size, layer.strides or layer.pool_size, layer.padding,
+                                        count_include_pad=layer.count_include_pad))  # fmt: skip
+        elif isinstance(layer, GlobalAveragePooling2D):
+            modules.append(GlobalAvgPool2d())
+        elif isinstance(layer, LayerNorm):
+            modules.append(ChannelsLastLayerNorm(in_shape[-1], eps=layer.eps))  # torch's default eps is 1e-5, Keras' 1e-3
+        elif isinstance(layer, AddLayer):
+            modules.append(Add())
         else:
             raise TypeError(f"layer {layer!r} has no PyTorch builder")
-    return nn.Sequential(*modules)
+    return nn.Sequential(*modules) if is_chain(spec.model) else GraphSequential(modules, layer_inputs(spec.model))
 
 
 class AdamUncorrectedEps(torch.optim.Adam):

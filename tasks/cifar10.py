@@ -11,11 +11,14 @@ standardised raw pixels of the first 20,000 training images.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from tasks.datasets import load_cifar10
 from tasks.pipeline import Dataset
 from tasks.spec import (
+    Add,
     AugmentSpec,
     BaselineSpec,
     BatchNorm,
@@ -23,6 +26,7 @@ from tasks.spec import (
     DataSpec,
     Dense,
     Flatten,
+    GlobalAveragePooling2D,
     InitSpec,
     MaxPool2D,
     ModelSpec,
@@ -32,6 +36,7 @@ from tasks.spec import (
     Tolerances,
     TrainSpec,
 )
+from tasks.spec_graph import Node, graph_model
 
 SPEC = TaskSpec(
     name="cifar10",
@@ -66,6 +71,40 @@ SPEC = TaskSpec(
     # measured with --check: float64 logits agree to 3e-14, gradients to 2e-15, 10 steps to 7e-10
     tolerances=Tolerances(),
 )
+
+
+
+def _residual_block(name: str, source: str, filters: int, projection: bool) -> tuple[Node, ...]:
+    """conv-BN-ReLU-conv-BN, added to the block's input (through a 1x1 conv + BN where the channels change), then ReLU."""
+    shortcut = source
+    nodes = (
+        Node(f"{name}_conv1", Conv2D(filters, 3, padding=1), inputs=(source,)), Node(f"{name}_bn1", BatchNorm(momentum=0.1, eps=1e-5)),
+        Node(f"{name}_relu1", ReLU()),
+        Node(f"{name}_conv2", Conv2D(filters, 3, padding=1)), Node(f"{name}_bn2", BatchNorm(momentum=0.1, eps=1e-5)),
+    )  # fmt: skip
+    if projection:
+        shortcut = f"{name}_proj_bn"
+        nodes += (Node(f"{name}_proj", Conv2D(filters, 1, padding=0), inputs=(source,)),
+                  Node(shortcut, BatchNorm(momentum=0.1, eps=1e-5)))  # fmt: skip
+    return nodes + (Node(f"{name}_add", Add(), inputs=(f"{name}_bn2", shortcut)), Node(f"{name}_relu", ReLU()))
+
+
+# --model resnet: a small ResNet in the spec's graph form, the rest of the task unchanged:
+# conv 32 + BN + ReLU, max-pool -> 16x16; residual block 32; max-pool -> 8x8; residual block 64 (1x1 projection);
+# global average pooling; Dense 10.
+RESNET = graph_model((32, 32, 3), (
+    Node("stem_conv", Conv2D(32, 3, padding=1)), Node("stem_bn", BatchNorm(momentum=0.1, eps=1e-5)), Node("stem_relu", ReLU()),
+    Node("stem_pool", MaxPool2D(2)),
+    *_residual_block("block1", "stem_pool", 32, projection=False),
+    Node("block1_pool", MaxPool2D(2)),
+    *_residual_block("block2", "block1_pool", 64, projection=True),
+    Node("gap", GlobalAveragePooling2D()), Node("logits", Dense(10)),
+), loss="cross_entropy")  # fmt: skip
+
+VARIANTS = {  # --model NAME; the first is SPEC itself
+    "cnn": SPEC,
+    "resnet": replace(SPEC, title="CIFAR-10 ResNet: conv 32, residual blocks 32 and 64 (1x1 projection), GAP, dense 10", model=RESNET),
+}
 
 
 def channel_stats(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -7,7 +7,22 @@ Elementwise work (activations, BatchNorm, pooling, the loss) is counted once per
 
 from __future__ import annotations
 
-from tasks.spec import LSTM, BatchNorm, Conv2D, Dense, Embedding, Flatten, Layer, MaxPool2D, ModelSpec, layer_shapes
+from tasks.spec import (
+    GRU,
+    LSTM,
+    AveragePooling2D,
+    BatchNorm,
+    Conv1D,
+    Conv2D,
+    Dense,
+    Embedding,
+    Flatten,
+    Layer,
+    LayerNorm,
+    MaxPool2D,
+    ModelSpec,
+    layer_shapes,
+)
 
 TRAIN_FACTOR = 3
 
@@ -32,13 +47,24 @@ def layer_flops(layer: Layer, in_shape: tuple[int, ...], out_shape: tuple[int, .
         u = layer.units
         matmuls = 2 * steps * 4 * u * (features + u)
         return matmuls + steps * 10 * u  # gates and cell update, elementwise
+    if isinstance(layer, GRU):
+        steps, features = in_shape
+        u = layer.units
+        return 2 * steps * 3 * u * (features + u) + steps * 10 * u  # three gates' matmuls; gates and update elementwise
+    if isinstance(layer, Conv1D):
+        length, c_out = out_shape
+        return 2 * length * c_out * layer.kernel_size * in_shape[-1]
+    if isinstance(layer, AveragePooling2D):
+        return _size(out_shape) * layer.pool_size**2  # one add per window pixel (and one division per output)
+    if isinstance(layer, LayerNorm):
+        return 5 * _size(in_shape)  # mean, variance, normalise, scale, shift
     if isinstance(layer, BatchNorm):
         return 4 * _size(in_shape)
     if isinstance(layer, (Embedding, Flatten)):
         return 0  # a lookup and a reshape move data but do no arithmetic
     if isinstance(layer, MaxPool2D):
         return _size(in_shape)
-    return _size(in_shape)  # ReLU, Dropout
+    return _size(in_shape)  # ReLU, Dropout, GlobalMaxPool1D, GlobalAveragePooling2D
 
 
 def forward_flops(model: ModelSpec) -> int:

@@ -8,12 +8,15 @@ from __future__ import annotations
 import numpy as np
 
 from tasks.spec import (
+    GRU,
     LSTM,
     BatchNorm,
+    Conv1D,
     Conv2D,
     Dense,
     Embedding,
     InitSpec,
+    LayerNorm,
     ModelSpec,
     Weights,
     param_key,
@@ -82,7 +85,7 @@ def init_weights(model: ModelSpec, init: InitSpec, seed: int) -> Weights:
     weights: Weights = {}
     for i, layer in enumerate(model.layers):
         key = lambda name: param_key(i, layer, name)  # noqa: E731
-        if isinstance(layer, (Dense, Conv2D)):
+        if isinstance(layer, (Dense, Conv2D, Conv1D)):
             kernel_shape = shapes[key("kernel")]
             weights[key("kernel")] = _kernel(rng, init, kernel_shape)
             weights[key("bias")] = _bias(rng, init, shapes[key("bias")], fans(kernel_shape)[0])
@@ -105,6 +108,14 @@ def init_weights(model: ModelSpec, init: InitSpec, seed: int) -> Weights:
             bias = np.zeros(4 * u)
             bias[u : 2 * u] = init.forget_bias  # gate order i, f, c, o
             weights[key("bias")] = bias
+        elif isinstance(layer, GRU):
+            u = layer.units  # Keras' GRU defaults: Glorot kernel, orthogonal recurrent kernel, both biases zero
+            weights[key("kernel")] = glorot_uniform(rng, shapes[key("kernel")])
+            weights[key("recurrent_kernel")] = orthogonal(rng, (u, 3 * u)) if init.recurrent == "orthogonal" else glorot_uniform(rng, (u, 3 * u))
+            weights[key("bias")] = np.zeros((2, 3 * u))
+        elif isinstance(layer, LayerNorm):
+            weights[key("gamma")] = np.ones(shapes[key("gamma")])
+            weights[key("beta")] = np.zeros(shapes[key("beta")])
     return weights
 
 

@@ -19,9 +19,11 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from tasks.optimizers import EPS_STYLES, AdamState, OptimizerState, adam_step, sgd_step, step  # noqa: F401 - re-exported
+from tasks.reference_layers import NEW_LAYER_OPS
 from tasks.spec import (
     LSTM,
     PARAM_NAMES,
+    Add,
     BatchNorm,
     Conv2D,
     Dense,
@@ -34,6 +36,7 @@ from tasks.spec import (
     ReLU,
     Weights,
     is_trainable,
+    layer_inputs,
     param_key,
     param_shapes,
 )
@@ -257,6 +260,7 @@ LAYER_OPS: dict[type, tuple[ForwardFn, BackwardFn]] = {
     Dropout: (dropout_forward, dropout_backward),
     Embedding: (embedding_forward, embedding_backward),
     LSTM: (lstm_forward, lstm_backward),
+    **NEW_LAYER_OPS,  # GRU, Conv1D, GlobalMaxPool1D, AveragePooling2D, GlobalAveragePooling2D, LayerNorm
 }
 
 
@@ -277,12 +281,15 @@ def trainable_keys(model: ModelSpec) -> list[str]:
 
 
 def _run(model: ModelSpec, weights: Weights, X: np.ndarray, training: bool) -> list[tuple[np.ndarray, Cache]]:
-    """(output, cache) after every layer."""
+    """(output, cache) after every layer; each layer reads its `layer_inputs` (the previous one, in a chain)."""
     x = np.asarray(X, dtype=np.int64 if model.input_dtype == "int" else np.float64)
-    records = []
-    for i, layer in enumerate(model.layers):
-        x, cache = _ops(layer)[0](layer, _layer_params(i, layer, weights), x, training)
-        records.append((x, cache))
+    records: list[tuple[np.ndarray, Cache]] = []
+    for i, (layer, sources) in enumerate(zip(model.layers, layer_inputs(model))):
+        ins = [x if j < 0 else records[j][0] for j in sources]
+        if isinstance(layer, Add):
+            records.append((np.sum(ins, axis=0), None))  # the graph's join: dy reaches every input unchanged
+            continue
+        records.append(_ops(layer)[0](layer, _layer_params(i, layer, weights), ins[0], training))
     return records
 
 
@@ -341,13 +348,23 @@ def loss(logits: np.ndarray, y: np.ndarray, kind: str) -> float:
 def loss_and_gradients(model: ModelSpec, weights: Weights, X: np.ndarray, y: np.ndarray, training: bool = True) -> tuple[float, Weights]:
     """Loss and analytic gradient of every trainable weight (training=True: BatchNorm batch statistics)."""
     records = _run(model, weights, X, training)
-    value, dy = _loss_and_logit_grad(records[-1][0], y, model.loss)
+    value, d_out = _loss_and_logit_grad(records[-1][0], y, model.loss)
+    d_outputs: dict[int, np.ndarray] = {len(model.layers) - 1: d_out}  # layer -> gradient of its output, summed over its readers
     grads: Weights = {}
+    sources = layer_inputs(model)
     for i in reversed(range(len(model.layers))):
-        layer = model.layers[i]
-        dy, layer_grads = _ops(layer)[1](layer, _layer_params(i, layer, weights), records[i][1], dy)
-        for name, grad in layer_grads.items():
-            grads[param_key(i, layer, name)] = grad
+        layer, dy = model.layers[i], d_outputs.pop(i, None)
+        if dy is None:
+            continue  # an output nobody reads (not the logits)
+        if isinstance(layer, Add):
+            dx = dy
+        else:
+            dx, layer_grads = _ops(layer)[1](layer, _layer_params(i, layer, weights), records[i][1], dy)
+            for name, grad in layer_grads.items():
+                grads[param_key(i, layer, name)] = grad
+        for j in sources[i]:
+            if j >= 0 and dx is not None:
+                d_outputs[j] = d_outputs[j] + dx if j in d_outputs else dx
     return value, {key: grads[key] for key in trainable_keys(model)}
 
 
@@ -403,9 +420,12 @@ def cancelled_by_batchnorm(model: ModelSpec) -> set[str]:
     turns into lr-sized steps; the moving mean tracks the bias. Trajectory checks report, not judge, them.
     """
     keys = set()
-    for i, (layer, after) in enumerate(zip(model.layers, model.layers[1:])):
-        if isinstance(layer, (Dense, Conv2D)) and isinstance(after, BatchNorm):
-            keys |= {param_key(i, layer, "bias"), param_key(i + 1, after, "moving_mean")}  # which tracks that bias
+    sources = layer_inputs(model)
+    for k, after in enumerate(model.layers):
+        i = sources[k][0]
+        readers = sum(i in s for s in sources)  # a bias whose output also reaches the loss another way is not cancelled
+        if i >= 0 and isinstance(model.layers[i], (Dense, Conv2D)) and isinstance(after, BatchNorm) and readers == 1:
+            keys |= {param_key(i, model.layers[i], "bias"), param_key(k, after, "moving_mean")}  # which tracks that bias
     return keys
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from tasks.pipeline import Dataset
@@ -19,6 +19,13 @@ class UnknownTaskError(KeyError):
         return str(self.args[0])
 
 
+class UnknownVariantError(UnknownTaskError):
+    """Raised for a model variant a task does not register; the message lists the valid ones."""
+
+
+DEFAULT_VARIANT = "default"  # the variant name of a task module without VARIANTS: its SPEC
+
+
 @dataclass(frozen=True)
 class Task:
     """A registered task: its spec and the function that loads its prepared data."""
@@ -26,17 +33,34 @@ class Task:
     spec: TaskSpec
     load: Callable[[str | None], Dataset]  # data_dir -> preprocessed Dataset
     doc: str  # the task module's docstring: the architecture in words
+    # --model NAME -> the task's spec with that model; the first is the default and is `spec` itself
+    variants: dict[str, TaskSpec] = field(default_factory=dict)
+
+    def variant_names(self) -> list[str]:
+        """The registered variants, the default first."""
+        return list(self.variants) or [DEFAULT_VARIANT]
+
+    def variant(self, name: str | None) -> TaskSpec:
+        """The spec of variant `name` (None: the default); an unknown name raises UnknownVariantError listing the valid ones."""
+        if name is None:
+            return self.spec
+        if name not in self.variant_names():
+            raise UnknownVariantError(f"unknown --model {name!r} for task {self.spec.name}: choose one of {', '.join(self.variant_names())}")
+        return self.variants.get(name, self.spec)
 
 
 _TASKS: dict[str, Task] = {}
 _builtin_loaded = False  # TASK_MODULES are registered once, on the first look-up
 
 
-def register(spec: TaskSpec, load: Callable[[str | None], Dataset], doc: str = "") -> None:
-    """Add a task; a second task with the same name is an error."""
+def register(spec: TaskSpec, load: Callable[[str | None], Dataset], doc: str = "", variants: dict[str, TaskSpec] | None = None) -> None:
+    """Add a task (and its model variants, the first being `spec`); a second task with the same name is an error."""
     if spec.name in _TASKS:
         raise ValueError(f"task {spec.name!r} is already registered")
-    _TASKS[spec.name] = Task(spec=spec, load=load, doc=doc)
+    variants = dict(variants or {})
+    if variants and (next(iter(variants.values())) != spec or any(v.name != spec.name for v in variants.values())):
+        raise ValueError(f"task {spec.name!r}: the first variant must be its SPEC, and every variant must keep its name")
+    _TASKS[spec.name] = Task(spec=spec, load=load, doc=doc, variants=variants)
 
 
 def _load_builtin() -> None:
@@ -52,7 +76,7 @@ def _load_builtin() -> None:
             raise ValueError(f"task {name!r} of {module.__name__} is already registered by {seen.get(name, 'register()')}")
         seen[name] = module.__name__
     for module in modules:
-        register(module.SPEC, module.load, (module.__doc__ or "").strip())
+        register(module.SPEC, module.load, (module.__doc__ or "").strip(), getattr(module, "VARIANTS", None))
     _builtin_loaded = True
 
 

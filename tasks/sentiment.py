@@ -13,20 +13,26 @@ Dense Glorot-uniform with zero bias. Both frameworks load these exact arrays.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from tasks.datasets import load_imdb_reviews
 from tasks.download import cache_dir
 from tasks.pipeline import Dataset
 from tasks.spec import (
+    GRU,
     LSTM,
     BaselineSpec,
+    Conv1D,
     DataSpec,
     Dense,
     Embedding,
+    GlobalMaxPool1D,
     InitSpec,
     ModelSpec,
     OptimizerSpec,
+    ReLU,
     TaskSpec,
     Tolerances,
     TrainSpec,
@@ -85,6 +91,18 @@ SPEC = TaskSpec(
     target_accuracy=0.85,
     tolerances=Tolerances(),
 )
+
+# --model NAME: the same data, init rules, optimizer and training, another network. The first is SPEC itself.
+VARIANTS = {
+    "lstm": SPEC,
+    # GRU "reset after" with two biases (Keras' reset_after=True, torch.nn.GRU); gates z, r, h (tasks/spec_layers.py)
+    "gru": replace(SPEC, title="IMDB sentiment GRU 20000x128 -> 64 -> 1",
+                   model=replace(SPEC.model, layers=(Embedding(NUM_WORDS, 128), GRU(64), Dense(1)))),
+    # a text CNN: 128 filters over 5-token windows ('valid'), ReLU, the maximum over the review, one logit
+    "cnn": replace(SPEC, title="IMDB sentiment text CNN 20000x128 -> conv5 128 -> global max -> 1",
+                   model=replace(SPEC.model, layers=(Embedding(NUM_WORDS, 128), Conv1D(128, 5, padding=0), ReLU(),
+                                                     GlobalMaxPool1D(), Dense(1)))),
+}  # fmt: skip
 
 
 def load(data_dir: str | None = None) -> Dataset:

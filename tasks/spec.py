@@ -7,7 +7,10 @@ and mapped to each framework by `frameworks.layout`):
 * Dense kernel is (in, out); Conv2D kernel is HWIO (kh, kw, in, out);
 * BatchNorm keeps gamma, beta, moving_mean, moving_var, each of shape (C,);
 * Embedding table is (vocab_size, dim);
-* LSTM keeps kernel (in, 4u), recurrent_kernel (u, 4u) and one bias (4u,), gates i, f, c, o.
+* LSTM keeps kernel (in, 4u), recurrent_kernel (u, 4u) and one bias (4u,), gates i, f, c, o;
+* GRU, Conv1D, GlobalMaxPool1D, AveragePooling2D, GlobalAveragePooling2D, LayerNorm and Add: tasks/spec_layers.py
+  states their conventions (GRU gates z, r, h, reset after, bias (2, 3u); Conv1D kernel (k, in, out));
+* a model is a sequence of layers, or a graph of them (ModelSpec.inputs; named nodes in tasks/spec_graph.py).
 """
 
 from __future__ import annotations
@@ -16,6 +19,19 @@ from dataclasses import dataclass, field, replace
 from typing import Union
 
 import numpy as np
+
+from tasks.spec_layers import (  # noqa: F401 - re-exported: the spec vocabulary is one namespace (tasks/spec_io.py reads it)
+    GRU,
+    NEW_PARAM_NAMES,
+    Add,
+    AveragePooling2D,
+    Conv1D,
+    GlobalAveragePooling2D,
+    GlobalMaxPool1D,
+    LayerNorm,
+    new_output_shape,
+    new_param_shapes,
+)
 
 Weights = dict[str, np.ndarray]  # canonical name (e.g. "conv2d_0.kernel") -> array: the one alias, used everywhere
 
@@ -91,13 +107,15 @@ class LSTM:
     units: int = 64  # hidden state size
 
 
-Layer = Union[Dense, ReLU, Conv2D, MaxPool2D, BatchNorm, Flatten, Dropout, Embedding, LSTM]
+Layer = Union[Dense, ReLU, Conv2D, MaxPool2D, BatchNorm, Flatten, Dropout, Embedding, LSTM,
+              GRU, Conv1D, GlobalMaxPool1D, AveragePooling2D, GlobalAveragePooling2D, LayerNorm, Add]
 PARAM_NAMES: dict[type, tuple[str, ...]] = {
     Dense: ("kernel", "bias"),
     Conv2D: ("kernel", "bias"),
     BatchNorm: ("gamma", "beta", "moving_mean", "moving_var"),
     Embedding: ("embeddings",),
     LSTM: ("kernel", "recurrent_kernel", "bias"),
+    **NEW_PARAM_NAMES,  # GRU, Conv1D, LayerNorm (tasks/spec_layers.py)
 }
 # BatchNorm's moving statistics are state, not trained parameters.
 NON_TRAINABLE = frozenset({"moving_mean", "moving_var"})
@@ -113,13 +131,38 @@ def is_trainable(key: str) -> bool:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """The network: an input shape and a sequence of layers ending in logits."""
+    """The network: an input shape and a sequence of layers ending in logits, or a graph of them (`inputs`).
+
+    A sequence is a chain graph. In the graph form (tasks/spec_graph.py builds it from named nodes), layer i
+    takes the outputs of the layers `inputs[i]` (-1: the model's input), every one of them before i; an Add
+    takes two or more, every other layer one. The last layer outputs the logits.
+    """
 
     input_shape: tuple[int, ...] = (784,)  # one sample, canonical layout (NHWC for images)
     layers: tuple[Layer, ...] = ()  # applied in order; the last one outputs logits
     input_dtype: str = "float"  # "float" (features) or "int" (token ids)
     # "cross_entropy" (softmax logits), "binary_cross_entropy" (1 logit), or "mse" (1 logit, mean (logit - (2y - 1))^2)
     loss: str = "cross_entropy"
+    inputs: tuple[tuple[int, ...], ...] = ()  # graph form: the layers feeding each layer (-1: the input); () = a chain
+
+
+def layer_inputs(model: ModelSpec) -> list[tuple[int, ...]]:
+    """The layers whose outputs feed each layer (-1: the model's input): (i - 1,) for every layer of a chain."""
+    if not model.inputs:
+        return [(i - 1,) for i in range(len(model.layers))]
+    if len(model.inputs) != len(model.layers):
+        raise ValueError(f"the graph lists inputs for {len(model.inputs)} of {len(model.layers)} layers")
+    for i, (layer, sources) in enumerate(zip(model.layers, model.inputs)):
+        if not all(-1 <= j < i for j in sources):
+            raise ValueError(f"layer {i} takes {sources}: inputs must be earlier layers or -1 (the input)")
+        if (len(sources) >= 2) != isinstance(layer, Add):
+            raise ValueError(f"layer {i} ({type(layer).__name__}) takes {len(sources)} inputs: an Add takes two or more, others one")
+    return [tuple(sources) for sources in model.inputs]
+
+
+def is_chain(model: ModelSpec) -> bool:
+    """True if every layer takes the previous layer's output (the sequential form, or a graph that is a chain)."""
+    return all(sources == (i - 1,) for i, sources in enumerate(layer_inputs(model)))
 
 
 @dataclass(frozen=True)
@@ -291,6 +334,9 @@ def with_overrides(
 
 def output_shape(layer: Layer, in_shape: tuple[int, ...]) -> tuple[int, ...]:
     """Shape of one sample after `layer`, canonical layout."""
+    new = new_output_shape(layer, in_shape)  # the layers of tasks/spec_layers.py
+    if new is not None:
+        return new
     if isinstance(layer, Dense):
         return (*in_shape[:-1], layer.units)
     if isinstance(layer, Conv2D):
@@ -313,12 +359,13 @@ def output_shape(layer: Layer, in_shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def layer_shapes(model: ModelSpec) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
-    """(input shape, output shape) of one sample for every layer, in order."""
-    shapes, shape = [], tuple(model.input_shape)
-    for layer in model.layers:
-        out = output_shape(layer, shape)
-        shapes.append((shape, out))
-        shape = out
+    """(input shape, output shape) of one sample for every layer, in order (an Add's inputs all have its input shape)."""
+    shapes: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
+    for i, (layer, sources) in enumerate(zip(model.layers, layer_inputs(model))):
+        ins = [tuple(model.input_shape) if j < 0 else shapes[j][1] for j in sources]
+        if any(shape != ins[0] for shape in ins):
+            raise ValueError(f"layer {i} ({type(layer).__name__}) adds outputs of different shapes {ins}")
+        shapes.append((ins[0], ins[0] if isinstance(layer, Add) else output_shape(layer, ins[0])))
     return shapes
 
 
@@ -338,6 +385,8 @@ def param_shapes(model: ModelSpec) -> dict[str, tuple[int, ...]]:
         elif isinstance(layer, LSTM):
             u = layer.units
             shapes = [(in_shape[-1], 4 * u), (u, 4 * u), (4 * u,)]
+        elif new_param_shapes(layer, in_shape) is not None:
+            shapes = new_param_shapes(layer, in_shape)
         else:
             continue
         for name, shape in zip(PARAM_NAMES[type(layer)], shapes):

@@ -25,3 +25,19 @@ def test_lstm_counts_every_step():
 
 def test_mnist_mlp():
     assert forward_flops(registry.get("mnist").spec.model) == 2 * (784 * 256 + 256 * 128 + 128 * 10) + 256 + 128
+
+
+def test_gru_and_text_cnn_count_every_step_and_position():
+    from tasks.spec import GRU, Conv1D, GlobalMaxPool1D
+
+    gru = ModelSpec(input_shape=(7,), layers=(Embedding(10, 3), GRU(5)), input_dtype="int")
+    assert forward_flops(gru) == 2 * 7 * 3 * 5 * (3 + 5) + 7 * 10 * 5
+    cnn = ModelSpec(input_shape=(7,), layers=(Embedding(10, 3), Conv1D(4, 3, 0), GlobalMaxPool1D()), input_dtype="int")
+    assert forward_flops(cnn) == 2 * 5 * 4 * 3 * 3 + 5 * 4
+
+
+def test_pooling_and_layernorm():
+    from tasks.spec import AveragePooling2D, GlobalAveragePooling2D, LayerNorm
+
+    model = ModelSpec(input_shape=(4, 4, 2), layers=(LayerNorm(), AveragePooling2D(2), GlobalAveragePooling2D()))
+    assert forward_flops(model) == 5 * 32 + 2 * 2 * 2 * 4 + 8

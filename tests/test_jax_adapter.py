@@ -35,8 +35,13 @@ OPTIMIZERS = {
 }
 
 
+# the JAX-only numerical tests below run on these; the issue-15 graphs (text, resnet) are checked in every engine,
+# JAX included, by the templates (test_templates_checks.py), and their Flax layout round trip is tested here
+JAX_TINY = ("cnn", "mlp", "rnn")
+
+
 def _specs() -> dict:
-    tiny = {name: tiny_task(model, batch_size=N) for name, model in MODELS.items()}
+    tiny = {name: tiny_task(MODELS[name], batch_size=N) for name in JAX_TINY}
     return {**tiny, **{name: eq.check_spec(registry.get(name).spec, N) for name in registry.names()}}
 
 
@@ -69,7 +74,8 @@ def test_flax_layout_round_trip(name):
     assert list(again) == list(weights)
     for key in weights:
         np.testing.assert_array_equal(again[key], weights[key])
-    assert len(flat) == len(weights)
+    grus = sum(type(layer).__name__ == "GRU" for layer in model.layers)  # a GRU's bias (2, 3u) is two Flax biases
+    assert len(flat) == len(weights) + grus
 
 
 def test_flax_names_of_batchnorm_and_lstm():
@@ -158,7 +164,7 @@ def _trajectory(spec, opt: OptimizerSpec, steps: int) -> tuple[list[dict], list[
 
 
 @pytest.mark.parametrize("opt", list(OPTIMIZERS))
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(JAX_TINY))
 def test_trajectory_float64_tiny(name, opt):
     got, expected = _trajectory(SPECS[name], OPTIMIZERS[opt], STEPS)
     worst = max(_max_diff(g, e) for g, e in zip(got, expected))

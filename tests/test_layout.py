@@ -84,3 +84,25 @@ def test_orthogonal_recurrent_and_forget_bias():
     u = w["lstm_1.recurrent_kernel"]  # (5, 20): orthonormal rows
     np.testing.assert_allclose(u @ u.T, np.eye(5), rtol=0, atol=1e-12)
     np.testing.assert_array_equal(w["lstm_1.bias"], np.r_[np.zeros(5), np.ones(5), np.zeros(10)])
+
+
+def test_gru_gates_reordered_for_torch_and_flax():
+    u = 2
+    kernel = np.repeat(np.arange(3.0), u)[None, :] * np.ones((3, 1))  # gate blocks z=0, r=1, h=2 (canonical)
+    recurrent, bias = kernel[:u], np.stack([np.arange(6.0), 10 + np.arange(6.0)])
+    tensors = layout.gru_to_torch(kernel, recurrent, bias)
+    np.testing.assert_array_equal(tensors["weight_ih_l0"][:, 0], [1, 1, 0, 0, 2, 2])  # torch: r, z, n
+    np.testing.assert_array_equal(tensors["bias_hh_l0"], [12, 13, 10, 11, 14, 15])
+    for got, want in zip(layout.gru_from_torch(tensors), (kernel, recurrent, bias)):
+        np.testing.assert_array_equal(got, want)
+    flax = layout.gru_to_flax(kernel, recurrent, bias)
+    np.testing.assert_array_equal(flax["dense_i.kernel"][0], [1, 1, 0, 0, 2, 2])  # Flax's GRUCell: r, z, n, (in, out)
+    for got, want in zip(layout.gru_from_flax(flax), (kernel, recurrent, bias)):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_conv1d_kernel_round_trip():
+    k = rng.standard_normal((3, 2, 4))  # k, in, out
+    t = layout.conv1d_kernel_to_torch(k)
+    assert t.shape == (4, 2, 3) and t[1, 0, 2] == k[2, 0, 1]
+    np.testing.assert_array_equal(layout.conv1d_kernel_from_torch(t), k)

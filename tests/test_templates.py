@@ -34,6 +34,8 @@ MLP_ONLY = "MLPClassifier builds Dense + ReLU softmax classifiers only"
 UNSUPPORTED = {
     ("sklearn", "cnn"): MLP_ONLY,
     ("sklearn", "rnn"): MLP_ONLY,
+    ("sklearn", "text"): MLP_ONLY,
+    ("sklearn", "resnet"): MLP_ONLY,
     ("sklearn", "cifar10"): MLP_ONLY,
     ("sklearn", "sentiment"): MLP_ONLY,
 }

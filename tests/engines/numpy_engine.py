@@ -77,7 +77,7 @@ def summary_column(spec: TaskSpec) -> list[tuple[str, str]]:
     from tasks.init import init_weights
 
     outputs = reference.forward_layers(spec.model, init_weights(spec.model, spec.init, 0), X)
-    counts = [count_params(replace(spec.model, layers=(layer,), input_shape=in_shape))
+    counts = [count_params(replace(spec.model, layers=(layer,), input_shape=in_shape, inputs=()))
               for layer, (in_shape, _) in zip(spec.model.layers, layer_shapes(spec.model))]  # fmt: skip
     return [(str(tuple(out.shape[1:])), f"{n:,}") for (_, out), n in zip(outputs, counts)]
 

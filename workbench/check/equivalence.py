@@ -48,7 +48,7 @@ import numpy as np
 from frameworks.base import DEFAULT_FRAMEWORKS, SPEC_MODEL, engine, missing_packages
 from tasks import reference
 from tasks.init import init_weights
-from tasks.spec import LSTM, BaselineSpec, Conv2D, Dense, Dropout, MaxPool2D, OptimizerSpec, TaskSpec, Weights, count_params
+from tasks.spec import GRU, LSTM, BaselineSpec, Conv1D, Conv2D, Dense, Dropout, MaxPool2D, OptimizerSpec, TaskSpec, Weights, count_params
 from tasks.spec_io import spec_to_json
 from workbench.check.measure import ADAPTIVE, NOISE_FLOOR, SHOWN_STEPS, difference
 from workbench.run.ask import AskError, ask
@@ -115,7 +115,7 @@ FLOAT32_JUDGED_STEPS = 2  # large pooling CNNs: float32 trajectories judged at s
 def default_config(spec: TaskSpec, frameworks: tuple[str, ...] = FRAMEWORKS, threads: int = 1) -> CheckConfig:
     """8 samples and 50 steps; large CNN/LSTM specs get 4 samples and 10 steps (the report says so), and a large
     CNN with MaxPool2D float32 trajectories judged at FLOAT32_JUDGED_STEPS steps (its windows' ties: module docstring)."""
-    heavy = any(isinstance(l, (Conv2D, LSTM)) for l in spec.model.layers) and count_params(spec.model) > 20_000
+    heavy = any(isinstance(l, (Conv2D, LSTM, GRU, Conv1D)) for l in spec.model.layers) and count_params(spec.model) > 20_000
     if heavy:
         pooled = any(isinstance(l, MaxPool2D) for l in spec.model.layers)
         return CheckConfig(batch_size=4, steps=10, fd_samples=1, fd_coords=4, frameworks=frameworks, threads=threads,

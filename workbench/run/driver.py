@@ -63,6 +63,7 @@ class RunRequest:
     import_weights: str | None = None  # a weights.npz to start the spec network from, instead of the canonical init
     export_dir: str | None = None  # write, and check in a fresh process, every artifact of the trained network here
     augment: str | None = None  # --augment: "shared" (NumPy, from the seed) or "native" (each framework's own); None: off
+    variant: str | None = None  # a model variant the task registers (--model; None: the task's own model)
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
@@ -77,7 +78,7 @@ class RunRequest:
 def resolve_spec(request: RunRequest) -> TaskSpec:
     """The task's spec with the request's overrides (a dry run trains one epoch)."""
     spec = with_overrides(
-        registry.get(request.task).spec,
+        registry.get(request.task).variant(request.variant),
         epochs=1 if request.dry_run else request.epochs,
         batch_size=request.batch_size,
         lr=request.lr,

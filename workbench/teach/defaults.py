@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from tasks.spec import LSTM, BatchNorm, Conv2D, Dense, Embedding, Flatten, TaskSpec, has_layer
+from tasks.spec import GRU, LSTM, AveragePooling2D, BatchNorm, Conv2D, Dense, Embedding, Flatten, LayerNorm, TaskSpec, has_layer
 
 NOT_APPLICABLE = "-"
 
@@ -57,6 +57,13 @@ TOPICS = (
           "two biases add up: only their sum matters"),
     Topic("LSTM init", lambda s: has_layer(s, LSTM),
           lambda s: f"recurrent {s.init.recurrent}, forget bias {s.init.forget_bias}", "canonical weights again"),
+    Topic("GRU gates and biases", lambda s: has_layer(s, GRU), lambda s: "gates z, r, h; reset after, two biases (tasks/spec_layers.py)",
+          "the gate blocks are stacked in different orders, and a cell without the recurrent bias is another function"),
+    Topic("LayerNorm epsilon", lambda s: has_layer(s, LayerNorm), lambda s: str(_first(s, LayerNorm).eps),
+          "eps is added to each sample's variance: on small activations a different eps is a visibly different output"),
+    Topic("AveragePooling2D padded edges", lambda s: has_layer(s, AveragePooling2D),
+          lambda s: f"padding {_first(s, AveragePooling2D).padding}, count_include_pad={_first(s, AveragePooling2D).count_include_pad}",
+          "an edge window divides by all its pixels or by the real ones only: up to 2.25x at a corner of a 3x3 window"),
     Topic("loss input", lambda s: True, lambda s: "the last layer outputs logits; every loss is told so",
           "a loss that expects probabilities, given logits, trains on the wrong loss, silently"),
     Topic("batching and shuffling", lambda s: True,

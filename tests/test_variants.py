@@ -1,0 +1,75 @@
+"""--model NAME: model variants registered as data by a task module, and how a variant travels to a row."""
+
+from __future__ import annotations
+
+import pytest
+from cli_helpers import assert_one_line_error, run_cli
+
+import compare
+from tasks import registry
+from tasks.init import init_weights
+from tasks.spec import GRU, LSTM, Add, Conv1D, Conv2D, GlobalAveragePooling2D, GlobalMaxPool1D, ReLU, is_chain, param_shapes
+from tasks.spec_io import spec_from_json, spec_to_json
+from workbench.run.driver import RunRequest, resolve_spec
+
+
+def test_sentiment_registers_lstm_gru_cnn_with_its_own_spec_first():
+    task = registry.get("sentiment")
+    assert task.variant_names() == ["lstm", "gru", "cnn"]
+    assert task.variant(None) is task.spec and task.variant("lstm") is task.spec  # default runs are unchanged
+    assert isinstance(task.variant("gru").model.layers[1], GRU)
+    assert [type(layer) for layer in task.variant("cnn").model.layers[1:4]] == [Conv1D, ReLU, GlobalMaxPool1D]
+    for name in task.variant_names():  # the same data, optimizer and training; another network
+        spec = task.variant(name)
+        assert (spec.name, spec.data, spec.optimizer, spec.train) == (task.spec.name, task.spec.data, task.spec.optimizer, task.spec.train)
+
+
+def test_cifar10_resnet_is_a_graph_with_adds_and_a_projection():
+    task = registry.get("cifar10")
+    assert task.variant_names() == ["cnn", "resnet"]
+    model = task.variant("resnet").model
+    assert not is_chain(model) and sum(isinstance(layer, Add) for layer in model.layers) == 2
+    assert any(isinstance(layer, Conv2D) and layer.kernel_size == 1 for layer in model.layers)
+    assert isinstance(model.layers[-2], GlobalAveragePooling2D)
+
+
+def test_a_task_without_variants_has_only_its_default():
+    assert registry.get("mnist").variant_names() == [registry.DEFAULT_VARIANT]
+    assert registry.get("mnist").variant(registry.DEFAULT_VARIANT) is registry.get("mnist").spec
+
+
+def test_unknown_variant_lists_the_valid_ones():
+    with pytest.raises(registry.UnknownVariantError, match="choose one of lstm, gru, cnn"):
+        registry.get("sentiment").variant("transformer")
+
+
+@pytest.mark.parametrize("task, name", [("sentiment", "gru"), ("sentiment", "cnn"), ("cifar10", "resnet")])
+def test_variant_specs_round_trip_as_json_and_init(task, name):
+    spec = registry.get(task).variant(name)
+    assert spec_from_json(spec_to_json(spec)) == spec  # how a spec reaches --check and export children
+    weights = init_weights(spec.model, spec.init, 0)
+    assert {k: v.shape for k, v in weights.items()} == param_shapes(spec.model)
+
+
+def test_the_variant_travels_in_the_run_request():
+    request = RunRequest(task="sentiment", framework="pytorch", model="spec", variant="gru", epochs=1)
+    again = RunRequest.from_dict(request.to_dict())  # what a Ray task or a child process receives
+    assert again.variant == "gru"
+    spec = resolve_spec(again)
+    assert isinstance(spec.model.layers[1], GRU) and spec.train.epochs == 1
+    assert isinstance(resolve_spec(RunRequest(task="sentiment", framework="pytorch", model="spec")).model.layers[1], LSTM)
+
+
+def test_cli_variant_reaches_the_plan_and_resume_keeps_it():
+    args = compare.parse_args(["--task", "sentiment", "--model", "cnn", "--frameworks", "pytorch"])
+    plan = compare.make_plan(args)
+    assert {r.variant for r in plan.requests} == {"cnn"} and plan.meta["variant"] == "cnn"
+    assert "text CNN" in plan.meta["title"]
+    assert isinstance(compare.task_spec(args).model.layers[1], Conv1D)
+    assert "variant" in compare.ROW_FLAGS  # --resume refuses a different --model
+
+
+def test_cli_list_and_unknown_variant():
+    listed = run_cli("--list")
+    assert listed.returncode == 0 and "lstm, gru, cnn" in listed.stdout
+    assert_one_line_error(run_cli("--task", "sentiment", "--model", "resnet"), 2, "--model", "lstm, gru, cnn")
