@@ -63,6 +63,17 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Adds "(default: ...)" to a flag's help, unless the help states its default in words or there is none to state
+    (an off switch, an unset path)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False):
+            return text
+        return super()._get_help_string(action)
+
+
 def _int_at_least(minimum: int, what: str):  # noqa: ANN202 - an argparse type
     """An argparse type: an integer >= minimum, else a one-line error naming the value."""
 
@@ -144,7 +155,7 @@ def build_parser() -> Parser:
     from tasks.reference import LOSSES
     from workbench.report.tables import FORMATS
 
-    p = Parser(prog="compare.py", description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = Parser(prog="compare.py", description=__doc__.split("\n")[0], formatter_class=HelpFormatter)
     p.add_argument("--task", default="mnist", help="task to run (see --list)")
     p.add_argument("--model", dest="variant", default=None, metavar="NAME",
                    help="a model variant the task registers, e.g. --task sentiment --model gru (see --list; default: the task's own model)")
@@ -169,7 +180,7 @@ def build_parser() -> Parser:
                         "value when none is given): NumPy from the seed, identical batches everywhere; 'native': each "
                         "framework's own augmentation ops (default: off)")
     p.add_argument("--seed", type=_non_negative_int, default=None, help="seed for weights and batch order (default: the spec's)")
-    p.add_argument("--subset", type=_positive_int, default=None, help="train on the first N training samples only")
+    p.add_argument("--subset", type=_positive_int, default=None, help="train on the first N training samples only (default: all)")
     p.add_argument("--threads", type=_positive_int, default=os.cpu_count() or 1, help="threads for every framework")
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"), help="weights and activations")
     p.add_argument("--data-dir", default=None, help="data folder (else $FRAMEBENCH_DATA, else the user cache)")

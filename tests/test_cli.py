@@ -51,6 +51,11 @@ def test_help_states_defaults():
     out = run_cli("--help").stdout
     for text in ("--task TASK", "(default: mnist)", "(default: auto)", "--dry-run", "--subset", "--data-dir"):
         assert text in out
+    flat = " ".join(out.split())
+    assert "(default: None)" not in flat and "(default: False)" not in flat  # no placeholder defaults
+    for flag in ("--seed", "--augment", "--weight-decay", "--batch-size"):  # each states its default once, in words
+        entry = flat.split(f" {flag} ", 1)[1].split(" --", 1)[0]
+        assert entry.count("default:") + entry.count("default;") <= 1, entry
 
 
 def test_list_shows_tasks_and_availability():
