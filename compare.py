@@ -23,7 +23,8 @@ Exit codes:
     3    also: a bad --import-weights file or a tampered --verify-export folder
     4    some frameworks failed: their rows say why (skipped, error, diverged, timeout, crashed), or an
          --export artifact failed its export or its reload check
-    5    --check: a comparison is FAIL
+    4    also: --explain, when an installed framework's adapter failed to answer (named as ERROR)
+    5    --check: a comparison is FAIL, or an installed framework's check failed with an error (not checked)
     130  interrupted (Ctrl-C or SIGTERM): the finished rows are printed and saved
 """
 
@@ -231,6 +232,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     given = explicit_flags(argv)
     check_conflicts(args, given)
     if args.list:
+        from frameworks.base import framework_names
+
+        framework_names()  # a bad FRAMEBENCH_EXTRA_FRAMEWORKS is a usage error here too, before any child starts
         return args
     args.argv, args.kept = argv, {}
     if args.resume is not None:
@@ -586,8 +590,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.explain:
         from workbench.teach.explain import explain_text
 
-        print(explain_text(task_spec(args), args.framework_list), end="")
-        return EXIT_OK
+        text, errored = explain_text(task_spec(args), args.framework_list)
+        print(text, end="")
+        return EXIT_FAILED if errored else EXIT_OK
     from workbench.run.devices import DeviceError
 
     try:

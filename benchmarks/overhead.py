@@ -24,16 +24,19 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 PLAIN = ROOT / "benchmarks" / "plain"
 # engine -> (the plain script's suffix, its environment): one plain Keras script per task serves the three
 # Keras backends, as it would a Keras 3 user, who changes only KERAS_BACKEND; the jax engine's is Flax NNX.
 PLAIN_SCRIPTS = {
     "pytorch": ("pytorch", {}),
     "keras": ("keras", {"KERAS_BACKEND": "tensorflow"}),
-    "keras-jax": ("keras", {"KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}),
+    "keras-jax": ("keras", {"KERAS_BACKEND": "jax"}),
     "keras-torch": ("keras", {"KERAS_BACKEND": "torch"}),
-    "jax": ("flax", {"JAX_PLATFORMS": "cpu"}),
+    "jax": ("flax", {}),
 }
+# --device cpu on a machine with a GPU: the plain scripts (which take the GPU when they see one) are kept off it too
+CPU_ONLY_ENV = {"CUDA_VISIBLE_DEVICES": "", "JAX_PLATFORMS": "cpu"}
 
 
 def plain_run(task: str, framework: str, args: argparse.Namespace, loader: str = "numpy") -> float | None:
@@ -42,7 +45,8 @@ def plain_run(task: str, framework: str, args: argparse.Namespace, loader: str =
     cmd = [sys.executable, str(PLAIN / f"{task}_{suffix}.py"), "--epochs", str(args.epochs), "--threads", str(args.threads),
            "--loader", loader, "--workers", str(args.workers)]  # fmt: skip
     cmd += ["--subset", str(args.subset)] if args.subset else []
-    proc = subprocess.run(cmd, capture_output=True, text=True, env={**_env(args.threads), **extra_env})
+    device_env = CPU_ONLY_ENV if args.device == "cpu" else {}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**_env(args.threads), **extra_env, **device_env})
     if proc.returncode != 0 and loader == "torchvision":
         print(f"{task} {framework}: no torchvision pipeline: {(proc.stderr.strip().splitlines() or ['?'])[-1]}", flush=True)
         return None
@@ -56,10 +60,15 @@ def workbench_run(task: str, framework: str, args: argparse.Namespace) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp, "r.json")
         cmd = [sys.executable, str(ROOT / "compare.py"), "--task", task, "--frameworks", framework, "--quiet",
-               "--epochs", str(args.epochs), "--threads", str(args.threads), "--output", str(out)]  # fmt: skip
+               "--epochs", str(args.epochs), "--threads", str(args.threads), "--device", args.device,
+               "--output", str(out)]  # fmt: skip
         cmd += ["--subset", str(args.subset)] if args.subset else []
-        subprocess.run(cmd, capture_output=True, text=True, env=_env(args.threads))
-        return json.loads(out.read_text())["results"][0]["throughput"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(args.threads))
+        row = json.loads(out.read_text())["results"][0] if out.is_file() else None
+        if proc.returncode != 0 or row is None or row.get("throughput") is None:
+            why = row["message"] if row and row.get("message") else (proc.stderr.strip().splitlines() or ["?"])[-1]
+            raise SystemExit(f"overhead.py: the workbench's {framework} run failed (exit {proc.returncode}): {why}")
+        return row["throughput"]
 
 
 def _env(threads: int) -> dict[str, str]:
@@ -79,7 +88,13 @@ def main() -> None:
     p.add_argument("--subset", type=int, default=None, help="first N training samples (default: all)")
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="threads (default: all cores)")
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers of the torchvision pipeline (default: 2)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default=None,
+                   help="where both sides run (default: cuda if this machine has a GPU device, else cpu)")
     args = p.parse_args()
+    if args.device is None:
+        from workbench.run.devices import gpu_device_files
+
+        args.device = "cuda" if gpu_device_files() else "cpu"
     unknown = [f for f in args.frameworks.split(",") if f not in PLAIN_SCRIPTS]
     if unknown:
         p.error(f"no plain script for {', '.join(unknown)}; engines with one: {', '.join(PLAIN_SCRIPTS)}")

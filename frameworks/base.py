@@ -39,9 +39,9 @@ class Engine:
 FRAMEWORKS: dict[str, Engine] = {
     "pytorch": Engine("frameworks.pytorch", ("torch",), compile_variant=True),
     "keras": Engine("frameworks.keras", ("keras", "tensorflow"), compile_variant=True),
-    "keras-jax": Engine("frameworks.keras_jax", ("keras", "jax")),
+    "keras-jax": Engine("frameworks.keras_jax", ("keras", "jax", "jaxlib")),
     "keras-torch": Engine("frameworks.keras_torch", ("keras", "torch")),
-    "jax": Engine("frameworks.jax", ("jax", "flax", "optax")),
+    "jax": Engine("frameworks.jax", ("jax", "jaxlib", "flax", "optax")),
     "sklearn": Engine("frameworks.sklearn", ("sklearn",), baselines=True, cpu_only=True),
 }
 DEFAULT_FRAMEWORKS = ("pytorch", "keras", "sklearn")  # `--frameworks all` runs every installed one

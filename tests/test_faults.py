@@ -119,9 +119,33 @@ def test_resume_rejects_settings_that_now_conflict(tmp_path):
         ("pytorch=fault_adapters.working", "already a built-in"),
     ],
 )
-def test_bad_plugin_variable_is_a_usage_error(value, fragment):
-    proc = run_cli("--dry-run", env={"FRAMEBENCH_EXTRA_FRAMEWORKS": value})
+@pytest.mark.parametrize("command", ["--dry-run", "--list"])
+def test_bad_plugin_variable_is_a_usage_error(value, fragment, command):
+    proc = run_cli(command, env={"FRAMEBENCH_EXTRA_FRAMEWORKS": value})
     assert_one_line_error(proc, 2, "FRAMEBENCH_EXTRA_FRAMEWORKS", fragment)
+
+
+def test_check_of_a_crashing_adapter_is_an_error_not_a_pass():
+    """--check: an installed framework whose adapter raises is ERROR (with its kind) and fails the run with exit 5; a
+    framework that is not installed stays "skipped" and fails nothing."""
+    env = fault_env({"fails": "engines.pytorch_build_fails"})
+    proc = run_cli("--task", "digits", "--check", "--threads", "1", "--frameworks", "fails,missing", env=env, timeout=300)
+    assert proc.returncode == 5, proc.stderr[-2000:]
+    assert "ERROR fails (not checked): adapter: RuntimeError: simulated build failure" in proc.stdout
+    assert "skipped missing: not installed: fault_adapters.not_there" in proc.stdout
+    assert "result: FAIL: not checked (error): fails" in proc.stdout and "no FAIL" not in proc.stdout
+    assert_no_traceback(proc)
+
+
+def test_explain_of_an_adapter_that_cannot_answer_is_an_error_with_exit_4():
+    """--explain: the adapter of `raises` lacks the teaching functions (an AttributeError in its child), `noimport` fails to
+    import: both are named ERROR with their kind, the missing one skipped, and the exit code is 4."""
+    proc = run_cli("--task", "digits", "--explain", "--frameworks", "raises,noimport,missing", env=fault_env(), timeout=300)
+    assert proc.returncode == 4, proc.stderr[-2000:]
+    assert "- ERROR (adapter) raises: AttributeError" in proc.stdout
+    assert "- ERROR (import) noimport: ImportError: simulated" in proc.stdout
+    assert "- missing: skipped, not installed (fault_adapters.not_there)" in proc.stdout
+    assert_no_traceback(proc)
 
 
 def test_subset_larger_than_the_data_is_a_usage_error(tmp_path):

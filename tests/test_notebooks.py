@@ -94,3 +94,20 @@ def test_api_refuses_what_it_cannot_run_and_raises_on_a_row_not_ok():
         api.compare(*flags)
     lax = api.compare(*flags, strict=False)
     assert not lax.ok and "skipped" in lax.table() and list(lax.accuracy()) == ["sklearn / logistic_regression"]
+
+
+def test_api_resolves_one_device_as_compare_does():
+    """api.compare and api.check take compare.py's device rule: --device cuda with no GPU seen is refused up front (on a
+    machine with one, the rows' device column says cuda)."""
+    from workbench import api
+    from workbench.run.devices import DeviceError, gpu_device_files
+
+    flags = ("--task", "digits", "--frameworks", "sklearn", "--epochs", "1", "--device")
+    comparison = api.compare(*flags, "cpu")
+    assert {r.device for r in comparison.results} == {"cpu"}
+    if gpu_device_files():
+        pytest.skip("this machine has a GPU device: the refusal below needs one without")
+    with pytest.raises(DeviceError, match="--device cuda: no GPU seen by pytorch"):  # refused before any row runs
+        api.compare("--task", "digits", "--frameworks", "pytorch,sklearn", "--device", "cuda")
+    with pytest.raises(DeviceError, match="--device cuda"):
+        api.check("--task", "digits", "--frameworks", "pytorch", "--device", "cuda")

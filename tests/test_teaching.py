@@ -125,7 +125,7 @@ def test_explain_shows_the_code_the_adapters_call(monkeypatch, model):
     spec = tiny_task(model)
     if model is MLP:  # give the tiny MLP an MLPClassifier row, as MNIST has
         spec = replace(spec, data=DataSpec(num_classes=3), baselines=(BaselineSpec("MLPClassifier", "mlp"),))
-    text = explain_text(spec, ["pytorch", "keras", "sklearn"])  # before the spies: the real functions
+    text = explain_text(spec, ["pytorch", "keras", "sklearn"])[0]  # before the spies: the real functions
     weights = init_weights(spec.model, spec.init, spec.train.seed)
     settings = RunSettings(threads=1, progress=False)
     # (adapter module, the module whose functions its Network calls, their names); Keras' are written once

@@ -9,8 +9,9 @@
 
 Each call parses its flags with compare.py's own parser and runs the plan compare.py would make (every
 row in its own child process), so a notebook and the command line can never disagree. Nothing is
-saved unless --output is given. A bad flag raises compare.UsageError; with strict=True (the
-default) a row that is not ok raises RowsFailed, and a FAIL of --check raises CheckFailed.
+saved unless --output is given. A bad flag raises compare.UsageError, and --device cuda where a framework sees no GPU
+workbench.run.devices.DeviceError; with strict=True (the default) a row that is not ok raises RowsFailed, and a FAIL
+of --check (or a framework whose check ended in an error) raises CheckFailed.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def compare(*flags: str, strict: bool = True) -> Comparison:
     if args.explain or args.check or args.list or args.verify_export or args.resume:
         raise cli.UsageError("api.compare runs rows: use api.explain / api.check, or compare.py for the others")
     args.quiet = True  # no progress bars in a notebook's output
-    plan = cli.make_plan(args)
+    plan = cli.make_plan(args, cli.resolve_device(args))  # one device for every row, as compare.py (DeviceError if none)
     results = run_plan(plan)
     spec = cli.task_spec(args)
     comparison = Comparison(plan.meta, results, f"{spec.name}: {spec.title}", notes(results))
@@ -91,7 +92,7 @@ def explain(*flags: str) -> str:
     from workbench.teach.explain import explain_text
 
     args = _args(flags)
-    return explain_text(cli.task_spec(args), args.framework_list)
+    return explain_text(cli.task_spec(args), args.framework_list)[0]
 
 
 @dataclass
@@ -108,7 +109,8 @@ def check(*flags: str, strict: bool = True) -> CheckReport:
     from workbench.check.report import check_task
 
     args = _args(flags)
-    text, failed = check_task(args.task, args.framework_list, args.data_dir, cli.task_spec(args))
+    device = cli.resolve_device(args).device  # as compare.py --check: one device (DeviceError for a --device cuda with none)
+    text, failed = check_task(args.task, args.framework_list, args.data_dir, cli.task_spec(args), device, args.precision)
     if strict and failed:
         raise CheckFailed(f"a --check comparison is FAIL:\n{text}")
     return CheckReport(text, failed)

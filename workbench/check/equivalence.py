@@ -100,13 +100,14 @@ class Report:
     inputs: str  # where the inputs came from
     config: CheckConfig
     rows: list[Row] = field(default_factory=list)
-    skipped: dict[str, str] = field(default_factory=dict)  # framework -> reason
+    skipped: dict[str, str] = field(default_factory=dict)  # framework -> reason (not installed, or cannot build the spec)
+    errors: dict[str, str] = field(default_factory=dict)  # framework -> "kind: message" (its check crashed)
     notes: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
-        """True if any row is FAIL."""
-        return any(r.status == "FAIL" for r in self.rows)
+        """True if any row is FAIL, or a framework's check ended in an error (an unchecked framework is no pass)."""
+        return any(r.status == "FAIL" for r in self.rows) or bool(self.errors)
 
 
 FLOAT32_JUDGED_STEPS = 2  # large pooling CNNs: float32 trajectories judged at steps 1 and 2 (module docstring)
@@ -246,10 +247,11 @@ class Measured:
 
 def measure_all(spec: TaskSpec, weights: Weights, X: np.ndarray, y: np.ndarray, config: CheckConfig,
                 report: "Report") -> dict[str, Measured]:  # fmt: skip
-    """Ask every installed framework for its measurements; the others go to report.skipped."""
+    """Ask every installed framework for its measurements; the others go to report.skipped (not installed, or the
+    spec declared unsupported) or report.errors (the child failed)."""
     arrays = {"X": X, "y": y, **{f"w/{k}": v for k, v in weights.items()}}
 
-    def one(name: str) -> Measured | str:
+    def one(name: str) -> Measured | str | AskError:
         missing = missing_packages(name)
         if missing:
             return f"not installed: {', '.join(missing)}"
@@ -260,13 +262,14 @@ def measure_all(spec: TaskSpec, weights: Weights, X: np.ndarray, y: np.ndarray, 
         try:
             facts, out = ask("measure", name, request, arrays, threads=config.threads)
         except AskError as exc:
-            return str(exc).split(": ", 1)[-1]
+            return exc
         return facts["unsupported"] or Measured(facts, out)
 
     # one child per framework, as many at once as there are cores (each runs on config.threads)
     with ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 1) // config.threads)) as pool:
         answers = dict(zip(config.frameworks, pool.map(one, config.frameworks)))
     report.skipped.update({name: a for name, a in answers.items() if isinstance(a, str)})
+    report.errors.update({name: f"{a.kind}: {str(a).split(': ', 1)[-1]}" for name, a in answers.items() if isinstance(a, AskError)})
     return {name: a for name, a in answers.items() if isinstance(a, Measured)}
 
 

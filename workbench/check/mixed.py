@@ -85,7 +85,7 @@ def mixed_rows(spec: TaskSpec, precision: str, frameworks: list[str], X: np.ndar
         try:
             facts, out = ask("mixed", name, request, arrays, threads=threads)
         except AskError as exc:
-            rows.append([name, "-", "-", "-", f"error: {str(exc).split(': ', 1)[-1]}"])
+            rows.append([name, "-", "-", "-", f"ERROR ({exc.kind}): {str(exc).split(': ', 1)[-1]}"])
             continue
         if "skipped" in facts:
             rows.append([name, "-", "-", "-", f"skipped: {facts['skipped']}"])
@@ -102,10 +102,10 @@ def mixed_rows(spec: TaskSpec, precision: str, frameworks: list[str], X: np.ndar
 
 def mixed_table(spec: TaskSpec, precision: str, frameworks: list[str], X: np.ndarray, y: np.ndarray, weights: Weights,
                 device: str = "cpu") -> tuple[str, bool]:  # fmt: skip
-    """The table as text (title, tolerances, rows) and whether any row is FAIL."""
+    """The table as text (title, tolerances, rows) and whether any row is FAIL or ERROR (a framework not checked)."""
     rows = mixed_rows(spec, precision, frameworks, X, y, weights, device)
     forward_tol, step_tol = MIXED_TOLERANCES[precision]
     title = (f"Mixed precision ({precision}, {device}) vs the float64 reference: max relative difference; "
              f"tolerances: forward {forward_tol:g}, one step {step_tol:g}")  # fmt: skip
     table = tabulate(rows, headers=["framework", "comparison", "max rel", "tol", "status"], disable_numparse=True)
-    return f"{title}\n\n{table}\n", any(r[-1] == "FAIL" for r in rows)
+    return f"{title}\n\n{table}\n", any(r[-1] == "FAIL" or r[-1].startswith("ERROR") for r in rows)

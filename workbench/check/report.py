@@ -60,6 +60,7 @@ def render(report: Report) -> str:
            "runs diverge chaotically later (INFO)." if c.judged_steps32 is not None else ""),
     ]
     out += [f"skipped {name}: {reason}" for name, reason in report.skipped.items()]
+    out += [f"ERROR {name} (not checked): {reason}" for name, reason in report.errors.items()]
     out += [f"note: {note}" for note in report.notes]
     for dtype in c.dtypes:
         rows = [r for r in report.rows if r.dtype == dtype]
@@ -76,14 +77,21 @@ def render(report: Report) -> str:
         if trajectory:
             out += ["", f"Trajectory, {dtype}: every weight after each step, identical batches", _trajectory_table(trajectory, c.steps)]
     counts = Counter(r.status for r in report.rows)
-    out += ["", "rows: " + ", ".join(f"{counts[s]} {s}" for s in STATUS_ORDER), "result: " + ("FAIL" if report.failed else "no FAIL")]
+    out += ["", "rows: " + ", ".join(f"{counts[s]} {s}" for s in STATUS_ORDER), "result: " + _result(report)]
     return "\n".join(out) + "\n"
+
+
+def _result(report: Report) -> str:
+    """The last line: FAIL, FAIL because a framework could not be checked, or no FAIL."""
+    if any(r.status == "FAIL" for r in report.rows):
+        return "FAIL"
+    return f"FAIL: not checked (error): {', '.join(report.errors)}" if report.errors else "no FAIL"
 
 
 def check_task(task: str, frameworks: list[str], data_dir: str | None, spec=None, device: str = "cpu",  # noqa: ANN001
                precision: str = "fp32") -> tuple[str, bool]:  # fmt: skip
     """Run every check of one task (`spec`: the task's spec with the CLI's overrides) on `device`, plus the mixed-precision
-    table for --precision bf16/fp16: (the tables as text, whether any row is FAIL)."""
+    table for --precision bf16/fp16: (the tables as text, whether any row is FAIL or a framework's check failed)."""
     from tasks import registry
 
     start = time.perf_counter()

@@ -67,7 +67,7 @@ def build_markdown(meta: dict, results: list[RunResult], spec: TaskSpec, framewo
         ("Results", results_section(meta, results)),
         ("Learning curves", plot_markdown),
         *extra_sections,
-        *explain_sections(spec, frameworks),
+        *explain_sections(spec, frameworks)[0],  # an adapter that failed is named there; the rows set the exit code
     ]
     head = f"# framebench: {spec.title or spec.name}\n\nTask `{spec.name}`: the same spec trained in {', '.join(frameworks)}."
     contents = "\n".join(f"{i}. [{title}](#{_anchor(title)})" for i, (title, _) in enumerate(sections, 1))

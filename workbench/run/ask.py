@@ -29,7 +29,12 @@ QUESTIONS = {"teach": "workbench.teach.facts:answer", "measure": "workbench.chec
 
 
 class AskError(Exception):
-    """The child could not answer: the message is one line naming the framework and the reason."""
+    """The child could not answer: the message is one line naming the framework and the reason; `kind` is the
+    failure's type: one of workbench.run.result.ERROR_KINDS when the child caught it, "timeout" or "crashed"."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 def ask(question: str, framework: str, request: dict, arrays: dict[str, np.ndarray] | None = None,
@@ -46,21 +51,21 @@ def ask(question: str, framework: str, request: dict, arrays: dict[str, np.ndarr
             proc = subprocess.run(cmd, env=child_env(threads), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                   text=True, timeout=timeout)  # fmt: skip
         except subprocess.TimeoutExpired:
-            raise AskError(f"{framework}: no answer after {timeout:g} s") from None
+            raise AskError(f"{framework}: no answer after {timeout:g} s", "timeout") from None
         answer_path = folder / "answer.json"
         if not answer_path.exists():
             last = [line for line in proc.stderr.splitlines() if line.strip()][-1:] or [f"exit code {proc.returncode}"]
-            raise AskError(f"{framework}: the child process ended without an answer ({last[0].strip()})")
+            raise AskError(f"{framework}: the child process ended without an answer ({last[0].strip()})", "crashed")
         answer = json.loads(answer_path.read_text())
         if "error" in answer:
-            raise AskError(f"{framework}: {answer['error']}")
+            raise AskError(f"{framework}: {answer['error']}", answer.get("error_kind", "adapter"))
         with np.load(folder / "answer.npz", allow_pickle=False) as stored:
             return answer, {k: stored[k] for k in stored.files}
 
 
 def main(argv: list[str]) -> int:
     """Answer one question; any exception becomes {"error": one line} (the traceback with FRAMEBENCH_DEBUG)."""
-    from workbench.run.child import one_line
+    from workbench.run.child import error_kind, one_line
 
     question, framework, folder = argv[0], argv[1], Path(argv[2])
     answer, arrays = {}, {}
@@ -75,7 +80,7 @@ def main(argv: list[str]) -> int:
     except Exception as exc:  # noqa: BLE001 - errors are values: the parent shows them as one line
         if os.environ.get("FRAMEBENCH_DEBUG"):
             traceback.print_exc()
-        answer, arrays = {"error": one_line(exc)}, {}
+        answer, arrays = {"error": one_line(exc), "error_kind": error_kind(exc)}, {}
     np.savez(folder / "answer.npz", **arrays)
     atomic_write_text(folder / "answer.json", json.dumps(answer))
     return 0

@@ -32,8 +32,8 @@ def gather(spec: TaskSpec, frameworks: list[str]) -> tuple[dict[str, dict], list
             return f"{name}: skipped, not installed ({', '.join(missing)})"
         try:
             return ask("teach", name, {"spec": spec_to_json(spec)})[0]
-        except AskError as exc:
-            return f"skipped {exc}"
+        except AskError as exc:  # installed, but its adapter failed: said as an error, not as "skipped"
+            return f"ERROR ({exc.kind}) {exc}"
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # one child per framework, in parallel
         results = dict(zip(frameworks, pool.map(one, frameworks)))
@@ -80,9 +80,11 @@ def defaults_section(spec: TaskSpec, answers: dict[str, dict]) -> str:
     return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
 
 
-def explain_sections(spec: TaskSpec, frameworks: list[str]) -> list[Section]:
-    """The three parts as (title, Markdown) sections, for the frameworks that are installed."""
+def explain_sections(spec: TaskSpec, frameworks: list[str]) -> tuple[list[Section], bool]:
+    """The three parts as (title, Markdown) sections, for the frameworks that are installed, and whether an installed
+    framework's adapter failed to answer (said in "Frameworks left out" as ERROR)."""
     answers, notes = gather(spec, frameworks)
+    errored = any(n.startswith("ERROR") for n in notes)
     notes += [f"{name}: cannot build this spec's network: {a['unsupported']}" for name, a in answers.items() if a["unsupported"]]
     sections = [
         ("The model in each framework (the adapters' own code)", code_section(answers)),
@@ -91,11 +93,12 @@ def explain_sections(spec: TaskSpec, frameworks: list[str]) -> list[Section]:
     ]
     if notes:
         sections.insert(0, ("Frameworks left out", "\n".join(f"- {n}" for n in notes)))
-    return sections
+    return sections, errored
 
 
-def explain_text(spec: TaskSpec, frameworks: list[str]) -> str:
-    """The whole --explain output as one Markdown document."""
+def explain_text(spec: TaskSpec, frameworks: list[str]) -> tuple[str, bool]:
+    """The whole --explain output as one Markdown document, and whether an installed framework's adapter failed."""
     head = f"# {spec.name}: {spec.title}\n\nOne spec (task `{spec.name}`), {len(frameworks)} adapters: {', '.join(frameworks)}."
-    body = [f"## ({'abcd'[i]}) {title}\n\n{text}" for i, (title, text) in enumerate(explain_sections(spec, frameworks))]
-    return "\n\n".join([head, *body]) + "\n"
+    sections, errored = explain_sections(spec, frameworks)
+    body = [f"## ({'abcd'[i]}) {title}\n\n{text}" for i, (title, text) in enumerate(sections)]
+    return "\n\n".join([head, *body]) + "\n", errored
