@@ -263,6 +263,26 @@ class RMSpropSpecEps(SpecGradient, keras.optimizers.RMSprop):
             self.assign_sub(variable, increment)
 
 
+class AdamUncorrectedEps(SpecGradient, keras.optimizers.Adam):
+    """Keras' own Adam formula (eps added to the uncorrected sqrt(v)), with the gradient made dense, the betas exact in
+    float64 and the spec's L2 term. The stock class on TensorFlow updates m and v from an Embedding's IndexedSlices with
+    repeated ids unsummed (the first step moves such a row by up to sqrt(count) x lr: docs/differences.md)."""
+
+    def update_step(self, gradient, variable, learning_rate):  # noqa: ANN001, ANN201
+        """w -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)."""
+        ops = keras.ops
+        lr = ops.cast(learning_rate, variable.dtype)
+        gradient = self.spec_gradient(gradient, variable)
+        step = ops.cast(self.iterations + 1, variable.dtype)
+        m = self._momentums[self._get_variable_index(variable)]
+        v = self._velocities[self._get_variable_index(variable)]
+        self.assign_add(m, ops.multiply(ops.subtract(gradient, m), 1 - self.beta_1))
+        self.assign_add(v, ops.multiply(ops.subtract(ops.square(gradient), v), 1 - self.beta_2))
+        beta_1, beta_2 = exact(self.beta_1, variable.dtype), exact(self.beta_2, variable.dtype)
+        alpha = ops.divide(ops.multiply(lr, ops.sqrt(1 - ops.power(beta_2, step))), 1 - ops.power(beta_1, step))
+        self.assign_sub(variable, ops.divide(ops.multiply(m, alpha), ops.add(ops.sqrt(v), self.epsilon)))
+
+
 class AdamCorrectedEps(SpecGradient, keras.optimizers.Adam):
     """Adam with eps added to the bias-corrected sqrt(v_hat), as torch.optim.Adam does."""
 
@@ -286,10 +306,11 @@ def make_optimizer(opt: OptimizerSpec, dense=None, faster: dict | None = None) -
     """The spec's optimizer, every number passed explicitly; `dense`: the backend's dense-gradient function;
     `faster`: a backend's own class for one of the classes below, same formula (Network.faster_optimizers).
 
-    Stock keras.optimizers are used where they compute the spec's formula exactly in float64: plain SGD,
-    RMSprop with eps inside the square root, Adam with eps on the uncorrected sqrt(v) (its betas round
-    through float32 in float64 runs: docs/differences.md). Keras' weight_decay= is decoupled and multiplied by
-    the current lr (base_optimizer._apply_weight_decay); L2 in the gradient is SpecGradient's.
+    Stock keras.optimizers are used where they compute the spec's formula: plain SGD, and, where gradients are never
+    sparse (dense is None: JAX, torch) and there is no L2, RMSprop with eps inside the square root and Adam with eps on
+    the uncorrected sqrt(v) (its betas round through float32 in float64 runs, which those backends compute in float32
+    anyway: docs/differences.md). Keras' weight_decay= is decoupled and multiplied by the current lr
+    (base_optimizer._apply_weight_decay); L2 in the gradient is SpecGradient's.
     """
     faster = faster or {}
     l2 = opt.weight_decay if opt.weight_decay_style == "l2" else 0.0
@@ -310,7 +331,10 @@ def make_optimizer(opt: OptimizerSpec, dense=None, faster: dict | None = None) -
         if not stock:
             optimizer.eps_inside = opt.eps_style == "inside"
     else:
-        cls = AdamCorrectedEps if opt.eps_style == "corrected" else keras.optimizers.Adam
+        # Keras' own Adam puts eps on the uncorrected sqrt(v) (torch: on the corrected one). Not the stock class where
+        # gradients can be sparse (TensorFlow's IndexedSlices: an Embedding's repeated ids unsummed) or with L2
+        stock = dense is None and not l2
+        cls = AdamCorrectedEps if opt.eps_style == "corrected" else keras.optimizers.Adam if stock else AdamUncorrectedEps
         optimizer = faster.get(cls, cls)(learning_rate=opt.lr, beta_1=opt.beta_1, beta_2=opt.beta_2, epsilon=opt.eps, weight_decay=decoupled)
     if isinstance(optimizer, SpecGradient):
         optimizer.l2 = l2
@@ -488,9 +512,10 @@ class Network:
 # ---------------------------------------------------------------- facts shared by the three backends
 
 UNBIASED_MOVING_VAR = False  # BatchNormalization's moving_variance takes the biased batch variance
-# eps placements run exactly, per family: Adam's torch style via AdamCorrectedEps (the stock keras.optimizers.Adam,
-# uncorrected, rounds beta_1 and beta_2 through float32 in float64 runs: docs/differences.md); RMSprop both ways.
-EPS_STYLES = {"adam": ("corrected",), "rmsprop": ("outside", "inside")}
+# eps placements run exactly, per family: Adam's torch style via AdamCorrectedEps, its Keras style via AdamUncorrectedEps
+# on TensorFlow (exact in float64) and stock Adam on JAX and torch (exact in float32; their float64 is float32: their
+# DTYPES); RMSprop both ways.
+EPS_STYLES = {"adam": ("corrected", "uncorrected"), "rmsprop": ("outside", "inside")}
 SUMMARY_TITLE = "(NHWC)"  # shown after the framework name
 
 

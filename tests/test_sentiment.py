@@ -172,10 +172,10 @@ def test_one_step_moves_the_lstm_and_dense_weights_alike(keras_floatx):
         np.testing.assert_allclose(torch_w[key], keras_w[key], rtol=0, atol=STEP_ATOL, err_msg=key)
 
 
-@pytest.mark.xfail(strict=True, reason="keras.optimizers.Adam (eps_style 'uncorrected', this task's) gets the "
-                   "Embedding gradient as IndexedSlices with repeated ids unsummed, so v sums squares: rows move by "
-                   "up to sqrt(count) x lr; AdamCorrectedEps makes it dense, keras.optimizers.Adam does not")
 def test_one_step_moves_the_embedding_alike(keras_floatx):
+    """Stock keras.optimizers.Adam on TensorFlow (eps_style 'uncorrected', this task's) gets the Embedding gradient as
+    IndexedSlices with repeated ids unsummed, so v sums squares and rows move by up to sqrt(count) x lr; the adapter's
+    AdamUncorrectedEps makes the gradient dense first (this test was a strict xfail before it)."""
     before, torch_w, keras_w = _one_step_weights(keras_floatx)
     key = "embedding_0.embeddings"
     np.testing.assert_allclose(torch_w[key], keras_w[key], rtol=0, atol=STEP_ATOL)

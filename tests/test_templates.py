@@ -108,11 +108,9 @@ def test_dry_run_every_task(dry_run, engine):
             assert row["params"] == count_params(spec.model), row["model"]
 
 
-# (engine, task) pairs whose first step differs from PyTorch's for a known, tested reason.
-KNOWN_STEP_DIFFERENCE = {
-    ("keras", "sentiment"): "stock keras.optimizers.Adam on TensorFlow leaves repeated Embedding ids unsummed "
-                            "(tests/test_sentiment.py::test_one_step_moves_the_embedding_alike, strict xfail)",
-}
+# (engine, task) pairs whose first step differs from PyTorch's for a known, tested reason: none now (Keras on
+# TensorFlow's sentiment step differed until its Adam made the Embedding's IndexedSlices dense).
+KNOWN_STEP_DIFFERENCE: dict[tuple[str, str], str] = {}
 STEP_REL = 1e-4  # float32, same weights, same batch
 # Biases just before BatchNorm have a gradient that is rounding noise; Adam's first step turns it into up to
 # lr per bias, and the evaluation-mode BatchNorm (moving statistics) then sees those biases. Measured on
