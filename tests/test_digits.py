@@ -80,3 +80,17 @@ def test_a_task_name_taken_twice_raises(monkeypatch):
     with pytest.raises(ValueError, match="already registered"):
         registry.register(digits.SPEC, digits.load)
         registry.register(digits.SPEC, digits.load)
+
+
+def test_a_row_that_cannot_place_eps_as_the_spec_says_carries_a_note(tmp_path):
+    """digits' Adam puts eps on the corrected sqrt(v_hat) (torch's); MLPClassifier's Adam has only the uncorrected
+    placement, so its row trains with that and says so; PyTorch's row, which has both, carries no such note."""
+    out = tmp_path / "r.json"
+    proc = run_cli("--task", "digits", "--frameworks", "pytorch,sklearn", "--epochs", "1", "--quiet", "--threads", "1",
+                   "--output", str(out))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = {r["model_id"]: r for r in json.loads(out.read_text())["results"]}
+    note = "adam eps placement 'uncorrected', not the spec's 'corrected': the only one this framework runs"
+    assert rows["MLPClassifier"]["message"] == note
+    assert "eps placement" not in rows["spec"]["message"] and "eps placement" not in rows["logistic_regression"]["message"]
+    assert f"sklearn / MLPClassifier: ok: {note}" in proc.stdout

@@ -179,7 +179,7 @@ def run_one(request: RunRequest) -> RunResult:
         return result
     if not network and spec.data.augment.mode != "off":
         note = "not augmented: a one-shot baseline fits the plain training arrays"
-    result.message = result.message or note
+    result.message = "; ".join(m for m in (result.message, note, eps_placement_note(module, spec) if network else "") if m)
     if network:
         row.build(_start_weights(request, spec))
         row.set_train_data(data.X_train, data.y_train)
@@ -227,6 +227,16 @@ def precision_unsupported(module, kind: str, precision: str) -> str | None:  # n
     if precision not in table:
         return f"{getattr(module, 'NAME', 'this adapter')} declares no {precision} support"
     return table[precision]
+
+
+def eps_placement_note(module, spec: TaskSpec) -> str:  # noqa: ANN001 - an adapter module
+    """The row's note where its framework cannot put the optimizer's eps where the spec does and trains with the placement
+    it has (its EPS_STYLES), e.g. MLPClassifier's Adam on the uncorrected sqrt(v) for a spec that says corrected."""
+    opt = spec.optimizer
+    styles = getattr(module, "EPS_STYLES", {}).get(opt.name)
+    if not styles or opt.eps_style in styles:
+        return ""
+    return f"{opt.name} eps placement '{styles[0]}', not the spec's '{opt.eps_style}': the only one this framework runs"
 
 
 def _start_weights(request: RunRequest, spec: TaskSpec) -> dict[str, np.ndarray]:
