@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -26,3 +27,9 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, code: int, *fragmen
     assert "Traceback" not in proc.stderr
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
+
+
+def default_sigint() -> None:
+    """Popen's preexec_fn: in the new process Ctrl-C acts as in a terminal even when pytest runs as a background job,
+    whose shell sets SIGINT to ignored, an inheritance Python keeps (it installs KeyboardInterrupt only over SIG_DFL)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

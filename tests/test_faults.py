@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_helpers import ROOT, assert_one_line_error, run_cli
+from cli_helpers import ROOT, assert_one_line_error, default_sigint, run_cli
 
 import compare
 from workbench.run import runner
@@ -253,11 +253,6 @@ def _wait_for_rows(path: Path, count: int, proc: subprocess.Popen, limit_s: floa
     pytest.fail(f"{path} never held {count} rows")
 
 
-def _default_sigint() -> None:
-    """In the new process: Ctrl-C acts as in a terminal even if pytest runs as a background job (SIGINT ignored)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 @pytest.fixture(scope="module")
 def interrupted_run(tmp_path_factory):
     """sklearn (2 rows), a failing row, then a hanging one; Ctrl-C to the whole process group once 3 rows are saved."""
@@ -266,7 +261,7 @@ def interrupted_run(tmp_path_factory):
            "--dry-run", "--quiet", "--output", str(out)]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **fault_env()}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            preexec_fn=_default_sigint)  # fmt: skip
+                            preexec_fn=default_sigint)  # fmt: skip
     try:
         _wait_for_rows(out, 3, proc)
         time.sleep(0.5)  # let the hanging row's child start, so Ctrl-C reaches it as in a terminal
