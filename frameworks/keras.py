@@ -26,15 +26,17 @@ with native_stderr_to(os.path.join(tempfile.gettempdir(), "framebench-tensorflow
 from frameworks import keras_augment, keras_shared  # noqa: E402 - after the backend is chosen
 from frameworks.keras_shared import (  # noqa: E402, F401 - the shared model, re-exported for --explain
     AdamCorrectedEps,
+    AdamUncorrectedEps,
     RMSpropSpecEps,
     SGDExactMomentum,
+    SpecAdam,
     SpecGradient,
     build_model,
     default_optimizer,
     defaults,
+    graph_model,
     make_loss,
     make_optimizer,
-    source_names,
     summary_column,
     unsupported,
 )
@@ -98,6 +100,11 @@ def peak_gpu_mb() -> float | None:
     if not tf.config.list_logical_devices("GPU"):
         return None
     return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
+
+
+def source_names(spec: TaskSpec) -> dict[str, list[str]]:
+    """--explain's functions per role: the shared ones, with the optimizer classes TensorFlow's sparse gradients call for."""
+    return keras_shared.source_names(spec, Network.dense_gradient)
 
 
 def create(spec: TaskSpec, settings: RunSettings, model: str = SPEC_MODEL) -> "Network":

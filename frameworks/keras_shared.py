@@ -263,43 +263,44 @@ class RMSpropSpecEps(SpecGradient, keras.optimizers.RMSprop):
             self.assign_sub(variable, increment)
 
 
-class AdamUncorrectedEps(SpecGradient, keras.optimizers.Adam):
-    """Keras' own Adam formula (eps added to the uncorrected sqrt(v)), with the gradient made dense, the betas exact in
-    float64 and the spec's L2 term. The stock class on TensorFlow updates m and v from an Embedding's IndexedSlices with
-    repeated ids unsummed (the first step moves such a row by up to sqrt(count) x lr: docs/differences.md)."""
+class SpecAdam(SpecGradient, keras.optimizers.Adam):
+    """Keras' Adam moments m and v from the spec's gradient (made dense, plus L2), the betas exact in float64; each
+    subclass's `step(m, v, lr, 1 - b1^t, 1 - b2^t)` is the weight update, eps where its formula puts it."""
 
     def update_step(self, gradient, variable, learning_rate):  # noqa: ANN001, ANN201
-        """w -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)."""
+        """m += (1 - b1) (g - m); v += (1 - b2) (g^2 - v); w -= step(...)."""
         ops = keras.ops
         lr = ops.cast(learning_rate, variable.dtype)
         gradient = self.spec_gradient(gradient, variable)
-        step = ops.cast(self.iterations + 1, variable.dtype)
+        t = ops.cast(self.iterations + 1, variable.dtype)
         m = self._momentums[self._get_variable_index(variable)]
         v = self._velocities[self._get_variable_index(variable)]
         self.assign_add(m, ops.multiply(ops.subtract(gradient, m), 1 - self.beta_1))
         self.assign_add(v, ops.multiply(ops.subtract(ops.square(gradient), v), 1 - self.beta_2))
         beta_1, beta_2 = exact(self.beta_1, variable.dtype), exact(self.beta_2, variable.dtype)
-        alpha = ops.divide(ops.multiply(lr, ops.sqrt(1 - ops.power(beta_2, step))), 1 - ops.power(beta_1, step))
-        self.assign_sub(variable, ops.divide(ops.multiply(m, alpha), ops.add(ops.sqrt(v), self.epsilon)))
+        self.assign_sub(variable, self.step(m, v, lr, 1 - ops.power(beta_1, t), 1 - ops.power(beta_2, t)))
 
 
-class AdamCorrectedEps(SpecGradient, keras.optimizers.Adam):
+class AdamUncorrectedEps(SpecAdam):
+    """Keras' own Adam formula, eps added to the uncorrected sqrt(v). The stock class on TensorFlow updates m and v from
+    an Embedding's IndexedSlices with repeated ids unsummed (the first step moves such a row by up to sqrt(count) x lr:
+    docs/differences.md); this one gets the gradient dense."""
+
+    def step(self, m, v, lr, correction_1, correction_2):  # noqa: ANN001, ANN201
+        """lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)."""
+        ops = keras.ops
+        alpha = ops.divide(ops.multiply(lr, ops.sqrt(correction_2)), correction_1)
+        return ops.divide(ops.multiply(m, alpha), ops.add(ops.sqrt(v), self.epsilon))
+
+
+class AdamCorrectedEps(SpecAdam):
     """Adam with eps added to the bias-corrected sqrt(v_hat), as torch.optim.Adam does."""
 
-    def update_step(self, gradient, variable, learning_rate):  # noqa: ANN001, ANN201
-        """w -= lr * m_hat / (sqrt(v_hat) + eps)."""
+    def step(self, m, v, lr, correction_1, correction_2):  # noqa: ANN001, ANN201
+        """lr * m_hat / (sqrt(v_hat) + eps)."""
         ops = keras.ops
-        lr = ops.cast(learning_rate, variable.dtype)
-        gradient = self.spec_gradient(gradient, variable)
-        step = ops.cast(self.iterations + 1, variable.dtype)
-        m = self._momentums[self._get_variable_index(variable)]
-        v = self._velocities[self._get_variable_index(variable)]
-        self.assign_add(m, ops.multiply(ops.subtract(gradient, m), 1 - self.beta_1))
-        self.assign_add(v, ops.multiply(ops.subtract(ops.square(gradient), v), 1 - self.beta_2))
-        beta_1, beta_2 = exact(self.beta_1, variable.dtype), exact(self.beta_2, variable.dtype)
-        m_hat = ops.divide(m, 1 - ops.power(beta_1, step))
-        v_hat = ops.divide(v, 1 - ops.power(beta_2, step))
-        self.assign_sub(variable, ops.divide(ops.multiply(m_hat, lr), ops.add(ops.sqrt(v_hat), self.epsilon)))
+        m_hat, v_hat = ops.divide(m, correction_1), ops.divide(v, correction_2)
+        return ops.divide(ops.multiply(m_hat, lr), ops.add(ops.sqrt(v_hat), self.epsilon))
 
 
 def make_optimizer(opt: OptimizerSpec, dense=None, faster: dict | None = None) -> keras.optimizers.Optimizer:  # noqa: ANN001
@@ -528,8 +529,6 @@ def unsupported(spec: TaskSpec) -> str | None:
     opt = spec.optimizer
     if opt.dampening:
         return "Keras' SGD has no dampening"
-    if opt.name == "adam" and opt.eps_style == "uncorrected" and opt.weight_decay and opt.weight_decay_style == "l2":
-        return "keras.optimizers.Adam has no L2-in-gradient option (framebench adds it to AdamCorrectedEps only)"
     return None
 
 
@@ -595,10 +594,11 @@ def defaults(spec: TaskSpec) -> dict[str, str]:
     }
 
 
-def source_names(spec: TaskSpec) -> dict[str, list[str]]:
-    """The functions --explain shows for each role (the same for every backend), plus helpers this spec needs."""
-    optimizer = make_optimizer(spec.optimizer)
-    custom = [type(optimizer).__name__, "SpecGradient"] if isinstance(optimizer, SpecGradient) else []
+def source_names(spec: TaskSpec, dense=None) -> dict[str, list[str]]:  # noqa: ANN001
+    """The functions --explain shows for each role, plus the helpers this spec needs on a backend whose gradients
+    `dense` makes dense (make_optimizer's argument: TensorFlow's picks framebench's Adam where JAX and torch use Keras')."""
+    optimizer = make_optimizer(spec.optimizer, dense)
+    custom = [c.__name__ for c in type(optimizer).__mro__ if c.__module__ == __name__]  # e.g. AdamCorrectedEps, SpecAdam
     return {
         "Build the model from the spec": ["build_model", *(["graph_model"] if not is_chain(spec.model) else [])],
         "The optimizer": ["make_optimizer", *custom],

@@ -24,12 +24,15 @@ from keras.src.backend.torch.optimizers.torch_parallel_optimizer import TorchPar
 from frameworks import keras_augment, keras_shared  # noqa: E402
 from frameworks.keras_shared import (  # noqa: E402, F401 - the shared model, re-exported for --explain
     AdamCorrectedEps,
+    AdamUncorrectedEps,
     RMSpropSpecEps,
     SGDExactMomentum,
+    SpecAdam,
     SpecGradient,
     build_model,
     default_optimizer,
     defaults,
+    graph_model,
     make_loss,
     make_optimizer,
     source_names,

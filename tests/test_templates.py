@@ -132,18 +132,23 @@ def test_dry_run_loss_after_one_step_agrees(dry_run):
 # ---------------------------------------------------------------- --explain
 
 
-@pytest.fixture(scope="module", params=registry.names())
-def explained(request) -> tuple[str, dict[str, str]]:
-    """--explain of one task over every engine, as {section title: Markdown}."""
-    spec = registry.get(request.param).spec
+# every task with each --model variant it registers (the first is the task's own model)
+TASK_MODELS = [(task, model) for task in registry.names() for model in registry.get(task).variant_names()]
+
+
+@pytest.fixture(scope="module", params=TASK_MODELS, ids=[f"{t}-{m}" for t, m in TASK_MODELS])
+def explained(request) -> tuple[str, object, dict[str, str]]:
+    """--explain of one task and model over every engine: (task, spec, {section title: Markdown})."""
+    task, model = request.param
+    spec = registry.get(task).variant(model)
     sections, errored = explain_sections(spec, ENGINES)
-    assert not errored, dict(sections).get("Frameworks left out")
-    return request.param, dict(sections)
+    assert not errored, dict(sections).get("Frameworks left out")  # an adapter that cannot show its code is a failure
+    return task, spec, dict(sections)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_explain_every_task(explained, engine):
-    task, sections = explained
+    task, spec, sections = explained
     if (engine, task) not in UNSUPPORTED:
         assert engine not in sections.get("Frameworks left out", "")
     code = sections["The model in each framework (the adapters' own code)"]
@@ -152,7 +157,7 @@ def test_explain_every_task(explained, engine):
     total = next(line for line in summary.splitlines() if "total trainable" in line)
     if (engine, task) not in UNSUPPORTED:
         assert engine in summary.splitlines()[0]
-        assert f"{count_params(registry.get(task).spec.model):,}" in total
+        assert f"{count_params(spec.model):,}" in total
 
 
 def test_unsupported_pairs_are_declared_by_the_engines():
