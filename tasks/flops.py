@@ -16,11 +16,13 @@ from tasks.spec import (
     Conv2D,
     Dense,
     Embedding,
+    GELU,
     Flatten,
     Layer,
     LayerNorm,
     MaxPool2D,
     ModelSpec,
+    MultiHeadSelfAttention,
     layer_shapes,
 )
 
@@ -56,6 +58,10 @@ def layer_flops(layer: Layer, in_shape: tuple[int, ...], out_shape: tuple[int, .
         return 2 * length * c_out * layer.kernel_size * in_shape[-1]
     if isinstance(layer, AveragePooling2D):
         return _size(out_shape) * layer.pool_size**2  # one add per window pixel (and one division per output)
+    if isinstance(layer, MultiHeadSelfAttention):
+        return attention_flops(layer, in_shape)
+    if isinstance(layer, GELU):
+        return _size(in_shape)  # one elementwise function, like every activation
     if isinstance(layer, LayerNorm):
         return 5 * _size(in_shape)  # mean, variance, normalise, scale, shift
     if isinstance(layer, BatchNorm):
@@ -64,7 +70,19 @@ def layer_flops(layer: Layer, in_shape: tuple[int, ...], out_shape: tuple[int, .
         return 0  # a lookup and a reshape move data but do no arithmetic
     if isinstance(layer, MaxPool2D):
         return _size(in_shape)
-    return _size(in_shape)  # ReLU, Dropout, GlobalMaxPool1D, GlobalAveragePooling2D
+    return _size(in_shape)  # ReLU, Dropout, GlobalMaxPool1D, GlobalAveragePooling2D, PositionEmbedding, MaskedMeanPooling
+
+
+def attention_flops(layer: MultiHeadSelfAttention, in_shape: tuple[int, ...]) -> int:
+    """Forward FLOPs of self-attention over one (L, E) sample: four projections, q k^T, the weighted sum, the softmax.
+
+    The padding mask is ignored: every engine computes the full L x L scores and masks them.
+    """
+    length, width = in_shape
+    hd = layer.heads * layer.head_dim
+    projections = 4 * 2 * length * width * hd
+    scores_and_sum = 2 * 2 * length * length * hd  # q k^T and weights v, over every head
+    return projections + scores_and_sum + layer.heads * length * length  # + the softmax, once per score
 
 
 def forward_flops(model: ModelSpec) -> int:

@@ -10,6 +10,7 @@ import numpy as np
 from tasks.spec import (
     GRU,
     LSTM,
+    PARAM_NAMES,
     BatchNorm,
     Conv1D,
     Conv2D,
@@ -18,6 +19,8 @@ from tasks.spec import (
     InitSpec,
     LayerNorm,
     ModelSpec,
+    MultiHeadSelfAttention,
+    PositionEmbedding,
     Weights,
     param_key,
     param_shapes,
@@ -116,6 +119,29 @@ def init_weights(model: ModelSpec, init: InitSpec, seed: int) -> Weights:
         elif isinstance(layer, LayerNorm):
             weights[key("gamma")] = np.ones(shapes[key("gamma")])
             weights[key("beta")] = np.zeros(shapes[key("beta")])
+        elif isinstance(layer, MultiHeadSelfAttention):
+            drawn = attention_init(rng, init, layer, shapes[key("query_kernel")][0])
+            weights |= {key(name): drawn[name] for name in PARAM_NAMES[MultiHeadSelfAttention] if name in drawn}  # param_shapes' order
+        elif isinstance(layer, PositionEmbedding):
+            s = init.embedding_scale  # the token table's rule: Keras' default uniform, as keras-io's position table
+            weights[key("embeddings")] = rng.uniform(-s, s, size=shapes[key("embeddings")])
+    return weights
+
+
+def attention_init(rng: np.random.Generator, init: InitSpec, layer: MultiHeadSelfAttention, width: int) -> dict[str, np.ndarray]:
+    """One attention layer's weights by short name: each projection drawn as the 2-D matrix it is, then split into heads.
+
+    The kernel rule sees the (E, H*D) matrix of q, k and v and the (H*D, E) output (fans E and H*D, the usual
+    transformer init), not Keras' 3-D fans of (E, H, D); biases by the bias rule (fan_in E, or H*D for the output).
+    Drawn in the order query, key, value, output: kernel then bias.
+    """
+    e, h, d = width, layer.heads, layer.head_dim
+    weights = {}
+    for name in ("query", "key", "value", "output"):
+        shape = (h * d, e) if name == "output" else (e, h * d)
+        weights[f"{name}_kernel"] = _kernel(rng, init, shape).reshape((h, d, e) if name == "output" else (e, h, d))
+        if layer.bias:
+            weights[f"{name}_bias"] = _bias(rng, init, (e,) if name == "output" else (h * d,), shape[0]).reshape((e,) if name == "output" else (h, d))
     return weights
 
 

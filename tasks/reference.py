@@ -20,6 +20,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from tasks.optimizers import EPS_STYLES, AdamState, OptimizerState, adam_step, sgd_step, step  # noqa: F401 - re-exported
 from tasks.reference_layers import NEW_LAYER_OPS
+from tasks.spec_attention import real_tokens, uses_padding_mask
 from tasks.spec import (
     LSTM,
     PARAM_NAMES,
@@ -260,7 +261,7 @@ LAYER_OPS: dict[type, tuple[ForwardFn, BackwardFn]] = {
     Dropout: (dropout_forward, dropout_backward),
     Embedding: (embedding_forward, embedding_backward),
     LSTM: (lstm_forward, lstm_backward),
-    **NEW_LAYER_OPS,  # GRU, Conv1D, GlobalMaxPool1D, AveragePooling2D, GlobalAveragePooling2D, LayerNorm
+    **NEW_LAYER_OPS,  # GRU, Conv1D, GlobalMaxPool1D, AveragePooling2D, GlobalAveragePooling2D, LayerNorm; the transformer's
 }
 
 
@@ -272,7 +273,8 @@ def _ops(layer: Layer) -> tuple[ForwardFn, BackwardFn]:
 
 
 def _layer_params(index: int, layer: Layer, weights: Weights) -> Params:
-    return {name: np.asarray(weights[param_key(index, layer, name)], dtype=np.float64) for name in PARAM_NAMES.get(type(layer), ())}
+    names = [name for name in PARAM_NAMES.get(type(layer), ()) if param_key(index, layer, name) in weights]  # bias=False: no biases
+    return {name: np.asarray(weights[param_key(index, layer, name)], dtype=np.float64) for name in names}
 
 
 def trainable_keys(model: ModelSpec) -> list[str]:
@@ -283,13 +285,15 @@ def trainable_keys(model: ModelSpec) -> list[str]:
 def _run(model: ModelSpec, weights: Weights, X: np.ndarray, training: bool) -> list[tuple[np.ndarray, Cache]]:
     """(output, cache) after every layer; each layer reads its `layer_inputs` (the previous one, in a chain)."""
     x = np.asarray(X, dtype=np.int64 if model.input_dtype == "int" else np.float64)
+    keep = real_tokens(x) if model.input_dtype == "int" else None  # the padding mask of the masked layers
     records: list[tuple[np.ndarray, Cache]] = []
     for i, (layer, sources) in enumerate(zip(model.layers, layer_inputs(model))):
         ins = [x if j < 0 else records[j][0] for j in sources]
         if isinstance(layer, Add):
             records.append((np.sum(ins, axis=0), None))  # the graph's join: dy reaches every input unchanged
             continue
-        records.append(_ops(layer)[0](layer, _layer_params(i, layer, weights), ins[0], training))
+        x_in = (ins[0], keep) if uses_padding_mask(layer) else ins[0]  # tasks/reference_attention.py: (values, keep)
+        records.append(_ops(layer)[0](layer, _layer_params(i, layer, weights), x_in, training))
     return records
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from tasks.reference_attention import ATTENTION_LAYER_OPS
 from tasks.spec_layers import GRU, AveragePooling2D, Conv1D, GlobalAveragePooling2D, GlobalMaxPool1D, LayerNorm
 
 Params = dict[str, np.ndarray]
@@ -180,4 +181,5 @@ NEW_LAYER_OPS = {
     AveragePooling2D: (average_pooling2d_forward, average_pooling2d_backward),
     GlobalAveragePooling2D: (global_average_pooling2d_forward, global_average_pooling2d_backward),
     LayerNorm: (layernorm_forward, layernorm_backward),
+    **ATTENTION_LAYER_OPS,  # MultiHeadSelfAttention, GELU, PositionEmbedding, MaskedMeanPooling (issue 23)
 }

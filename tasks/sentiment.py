@@ -37,6 +37,8 @@ from tasks.spec import (
     Tolerances,
     TrainSpec,
 )
+from tasks.spec_attention import MaskedMeanPooling, PositionEmbedding, encoder_block
+from tasks.spec_graph import Node, graph_model
 from tasks.text import encode_dataset, tokenize
 
 NUM_WORDS = 20000  # vocabulary incl. PAD and OOV: the Embedding's number of rows
@@ -92,6 +94,16 @@ SPEC = TaskSpec(
     tolerances=Tolerances(),
 )
 
+# a pre-LN transformer encoder (issue 23): token and learned position embeddings (width 64), two blocks of
+# 4 heads x 16 and an FFN of 128 with exact GELU, the mean over the real tokens, one logit; the padding (id 0)
+# is masked in attention and pooling; init and Adam as SPEC (attention kernels Glorot on their (64, 64) matrices)
+TRANSFORMER = graph_model((MAX_LEN,), (
+    Node("tokens", Embedding(NUM_WORDS, 64)), Node("positions", PositionEmbedding(MAX_LEN, 64)),
+    *encoder_block("block1", "positions", heads=4, head_dim=16, ffn=128, width=64),
+    *encoder_block("block2", "block1_add2", heads=4, head_dim=16, ffn=128, width=64),
+    Node("pool", MaskedMeanPooling()), Node("logit", Dense(1)),
+), input_dtype="int", loss="binary_cross_entropy")  # fmt: skip
+
 # --model NAME: the same data, init rules, optimizer and training, another network. The first is SPEC itself.
 VARIANTS = {
     "lstm": SPEC,
@@ -102,6 +114,8 @@ VARIANTS = {
     "cnn": replace(SPEC, title="IMDB sentiment text CNN 20000x128 -> conv5 128 -> global max -> 1",
                    model=replace(SPEC.model, layers=(Embedding(NUM_WORDS, 128), Conv1D(128, 5, padding=0), ReLU(),
                                                      GlobalMaxPool1D(), Dense(1)))),
+    "transformer": replace(SPEC, title="IMDB sentiment transformer 20000x64 + positions -> 2 pre-LN blocks 4x16, FFN 128 "
+                           "-> masked mean -> 1", model=TRANSFORMER),
 }  # fmt: skip
 
 

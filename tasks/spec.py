@@ -10,6 +10,8 @@ and mapped to each framework by `frameworks.layout`):
 * LSTM keeps kernel (in, 4u), recurrent_kernel (u, 4u) and one bias (4u,), gates i, f, c, o;
 * GRU, Conv1D, GlobalMaxPool1D, AveragePooling2D, GlobalAveragePooling2D, LayerNorm and Add: tasks/spec_layers.py
   states their conventions (GRU gates z, r, h, reset after, bias (2, 3u); Conv1D kernel (k, in, out));
+* MultiHeadSelfAttention (kernels (E, H, D), output (H, D, E)), GELU, PositionEmbedding and MaskedMeanPooling:
+  tasks/spec_attention.py;
 * a model is a sequence of layers, or a graph of them (ModelSpec.inputs; named nodes in tasks/spec_graph.py).
 """
 
@@ -21,6 +23,7 @@ from typing import Union
 import numpy as np
 
 from tasks.spec_layers import (  # noqa: F401 - re-exported: the spec vocabulary is one namespace (tasks/spec_io.py reads it)
+    GELU,
     GRU,
     NEW_PARAM_NAMES,
     Add,
@@ -29,6 +32,9 @@ from tasks.spec_layers import (  # noqa: F401 - re-exported: the spec vocabulary
     GlobalAveragePooling2D,
     GlobalMaxPool1D,
     LayerNorm,
+    MaskedMeanPooling,
+    MultiHeadSelfAttention,
+    PositionEmbedding,
     new_output_shape,
     new_param_shapes,
 )
@@ -108,7 +114,8 @@ class LSTM:
 
 
 Layer = Union[Dense, ReLU, Conv2D, MaxPool2D, BatchNorm, Flatten, Dropout, Embedding, LSTM,
-              GRU, Conv1D, GlobalMaxPool1D, AveragePooling2D, GlobalAveragePooling2D, LayerNorm, Add]
+              GRU, Conv1D, GlobalMaxPool1D, AveragePooling2D, GlobalAveragePooling2D, LayerNorm, Add,
+              MultiHeadSelfAttention, GELU, PositionEmbedding, MaskedMeanPooling]
 PARAM_NAMES: dict[type, tuple[str, ...]] = {
     Dense: ("kernel", "bias"),
     Conv2D: ("kernel", "bias"),

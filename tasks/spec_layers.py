@@ -11,11 +11,24 @@ Canonical weight layouts (Keras' own, as for the older layers):
   This is Keras' GRU(reset_after=True) and torch.nn.GRU (whose gate order is r, z, n).
 * Conv1D: kernel (k, in, out), sequences (N, L, C) (channels last).
 * LayerNorm: gamma, beta of shape (C,), normalising over the last axis.
+
+The transformer's layers (issue 23: MultiHeadSelfAttention, GELU, PositionEmbedding, MaskedMeanPooling) live in
+tasks/spec_attention.py with their layouts; this module re-exports them and chains their shapes below.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from tasks.spec_attention import (  # noqa: F401 - re-exported to tasks.spec
+    GELU,
+    ATTENTION_PARAM_NAMES,
+    MaskedMeanPooling,
+    MultiHeadSelfAttention,
+    PositionEmbedding,
+    attention_output_shape,
+    attention_param_shapes,
+)
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,7 @@ NEW_PARAM_NAMES: dict[type, tuple[str, ...]] = {
     GRU: ("kernel", "recurrent_kernel", "bias"),
     Conv1D: ("kernel", "bias"),
     LayerNorm: ("gamma", "beta"),
+    **ATTENTION_PARAM_NAMES,  # MultiHeadSelfAttention, PositionEmbedding
 }
 
 
@@ -84,7 +98,9 @@ def pooled_size(n: int, pool: int, stride: int, padding: int) -> int:
 
 
 def new_output_shape(layer: object, in_shape: tuple[int, ...]) -> tuple[int, ...] | None:
-    """Shape of one sample after one of the layers above, or None for any other layer."""
+    """Shape of one sample after one of the layers above (or of tasks/spec_attention.py), or None for any other layer."""
+    if attention_output_shape(layer, in_shape) is not None:
+        return attention_output_shape(layer, in_shape)
     if isinstance(layer, GRU):
         return (layer.units,)
     if isinstance(layer, Conv1D):
@@ -104,7 +120,9 @@ def new_output_shape(layer: object, in_shape: tuple[int, ...]) -> tuple[int, ...
 
 
 def new_param_shapes(layer: object, in_shape: tuple[int, ...]) -> list[tuple[int, ...]] | None:
-    """Shapes of the weights of one of the layers above, in NEW_PARAM_NAMES order; None for any other layer."""
+    """Shapes of the weights of one of the layers above (or of tasks/spec_attention.py), in NEW_PARAM_NAMES order; None for any other layer."""
+    if attention_param_shapes(layer, in_shape) is not None:
+        return attention_param_shapes(layer, in_shape)
     if isinstance(layer, GRU):
         u = layer.units
         return [(in_shape[-1], 3 * u), (u, 3 * u), (2, 3 * u)]

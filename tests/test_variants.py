@@ -15,7 +15,7 @@ from workbench.run.driver import RunRequest, resolve_spec
 
 def test_sentiment_registers_lstm_gru_cnn_with_its_own_spec_first():
     task = registry.get("sentiment")
-    assert task.variant_names() == ["lstm", "gru", "cnn"]
+    assert task.variant_names() == ["lstm", "gru", "cnn", "transformer"]
     assert task.variant(None) is task.spec and task.variant("lstm") is task.spec  # default runs are unchanged
     assert isinstance(task.variant("gru").model.layers[1], GRU)
     assert [type(layer) for layer in task.variant("cnn").model.layers[1:4]] == [Conv1D, ReLU, GlobalMaxPool1D]
@@ -39,8 +39,8 @@ def test_a_task_without_variants_has_only_its_default():
 
 
 def test_unknown_variant_lists_the_valid_ones():
-    with pytest.raises(registry.UnknownVariantError, match="choose one of lstm, gru, cnn"):
-        registry.get("sentiment").variant("transformer")
+    with pytest.raises(registry.UnknownVariantError, match="choose one of lstm, gru, cnn, transformer"):
+        registry.get("sentiment").variant("bert")
 
 
 @pytest.mark.parametrize("task, name", [("sentiment", "gru"), ("sentiment", "cnn"), ("cifar10", "resnet")])
