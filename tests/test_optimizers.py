@@ -22,7 +22,8 @@ from frameworks import sklearn as sklearn_adapter
 from frameworks.base import FRAMEWORKS, missing_packages
 from tasks import optimizers as opts
 from tasks import reference
-from tasks.spec import Dense, ModelSpec, OptimizerSpec, ReLU, with_overrides
+from tasks.overrides import with_overrides
+from tasks.spec import Dense, ModelSpec, OptimizerSpec, ReLU
 from workbench.check import equivalence as eq
 from workbench.check.measure import DROP, SGD_LR
 

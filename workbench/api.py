@@ -1,47 +1,67 @@
-"""The workbench as Python calls, for notebooks: the same flags as compare.py, results as objects.
+"""The workbench as Python calls, for notebooks, tests and compare.py: keyword options in, typed results out.
 
     from workbench import api
-    comparison = api.compare("--task", "digits", "--epochs", "2")
-    print(comparison.table())            # the tables compare.py prints
-    comparison.plot("curves.png")        # the learning curves of --plot
-    print(api.explain("--task", "digits"))   # --explain
-    print(api.check("--task", "digits").text)  # --check
+    comparison = api.compare(task="digits", frameworks=("pytorch", "sklearn"), epochs=2)
+    print(comparison.table())                      # the tables compare.py prints
+    comparison.plot("curves.png")                  # the learning curves of --plot
+    print(api.explain(task="digits"))              # --explain
+    print(api.check(task="digits").text)           # --check
+    api.verify("exports/")                         # --verify-export: the rows with their reload checks
 
-Each call parses its flags with compare.py's own parser and runs the plan compare.py would make (every
-row in its own child process), so a notebook and the command line can never disagree. Nothing is
-saved unless --output is given. A bad flag raises compare.UsageError, and --device cuda where a framework sees no GPU
-workbench.run.devices.DeviceError; with strict=True (the default) a row that is not ok raises RowsFailed, and a FAIL
-of --check (or a framework whose check ended in an error) raises CheckFailed.
+The keywords are the fields of workbench.options.Options (compare.py's flags, dashes as underscores); an
+Options can be passed whole instead. Every row runs in its own child process, as on the command line. Nothing
+is saved unless `output` is given. A bad option raises workbench.errors.UsageError (a DeviceError for
+device="cuda" where a framework sees no GPU); with strict=True (the default) a row that is not ok raises RowsFailed,
+and a FAIL of check() (or a framework whose check ended in an error) raises CheckFailed.
 """
 
 from __future__ import annotations
 
-import argparse
-from dataclasses import dataclass, field
+import sys
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from tabulate import tabulate
 
-class RowsFailed(RuntimeError):
-    """A row of the comparison is not ok (skipped, error, diverged, timeout, crashed)."""
+from frameworks.base import framework_names, missing_packages
+from tasks import registry
+from tasks.spec import TaskSpec
+from workbench.check.report import check_task
+from workbench.deploy.table import export_failed, export_table
+from workbench.deploy.verify import row_folders, verify_folder
+from workbench.deploy.weights_file import load_weights
+from workbench.errors import CheckFailed, RowsFailed, UsageError
+from workbench.options import Options
+from workbench.plan import check_options, make_plan, resolve_device, task_spec
+from workbench.report.markdown import write_report
+from workbench.report.plots import plot_learning_curves
+from workbench.report.tables import notes, render
+from workbench.run.devices import ask_devices
+from workbench.run.execute import run_plan
+from workbench.run.meta import RunMeta
+from workbench.run.result import RunResult
+from workbench.teach.explain import Section, explain_text
+
+__all__ = ["CheckFailed", "CheckReport", "Comparison", "Options", "RowsFailed", "UsageError", "available", "check",
+           "compare", "explain", "options_from", "verify"]  # fmt: skip
 
 
-class CheckFailed(RuntimeError):
-    """A --check comparison is FAIL."""
-
-
-def _args(flags: tuple[str, ...]) -> argparse.Namespace:
-    """compare.py's parse and validation of the flags (raises compare.UsageError on a bad one)."""
-    import compare
-
-    return compare.parse_args(list(flags))
+def options_from(options: Options | None, values: dict) -> Options:
+    """`options` (or the defaults) with these Options fields replaced, checked; an unknown name is a UsageError."""
+    unknown = sorted(set(values) - {f.name for f in fields(Options)})
+    if unknown:
+        raise UsageError(f"unknown option {unknown[0]!r}: the options are Options' fields ({', '.join(f.name for f in fields(Options))})")
+    if isinstance(values.get("frameworks"), str):  # "pytorch,keras" as on the command line
+        values = {**values, "frameworks": tuple(values["frameworks"].split(","))}
+    return check_options(replace(options or Options(), **values))
 
 
 @dataclass
 class Comparison:
-    """The finished rows of one run, with the header facts (meta) and the spec's title."""
+    """The finished rows of one run, with the header facts and the spec's title."""
 
-    meta: dict
-    results: list  # workbench.run.result.RunResult, in plan order
+    meta: RunMeta
+    results: list[RunResult]  # in plan order
     title: str = ""
     notes: list[str] = field(default_factory=list)  # one line per row that is not ok or carries a message
 
@@ -52,50 +72,42 @@ class Comparison:
 
     def table(self, fmt: str = "simple") -> str:
         """The tables compare.py prints: header, side by side, timings, epochs, notes (fmt: a tabulate format, csv, json)."""
-        from workbench.report.tables import render
-
         return render(self.meta, self.results, fmt)
 
     def plot(self, path: str | Path) -> Path:
         """Write the learning curves (training loss and test accuracy per epoch) to a PNG; returns its path."""
-        from workbench.report.plots import plot_learning_curves
-
         return plot_learning_curves(self.results, Path(path), self.title)
 
     def accuracy(self) -> dict[str, float]:
-        """'framework / model' -> final test accuracy (0-1) of every finished row."""
+        """'framework / model label' -> final test accuracy (0-1) of every finished row."""
         return {f"{r.framework} / {r.model}": r.test_acc for r in self.results if r.status == "ok"}
 
 
-def compare(*flags: str, strict: bool = True) -> Comparison:
-    """Run the rows `compare.py FLAGS` would run and return them (a bad flag raises compare.UsageError)."""
-    import compare as cli
-    from workbench.report.tables import notes
-    from workbench.run.runner import run_plan
+def spec_title(spec: TaskSpec) -> str:
+    """'name: title', the title of plots and reports."""
+    return f"{spec.name}: {spec.title}"
 
-    args = _args(flags)
-    if args.explain or args.check or args.list or args.verify_export or args.resume:
-        raise cli.UsageError("api.compare runs rows: use api.explain / api.check, or compare.py for the others")
-    args.quiet = True  # no progress bars in a notebook's output
-    plan = cli.make_plan(args, cli.resolve_device(args))  # one device for every row, as compare.py (DeviceError if none)
+
+def compare(options: Options | None = None, /, *, strict: bool = True, **values: object) -> Comparison:
+    """Run the rows of these options (keywords: Options fields, e.g. task="digits", epochs=1) and return them."""
+    options = options_from(options, values)
+    if options.explain or options.check or options.list or options.verify_export or options.resume:
+        raise UsageError("api.compare runs rows: use api.explain, api.check or api.verify, or compare.py for --list and --resume")
+    plan = make_plan(options, resolve_device(options))  # one device for every row (DeviceError if none)
     results = run_plan(plan)
-    spec = cli.task_spec(args)
-    comparison = Comparison(plan.meta, results, f"{spec.name}: {spec.title}", notes(results))
+    comparison = Comparison(plan.meta, results, spec_title(task_spec(options)), notes(results))
     if strict and not comparison.ok:
         raise RowsFailed("; ".join(comparison.notes) or "no row ran")
     return comparison
 
 
-def explain(*flags: str) -> str:
-    """The text of `compare.py FLAGS --explain`: each adapter's code, the summaries, the differing defaults."""
-    import compare as cli
-    from workbench.teach.explain import explain_text
-
-    args = _args(flags)
-    return explain_text(cli.task_spec(args), args.framework_list)[0]
+def explain(options: Options | None = None, /, **values: object) -> str:
+    """The text of --explain: each adapter's code, the model summaries, the differing defaults."""
+    options = options_from(options, values)
+    return explain_text(task_spec(options), list(options.frameworks))[0]
 
 
-@dataclass
+@dataclass(frozen=True)
 class CheckReport:
     """The --check tables and whether any comparison is FAIL."""
 
@@ -103,14 +115,64 @@ class CheckReport:
     failed: bool
 
 
-def check(*flags: str, strict: bool = True) -> CheckReport:
-    """The tables of `compare.py FLAGS --check` (forward, gradients, trajectories against the NumPy reference)."""
-    import compare as cli
-    from workbench.check.report import check_task
-
-    args = _args(flags)
-    device = cli.resolve_device(args).device  # as compare.py --check: one device (DeviceError for a --device cuda with none)
-    text, failed = check_task(args.task, args.framework_list, args.data_dir, cli.task_spec(args), device, args.precision)
+def check(options: Options | None = None, /, *, strict: bool = True, **values: object) -> CheckReport:
+    """The tables of --check (forward, gradients, trajectories against the NumPy reference) on the options' device."""
+    options = options_from(options, values)
+    device = resolve_device(options).device  # DeviceError for device="cuda" where a framework sees none
+    text, failed = check_task(options.task, list(options.frameworks), options.data_dir, task_spec(options), device,
+                              options.precision)  # fmt: skip
     if strict and failed:
         raise CheckFailed(f"a --check comparison is FAIL:\n{text}")
     return CheckReport(text, failed)
+
+
+def check_import_weights(options: Options) -> None:
+    """Read --import-weights once, before any row (WeightsFileError, a data error, if every row would refuse it)."""
+    spec = task_spec(options)
+    load_weights(Path(options.import_weights), spec.model, spec.name)
+
+
+def verify(directory: str | Path) -> list[RunResult]:
+    """--verify-export: every row folder under `directory` checked again (ArtifactError for a changed file)."""
+    results = []
+    for folder in row_folders(Path(directory)):
+        manifest, records = verify_folder(folder)
+        results.append(RunResult(task=manifest["task"], framework=manifest["framework"], model=manifest["model"], exports=records))
+    return results
+
+
+def verify_table(results: list[RunResult], fmt: str = "simple") -> tuple[str, bool]:
+    """The export table of verified rows, and whether an artifact failed its check."""
+    return export_table(results, fmt), export_failed(results)
+
+
+def write_outputs(options: Options, comparison: Comparison, check_text: str | None = None) -> tuple[Path | None, list[Path]]:
+    """--plot and --report: the learning curves' file (or None) and the report's files (with the --check tables)."""
+    plot, written = None, []
+    if options.plot:
+        plot = comparison.plot(options.plot)
+    if options.report:
+        extra: list[Section] = [("Numerical equivalence (--check)", f"```\n{check_text}```")] if check_text else []
+        written = write_report(Path(options.report), comparison.meta, comparison.results, task_spec(options),
+                               list(options.frameworks), extra)  # fmt: skip
+    return plot, written
+
+
+def available() -> str:
+    """--list: tasks and frameworks, with availability and the devices each sees (asked in a child process each)."""
+    tasks = [[n, registry.get(n).spec.title, ", ".join(registry.get(n).variant_names())] for n in registry.names()]
+    names = framework_names()
+    missing = {name: missing_packages(name) for name in names}
+    seen = ask_devices([name for name in names if not missing[name]])
+    rows = []
+    for name in names:
+        status = "available" if not missing[name] else f"not installed: {', '.join(missing[name])}"
+        answer = seen.get(name, "-")
+        rows.append([name, status, answer if isinstance(answer, str) else ", ".join(answer)])
+    return (tabulate(tasks, headers=["task", "title", "--model (default first)"]) + "\n\n"
+            + tabulate(rows, headers=["framework", "status", "devices"]) + "\n")  # fmt: skip
+
+
+def progress_wanted(options: Options) -> bool:
+    """Progress bars: on a terminal, unless quiet."""
+    return sys.stderr.isatty() and not options.quiet

@@ -51,7 +51,9 @@ from tasks.init import init_weights
 from tasks.spec import GRU, LSTM, BaselineSpec, Conv1D, Conv2D, Dense, Dropout, MaxPool2D, OptimizerSpec, TaskSpec, Weights, count_params
 from tasks.spec_io import spec_to_json
 from workbench.check.measure import ADAPTIVE, NOISE_FLOOR, SHOWN_STEPS, difference
-from workbench.run.ask import AskError, ask
+from workbench.check.measure import answer as measure_answer
+from workbench.process.adapters import row_device
+from workbench.process.ask import AskError, ask
 
 REFERENCE = "reference"
 FRAMEWORKS = DEFAULT_FRAMEWORKS
@@ -257,10 +259,10 @@ def measure_all(spec: TaskSpec, weights: Weights, X: np.ndarray, y: np.ndarray, 
             return f"not installed: {', '.join(missing)}"
         request = {"spec": spec_to_json(spec), "dtypes": list(config.dtypes), "steps": config.steps,
                    "threads": config.threads, "model": CHECK_MLP if engine(name).baselines else SPEC_MODEL,
-                   "device": "cpu" if engine(name).cpu_only else config.device,
+                   "device": row_device(name, config.device),
                    "optimizers": [asdict(o) for o in config.optimizers]}  # fmt: skip
         try:
-            facts, out = ask("measure", name, request, arrays, threads=config.threads)
+            facts, out = ask(measure_answer, name, request, arrays, threads=config.threads)
         except AskError as exc:
             return exc
         return facts["unsupported"] or Measured(facts, out)

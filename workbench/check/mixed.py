@@ -8,7 +8,7 @@ Two comparisons per framework, with their own tolerances (MIXED_TOLERANCES), bot
 * one step: every weight after one plain SGD step (lr measure.SGD_LR) on the same batch, against the reference step.
 
 A framework that cannot run the precision on the device (its PRECISIONS) is listed with its reason. The frameworks
-run in their own child processes (`python -m workbench.run.ask mixed ...`), as the other checks do.
+run in their own child processes (`answer`, through workbench/process/ask.py), as the other checks do.
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ from frameworks.base import SPEC_MODEL, RunSettings, engine, missing_packages
 from tasks import reference
 from tasks.spec import OptimizerSpec, TaskSpec, Weights
 from tasks.spec_io import spec_from_json, spec_to_json
+from workbench.check.equivalence import CHECK_MLP, log_probabilities
 from workbench.check.measure import SGD_LR
-from workbench.run.ask import AskError, ask
+from workbench.process.adapters import precision_unsupported, row_device
+from workbench.process.ask import AskError, ask
 
 # precision -> (forward log-probabilities, weights after one SGD step): max relative difference allowed.
 # Measured on the 2-core CPU development machine, digits (8 samples, the check's weights): bf16 forward 8.1e-4 (torch
@@ -45,8 +47,6 @@ def _rel(left: np.ndarray, right: np.ndarray) -> float:
 
 def answer(module: ModuleType, request: dict, arrays: dict[str, np.ndarray]) -> tuple[dict, dict[str, np.ndarray]]:
     """In the framework's child: its log-probability inputs (logits) and its weights after one step, in `precision`."""
-    from workbench.run.driver import precision_unsupported
-
     spec = spec_from_json(request["spec"])
     settings = RunSettings(device=request["device"], threads=request["threads"], dtype="float32",
                            precision=request["precision"], seed=spec.train.seed, progress=False)  # fmt: skip
@@ -67,8 +67,6 @@ def answer(module: ModuleType, request: dict, arrays: dict[str, np.ndarray]) -> 
 def mixed_rows(spec: TaskSpec, precision: str, frameworks: list[str], X: np.ndarray, y: np.ndarray, weights: Weights,
                device: str = "cpu", threads: int = 1) -> list[list]:  # fmt: skip
     """[framework, comparison, max rel, tol, status or reason] for every selected framework with a network."""
-    from workbench.check.equivalence import log_probabilities
-
     forward_tol, step_tol = MIXED_TOLERANCES[precision]
     sgd = replace(spec, optimizer=OptimizerSpec(name="sgd", lr=SGD_LR))
     want_log_p = log_probabilities(reference.forward(spec.model, weights, X), spec.model.loss)
@@ -80,10 +78,10 @@ def mixed_rows(spec: TaskSpec, precision: str, frameworks: list[str], X: np.ndar
             rows.append([name, "-", "-", "-", f"skipped: not installed: {', '.join(missing_packages(name))}"])
             continue
         request = {"spec": spec_to_json(sgd), "precision": precision, "threads": threads,
-                   "device": "cpu" if engine(name).cpu_only else device,
-                   "model": "MLPClassifier" if engine(name).baselines else SPEC_MODEL}  # fmt: skip
+                   "device": row_device(name, device),
+                   "model": CHECK_MLP if engine(name).baselines else SPEC_MODEL}  # fmt: skip
         try:
-            facts, out = ask("mixed", name, request, arrays, threads=threads)
+            facts, out = ask(answer, name, request, arrays, threads=threads)
         except AskError as exc:
             rows.append([name, "-", "-", "-", f"ERROR ({exc.kind}): {str(exc).split(': ', 1)[-1]}"])
             continue

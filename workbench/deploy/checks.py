@@ -13,11 +13,10 @@ import numpy as np
 
 from tasks.pipeline import batch_slices
 from workbench.check.measure import difference
-from workbench.run.driver import latency_ms
+from workbench.process.timing import LATENCY_CALLS, latency_ms
 
 CHECK_SAMPLES = 1000  # test samples whose logits the reloaded artifact must reproduce
 ATOL, RTOL = 1e-5, 1e-5  # float32: a few units in the last place of logits of size ~1-10
-LATENCY_CALLS = 100  # batch-1 calls timed, after 5 warm-up calls (as for the training rows)
 EVAL_BATCH = 1024  # samples per call when predicting the test set
 
 

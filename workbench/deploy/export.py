@@ -25,6 +25,7 @@ from workbench.deploy.manifest import CHECK_FILE, write_manifest
 from workbench.deploy.reload import WEIGHTS
 from workbench.deploy.verify import reload_checks
 from workbench.deploy.weights_file import save_weights
+from workbench.process.lines import one_line
 from workbench.run.result import ArtifactRecord
 
 WEIGHTS_ROUTE = "np.savez (canonical layout, sha256 in __meta__)"
@@ -52,8 +53,6 @@ def _size(path: Path) -> int:
 
 def _write(folder: Path, artifact: str, write) -> ArtifactRecord:  # noqa: ANN001 - write(path) -> route
     """Time one export; an exception becomes `export failed: <reason>` and leaves no partial file."""
-    from workbench.run.child import one_line
-
     path = folder / artifact
     start = time.perf_counter()
     try:

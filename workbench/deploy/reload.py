@@ -1,4 +1,4 @@
-"""Runs in a fresh process (`workbench.run.ask` question "deploy"): read each artifact back and check it.
+"""Runs in a fresh process (`answer`, asked through workbench/process/ask.py): read each artifact back and check it.
 
 Each artifact is read with its framework's own loader (the adapter's `load`), except weights.npz,
 which is read by `weights_file` and set into a newly built network. Nothing here trained the model:
@@ -18,6 +18,7 @@ from tasks.spec import TaskSpec
 from tasks.spec_io import spec_from_json
 from workbench.deploy.checks import judge, predict_all, timings
 from workbench.deploy.weights_file import load_weights
+from workbench.process.lines import one_line
 
 WEIGHTS = "weights.npz"  # written by the workbench for every network row, in the canonical layout
 
@@ -33,8 +34,6 @@ def predictor(module: ModuleType, artifact: str, path: Path, spec: TaskSpec, set
 
 def answer(module: ModuleType, request: dict, arrays: dict[str, np.ndarray]) -> tuple[dict, dict[str, np.ndarray]]:
     """{"checks": {artifact: judged diff and timings, or a "reload failed" status}} for every artifact asked."""
-    from workbench.run.child import one_line
-
     spec = spec_from_json(request["spec"])
     settings = RunSettings(device="cpu", threads=request["threads"], dtype=request["dtype"], progress=False)
     module.configure(settings)

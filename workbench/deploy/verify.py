@@ -13,7 +13,8 @@ import numpy as np
 
 from workbench.deploy.checks import LATENCY_CALLS
 from workbench.deploy.manifest import CHECK_FILE, MANIFEST, ArtifactError, read_manifest
-from workbench.run.ask import AskError, ask
+from workbench.deploy.reload import answer as reload_answer
+from workbench.process.ask import AskError, ask
 from workbench.run.result import ArtifactRecord
 
 ASK_TIMEOUT_S = 1800  # reading back and timing every artifact of one row (LSTM test sets in ONNX Runtime are slow)
@@ -29,7 +30,7 @@ def reload_checks(framework: str, folder: Path, records: list[ArtifactRecord], r
         arrays = {"X_check": check["X"], "logits": check["logits"], "X_test": X_test}
     question = {**request, "folder": str(folder), "artifacts": written, "latency_calls": latency_calls}
     try:
-        answer, _ = ask("deploy", framework, question, arrays, threads=request["threads"], timeout=ASK_TIMEOUT_S)
+        answer, _ = ask(reload_answer, framework, question, arrays, threads=request["threads"], timeout=ASK_TIMEOUT_S)
     except AskError as exc:  # the fresh process itself failed: every artifact it should have read says so
         return [replace(r, status=f"reload failed: {exc}") if r.status == "ok" else r for r in records]
     checks = answer["checks"]

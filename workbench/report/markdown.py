@@ -18,7 +18,8 @@ from typing import Sequence
 from tasks.spec import TaskSpec
 from workbench.teach.explain import Section, explain_sections
 from workbench.report.plots import plot_learning_curves
-from workbench.report.tables import header_lines, render
+from workbench.report.tables import as_meta, header_lines, render
+from workbench.run.meta import RunMeta
 from workbench.run.result import RunResult, atomic_write_text, save_results
 
 REPORT_NAME = "report.md"
@@ -26,18 +27,18 @@ PLOT_NAME = "learning_curves.png"
 RESULTS_NAME = "results.json"
 
 
-def environment_section(meta: dict, results: list[RunResult]) -> str:
+def environment_section(meta: RunMeta | dict, results: list[RunResult]) -> str:
     """Versions, device, threads and the machine, as a bullet list."""
     lines = header_lines(meta, results)[1:]  # the first line (task, title) is the report's title
     lines += [
         f"python {platform.python_version()} | {platform.platform()} | {os.cpu_count()} logical CPUs",
-        f"command: python compare.py {' '.join(meta.get('argv', []))}".rstrip(),
+        f"command: python compare.py {' '.join(as_meta(meta).argv)}".rstrip(),
         f"written: {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}",
     ]
     return "\n".join(f"- {line}" for line in lines)
 
 
-def results_section(meta: dict, results: list[RunResult]) -> str:
+def results_section(meta: RunMeta | dict, results: list[RunResult]) -> str:
     """workbench.report.tables's tables in GitHub format; its plain-text titles and notes made Markdown."""
     tables = render(meta, results, "github").split("\n\n")[1:]  # the first block is the header (see environment)
     parts = []
@@ -59,7 +60,7 @@ def plot_section(directory: Path, results: list[RunResult], title: str) -> str:
     return f"![Learning curves: training loss and test accuracy per epoch]({PLOT_NAME})"
 
 
-def build_markdown(meta: dict, results: list[RunResult], spec: TaskSpec, frameworks: list[str],
+def build_markdown(meta: RunMeta | dict, results: list[RunResult], spec: TaskSpec, frameworks: list[str],
                    extra_sections: Sequence[Section], plot_markdown: str) -> str:  # fmt: skip
     """The whole report as Markdown (pure except for reading the adapters' source)."""
     sections: list[Section] = [
@@ -81,7 +82,7 @@ def _anchor(title: str) -> str:
     return kept.replace(" ", "-")
 
 
-def write_report(directory: Path, meta: dict, results: list[RunResult], spec: TaskSpec, frameworks: list[str],
+def write_report(directory: Path, meta: RunMeta | dict, results: list[RunResult], spec: TaskSpec, frameworks: list[str],
                  extra_sections: Sequence[Section] = ()) -> list[Path]:  # fmt: skip
     """Write the report folder and return the files written.
 
@@ -94,7 +95,7 @@ def write_report(directory: Path, meta: dict, results: list[RunResult], spec: Ta
     plot_markdown = plot_section(directory, results, title)
     text = build_markdown(meta, results, spec, frameworks, extra_sections, plot_markdown)
     atomic_write_text(directory / REPORT_NAME, text)
-    save_results(directory / RESULTS_NAME, meta, results)
+    save_results(directory / RESULTS_NAME, as_meta(meta), results)
     written = [directory / REPORT_NAME, directory / RESULTS_NAME]
     if (directory / PLOT_NAME).exists() and PLOT_NAME in plot_markdown:
         written.append(directory / PLOT_NAME)

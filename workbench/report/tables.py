@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import statistics
 from dataclasses import asdict, fields
 
@@ -13,7 +12,8 @@ from tabulate import tabulate, tabulate_formats
 
 from workbench.deploy.table import export_table
 from workbench.report.statistics import ConfigStats, Spread, summarize
-from workbench.run.result import RunResult, config_key
+from workbench.run.meta import RunMeta
+from workbench.run.result import RunResult, config_key, finite_or_null
 
 EXTRA_FORMATS = ("csv", "json")
 FORMATS = tuple(tabulate_formats) + EXTRA_FORMATS
@@ -88,24 +88,41 @@ GPU_TIMING = ("timings on a GPU are read after the device has finished: every ep
               "every prediction by copying the logits to the host")  # fmt: skip
 
 
-def header_lines(meta: dict, results: list[RunResult]) -> list[str]:
+def as_meta(meta: RunMeta | dict) -> RunMeta:
+    """A run's header facts, typed (a dict is a saved "meta", possibly from an older version)."""
+    return meta if isinstance(meta, RunMeta) else RunMeta.from_dict(meta)
+
+
+def determinism_line(meta: RunMeta, ran: list[RunResult]) -> str:
+    """What each framework's adapter set for determinism on its rows' device (files from before: the saved line)."""
+    settings = {}
+    for r in ran:
+        if r.determinism:
+            settings.setdefault(r.determinism, []).append(r.framework)
+    if not settings:
+        return meta.determinism
+    return "; ".join(f"{text} ({', '.join(dict.fromkeys(names))})" for text, names in settings.items())
+
+
+def header_lines(meta: RunMeta | dict, results: list[RunResult]) -> list[str]:
     """Task, device, threads, seed, dtype, optimizer and loss, dataset, versions and data warnings."""
+    meta = as_meta(meta)
     ran = [r for r in results if r.version]
-    devices = sorted({r.device for r in ran}) or [meta.get("device", "?")]
+    devices = sorted({r.device for r in ran}) or [meta.device]
     nodes = sorted({r.node for r in results if r.node})
     lines = [
-        f"framebench | task: {meta.get('task', '?')} | {meta.get('title', '')}",
-        f"device: {', '.join(devices)} | threads: {meta.get('threads', '?')} | seed: {meta.get('seed', '?')}"
-        f" | dtype: {meta.get('dtype', '?')}" + (f" | node: {nodes[0]}" if len(nodes) == 1 else ""),
+        f"framebench | task: {meta.task} | {meta.title}",
+        f"device: {', '.join(devices)} | threads: {meta.threads} | seed: {meta.seed}"
+        f" | dtype: {meta.dtype}" + (f" | node: {nodes[0]}" if len(nodes) == 1 else ""),
     ]
-    if meta.get("device_note"):  # how --device auto resolved, and which frameworks run on the CPU only
-        lines.append(f"device choice: {meta['device_note']}")
-    if "precision" in meta:  # runs saved before --precision existed have no such key
-        lines.append(f"precision: {PRECISION_WORDS.get(meta['precision'], meta['precision'])}")
-    if "optimizer" in meta:  # runs saved before --optimizer existed have no such key
-        lines.append(f"optimizer: {meta['optimizer']} | loss: {meta.get('loss', '?')}")
-    if meta.get("augment"):  # --augment: what every network row trained on
-        lines.append(f"augment: {meta['augment']}")
+    if meta.device_note:  # how --device auto resolved, and which frameworks run on the CPU only
+        lines.append(f"device choice: {meta.device_note}")
+    if meta.precision:  # runs saved before --precision existed have none
+        lines.append(f"precision: {PRECISION_WORDS.get(meta.precision, meta.precision)}")
+    if meta.optimizer:  # runs saved before --optimizer existed have none
+        lines.append(f"optimizer: {meta.optimizer} | loss: {meta.loss}")
+    if meta.augment:  # --augment: what every network row trained on
+        lines.append(f"augment: {meta.augment}")
     datasets = sorted({r.dataset for r in ran if r.dataset})
     lines += [f"dataset: {d}" for d in datasets]
     versions = {}
@@ -115,8 +132,9 @@ def header_lines(meta: dict, results: list[RunResult]) -> list[str]:
         lines.append("versions: " + " | ".join(f"{k} {v}" for k, v in versions.items()))
     if any(r.device.startswith("cuda") for r in ran):
         lines.append(GPU_TIMING)
-        if meta.get("determinism"):
-            lines.append(f"determinism: {meta['determinism']}")
+    determinism = determinism_line(meta, ran)
+    if determinism:
+        lines.append(f"determinism: {determinism}")
     warnings = sorted({w for r in ran for w in r.data_warnings})
     lines += [f"WARNING: {w}" for w in warnings]
     return lines
@@ -226,24 +244,13 @@ def summary_data(results: list[RunResult]) -> list[dict]:
     return [asdict(block) for block in summarize(results)]
 
 
-def _no_nan(value: object) -> object:
-    """A copy with every NaN or infinite float replaced by None: strict JSON."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _no_nan(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_no_nan(v) for v in value]
-    return value
-
-
-def render_json(meta: dict, results: list[RunResult]) -> str:
+def render_json(meta: RunMeta | dict, results: list[RunResult]) -> str:
     """meta, every result and the summary over seeds, as strict JSON."""
-    payload = {"meta": meta, "results": [asdict(r) for r in results], "summary": summary_data(results)}
-    return json.dumps(_no_nan(payload), indent=2, allow_nan=False)
+    payload = {"meta": as_meta(meta).to_dict(), "results": [asdict(r) for r in results], "summary": summary_data(results)}
+    return json.dumps(finite_or_null(payload), indent=2, allow_nan=False)
 
 
-def render(meta: dict, results: list[RunResult], fmt: str = "simple") -> str:
+def render(meta: RunMeta | dict, results: list[RunResult], fmt: str = "simple") -> str:
     """The whole report for a terminal or file: header, results, timings, per-epoch accuracy, notes."""
     if fmt == "json":
         return render_json(meta, results)

@@ -20,27 +20,10 @@ from pathlib import Path
 if __name__ == "__main__" and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
     signal.signal(signal.SIGINT, lambda signum, frame: sys.exit(130))
 
-from tasks.download import DataError  # noqa: E402
-from tasks.pipeline import SubsetError  # noqa: E402
-from workbench.run.driver import RunRequest, run_one  # noqa: E402
+from workbench.process.lines import error_kind, one_line  # noqa: E402
+from workbench.run.driver import run_one  # noqa: E402
+from workbench.run.request import RunRequest  # noqa: E402
 from workbench.run.result import RunResult, atomic_write_text  # noqa: E402
-
-
-def one_line(exc: BaseException) -> str:
-    """`Type: message` on one line, for the table."""
-    text = " ".join(str(exc).split()) or "(no message)"
-    return f"{type(exc).__name__}: {text}"
-
-
-def error_kind(exc: BaseException) -> str:
-    """The typed kind of a failure (workbench.run.result.ERROR_KINDS)."""
-    if isinstance(exc, DataError):
-        return "data"
-    if isinstance(exc, SubsetError):
-        return "usage"
-    if isinstance(exc, ImportError):
-        return "import"
-    return "adapter"
 
 
 def failed_row(request: RunRequest, status: str, message: str, kind: str = "") -> RunResult:
@@ -48,7 +31,7 @@ def failed_row(request: RunRequest, status: str, message: str, kind: str = "") -
     s = request.settings
     return RunResult(task=request.task, framework=request.framework, model=request.model, status=status,
                      message=message, error_kind=kind, threads=s.threads, dtype=s.dtype, tf32=s.tf32, precision=s.precision,
-                     seed=request.seed if request.seed is not None else s.seed)  # fmt: skip
+                     seed=s.seed)  # fmt: skip
 
 
 def execute(request: RunRequest) -> RunResult:

@@ -3,7 +3,7 @@
 `--device auto` resolves to cuda only if every selected framework (CPU-only engines aside: they have no
 GPU build and say so) sees a GPU; otherwise to cpu for all, and a header line names the frameworks that
 lacked one. `--device cuda` with a framework that sees none is a usage error (one line, exit 2).
-The parent imports no framework: `python -m workbench.run.ask devices FRAMEWORK DIR` answers.
+The parent imports no framework: `answer` runs in a child per framework (workbench/process/ask.py).
 """
 
 from __future__ import annotations
@@ -15,10 +15,13 @@ from types import ModuleType
 
 import numpy as np
 
+from workbench.errors import UsageError
+from workbench.process.ask import AskError, ask
+
 GPU_DEVICE_FILES = ("/dev/nvidia[0-9]*", "/dev/dxg")  # the driver's device nodes (Linux; WSL2): no GPU without one
 
 
-class DeviceError(Exception):
+class DeviceError(UsageError):
     """--device cuda cannot be honoured: the message is one line naming the frameworks without a GPU."""
 
 
@@ -42,11 +45,9 @@ def gpu_device_files() -> bool:
 
 def ask_devices(frameworks: list[str], threads: int = 1, timeout: float = 300) -> dict[str, list[str] | str]:
     """framework -> the devices it sees, or a one-line reason it could not be asked (one child each, in parallel)."""
-    from workbench.run.ask import AskError, ask
-
     def one(name: str) -> list[str] | str:
         try:
-            return list(ask("devices", name, {"device": "auto"}, threads=threads, timeout=timeout)[0]["devices"])
+            return list(ask(answer, name, {"device": "auto"}, threads=threads, timeout=timeout)[0]["devices"])
         except AskError as exc:
             return str(exc)
 

@@ -20,7 +20,7 @@ import statistics
 import sys
 import time
 import warnings
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -29,65 +29,20 @@ from tqdm import tqdm
 
 from frameworks.base import DEVICE_VAR, RunSettings, load_adapter_module, missing_packages
 from tasks import registry
-from tasks.augment import with_augment
 from tasks.flops import train_flops
 from tasks.init import init_weights
 from tasks.pipeline import Dataset, accuracy, epoch_order, mean_loss, subset
-from tasks.spec import TaskSpec, epoch_lr, with_overrides
+from tasks.spec import TaskSpec, epoch_lr
+from workbench.process.adapters import determinism, precision_unsupported
+from workbench.process.ask import load_function
+from workbench.process.lines import one_line
+from workbench.process.timing import DRY_RUN_LATENCY_CALLS, LATENCY_CALLS, latency_ms
 from workbench.run.augmentation import epoch_images
 from workbench.run.hardware import saved_peak
+from workbench.run.request import RunRequest
 from workbench.run.result import ArtifactRecord, EpochRecord, RunResult
 
-LATENCY_CALLS = 100  # batch-1 predictions timed for the latency figures
 DIVERGED_FACTOR = 5.0  # an epoch's training loss above this x ln(num_classes) is diverged (see the docstring)
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    """Everything a child process needs to run one row."""
-
-    task: str
-    framework: str
-    model: str
-    settings: RunSettings = field(default_factory=RunSettings)
-    epochs: int | None = None  # None: the spec's value
-    batch_size: int | None = None
-    lr: float | None = None
-    seed: int | None = None
-    subset: int | None = None  # first N training samples
-    data_dir: str | None = None
-    dry_run: bool = False  # one batch of training, one batch of test, one epoch
-    optimizer: str | None = None  # a preset of tasks.optimizers (None: the spec's optimizer)
-    weight_decay: float | None = None
-    loss: str | None = None  # None: the spec's loss
-    import_weights: str | None = None  # a weights.npz to start the spec network from, instead of the canonical init
-    export_dir: str | None = None  # write, and check in a fresh process, every artifact of the trained network here
-    augment: str | None = None  # --augment: "shared" (NumPy, from the seed) or "native" (each framework's own); None: off
-    variant: str | None = None  # a model variant the task registers (--model; None: the task's own model)
-
-    def to_dict(self) -> dict:
-        """JSON-ready form."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "RunRequest":
-        """Inverse of `to_dict`."""
-        return cls(**{**data, "settings": RunSettings(**data["settings"])})
-
-
-def resolve_spec(request: RunRequest) -> TaskSpec:
-    """The task's spec with the request's overrides (a dry run trains one epoch)."""
-    spec = with_overrides(
-        registry.get(request.task).variant(request.variant),
-        epochs=1 if request.dry_run else request.epochs,
-        batch_size=request.batch_size,
-        lr=request.lr,
-        seed=request.seed,
-        optimizer=request.optimizer,
-        weight_decay=request.weight_decay,
-        loss=request.loss,
-    )
-    return with_augment(spec, request.augment)
 
 
 def load_data(request: RunRequest, spec: TaskSpec) -> Dataset:
@@ -103,22 +58,9 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
-def latency_ms(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray, calls: int) -> tuple[float, float]:
-    """Median and 95th percentile of batch-1 prediction time, after 5 warm-up calls."""
-    sample = X[:1]
-    for _ in range(5):
-        predict(sample)
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        predict(sample)
-        times.append((time.perf_counter() - start) * 1e3)
-    return float(np.median(times)), float(np.percentile(times, 95))
-
-
 def run_one(request: RunRequest) -> RunResult:
     """Import, load, build, train, evaluate and time one row. Failures become statuses."""
-    spec = resolve_spec(request)
+    spec = request.task_spec()
     settings = request.settings
     result = RunResult(
         task=request.task,
@@ -145,6 +87,7 @@ def run_one(request: RunRequest) -> RunResult:
     kind = module.configure(settings)  # "cpu" or "cuda": the device it really runs on
     settings = replace(settings, device=kind)
     result.device = device_label(kind, module.devices() if hasattr(module, "devices") else [kind])  # a plugin may not say
+    result.determinism = determinism(module, kind)
     computed = module.DTYPES.get(settings.dtype)
     if computed is None:
         result.status, result.message = "skipped", f"{request.framework} does not compute in {settings.dtype}"
@@ -204,7 +147,7 @@ def run_one(request: RunRequest) -> RunResult:
     _efficiency(spec, result, settings.threads, network, settings.precision)
     if result.status == "ok":
         # a network's test loss is its spec loss; a baseline's, the cross-entropy of its scores
-        _evaluate(predict, data, result, calls=5 if request.dry_run else LATENCY_CALLS, loss_kind=spec.model.loss if network else None)
+        _evaluate(predict, data, result, calls=latency_calls(request), loss_kind=spec.model.loss if network else None)
         if not network and result.test_acc >= spec.target_accuracy:
             result.time_to_target_s = result.train_s
         if request.export_dir:
@@ -221,14 +164,6 @@ def device_label(kind: str, seen: list[str]) -> str:
     return next((d for d in seen if d.startswith(f"{kind}:")), kind)
 
 
-def precision_unsupported(module, kind: str, precision: str) -> str | None:  # noqa: ANN001
-    """Why the adapter cannot run `precision` on device `kind` (its PRECISIONS), or None. Without PRECISIONS: fp32 only."""
-    table = getattr(module, "PRECISIONS", {}).get(kind, {"fp32": None})
-    if precision not in table:
-        return f"{getattr(module, 'NAME', 'this adapter')} declares no {precision} support"
-    return table[precision]
-
-
 def eps_placement_note(module, spec: TaskSpec) -> str:  # noqa: ANN001 - an adapter module
     """The row's note where its framework cannot put the optimizer's eps where the spec does and trains with the placement
     it has (its EPS_STYLES), e.g. MLPClassifier's Adam on the uncorrected sqrt(v) for a spec that says corrected."""
@@ -239,25 +174,27 @@ def eps_placement_note(module, spec: TaskSpec) -> str:  # noqa: ANN001 - an adap
     return f"{opt.name} eps placement '{styles[0]}', not the spec's '{opt.eps_style}': the only one this framework runs"
 
 
-def _start_weights(request: RunRequest, spec: TaskSpec) -> dict[str, np.ndarray]:
-    """The canonical initial weights, or the checked contents of --import-weights."""
-    if request.import_weights:
-        from workbench.deploy.weights_file import load_weights
+def latency_calls(request: RunRequest) -> int:
+    """Batch-1 predictions timed for the row's latency figures (and its exports')."""
+    return DRY_RUN_LATENCY_CALLS if request.dry_run else LATENCY_CALLS
 
-        return load_weights(Path(request.import_weights), spec.model, spec.name)
+
+def _start_weights(request: RunRequest, spec: TaskSpec) -> dict[str, np.ndarray]:
+    """The canonical initial weights, or the checked contents of --import-weights (read by the planner's function)."""
+    if request.import_weights:
+        return load_function(request.load_weights)(Path(request.import_weights), spec.model, spec.name)
     return init_weights(spec.model, spec.init, spec.train.seed)
 
 
 def _exports(module, row, spec: TaskSpec, data: Dataset, request: RunRequest, settings: RunSettings, network: bool) -> list[ArtifactRecord]:  # noqa: ANN001
-    """--export: every artifact of a trained network and its reload check; any failure stays in its cell."""
-    from workbench.deploy.export import export_row
-    from workbench.run.child import one_line
-
+    """--export: every artifact of a trained network and its reload check (the planner's function); any failure stays
+    in its cell."""
     if not network:
         return [ArtifactRecord("-", status="skipped: a one-shot baseline has no spec weights to export")]
     try:
-        return export_row(module, row, spec, data, Path(request.export_dir), request.framework, settings.threads,
-                          settings.dtype, latency_calls=5 if request.dry_run else LATENCY_CALLS)  # fmt: skip
+        export = load_function(request.export)
+        return export(module, row, spec, data, Path(request.export_dir), request.framework, settings.threads,
+                      settings.dtype, latency_calls=latency_calls(request))  # fmt: skip
     except Exception as exc:  # noqa: BLE001 - e.g. the folder vanished: the trained row is kept
         return [ArtifactRecord("(export)", status=f"export failed: {one_line(exc)}")]
 

@@ -13,9 +13,10 @@ import sys
 import time
 from typing import Iterator
 
-from workbench.run.driver import RunRequest
-from workbench.run.result import RunResult
+from workbench.errors import UsageError
 from workbench.run.child import failed_row
+from workbench.run.request import RunRequest
+from workbench.run.result import RunResult
 from workbench.run.runner import RunPlan, finish_row, kept_row, run_in_child
 
 RAY_EXTRA = "pip install .[ray]"
@@ -24,7 +25,7 @@ PROBE_TIMEOUT_S = 60.0  # for the per-node core count probe
 POLL_S = 0.5  # ray.wait timeout, so Ctrl-C is seen at once
 
 
-class ExecutorError(Exception):
+class ExecutorError(UsageError):
     """Ray is missing, unreachable or cannot run the plan: one line, exit code 2."""
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import math
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+
+from workbench.run.meta import RunMeta
+from workbench.process.files import atomic_write_text, finite_or_null  # noqa: F401 - atomic_write_text: re-exported
 
 STATUSES = ("ok", "skipped", "error", "diverged", "timeout", "crashed")
 # What kind of failure an `error` row is, so the CLI can act on it without parsing messages:
@@ -57,7 +57,7 @@ class RunResult:
 
     task: str
     framework: str
-    model: str  # shown in the table: the adapter's label
+    model: str  # the model label, shown in the tables (glossary: workbench/options.py)
     status: str = "ok"  # one of STATUSES
     message: str = ""  # one line: why it is not ok, or a note
     error_kind: str = ""  # for status "error": one of ERROR_KINDS
@@ -96,9 +96,11 @@ class RunResult:
     target_accuracy: float | None = None
     time_to_target_s: float | None = None  # training time until test accuracy first reached the target
     history: list[EpochRecord] = field(default_factory=list)
-    model_id: str = ""  # the model the row was asked for ("spec" or a baseline name); --resume matches on it
+    model_id: str = ""  # the model the row was asked for ("spec" or a baseline's name); --resume matches on it
     compiled: bool = False  # the torch.compile / XLA variant row
     config: dict = field(default_factory=dict)  # the --sweep values of this row, e.g. {"lr": 0.003}; --resume matches on it
+    determinism: str = ""  # the determinism settings its adapter applied on the row's device (its DETERMINISM); "" in
+    #                        files saved before adapters declared them
     node: str = ""  # where the row ran: the host name (local executor) or Ray node "IP/node id"
     exports: list[ArtifactRecord] = field(default_factory=list)  # --export: every artifact and its reload check
 
@@ -122,36 +124,12 @@ def config_key(config: dict) -> tuple:
     return tuple(sorted(config.items()))
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder, then rename: never a half-written file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def finite_or_null(value: object) -> object:
-    """`value` with every NaN or infinite float replaced by None, in nested dicts and lists."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: finite_or_null(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [finite_or_null(v) for v in value]
-    return value
-
-
-def save_results(path: Path, meta: dict, results: list[RunResult]) -> None:
+def save_results(path: Path, meta: "dict | RunMeta", results: list[RunResult]) -> None:
     """Save the run's metadata and every result as strict JSON, atomically (NaN and inf become null).
 
     A diverged row keeps its status and its message, which names the value the loss became.
     """
-    payload = finite_or_null({"meta": meta, "results": [asdict(r) for r in results]})
+    payload = finite_or_null({"meta": meta if isinstance(meta, dict) else meta.to_dict(), "results": [asdict(r) for r in results]})
     atomic_write_text(Path(path), json.dumps(payload, indent=2, allow_nan=False))
 
 

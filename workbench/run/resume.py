@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from workbench.errors import UsageError
 from workbench.run.result import RunResult, load_results, row_key
 
 
-class ResumeError(ValueError):
+class ResumeError(UsageError):
     """FILE cannot be resumed: missing, unreadable or not a framebench results file (one line)."""
 
 

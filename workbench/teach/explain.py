@@ -3,7 +3,7 @@
 Three parts, rendered as Markdown (readable in a terminal, and reused by the report):
 (a) the adapters' real source, read with `inspect`; (b) each framework's model summary;
 (c) the framework defaults that differ for this task, and what the spec sets instead.
-Each framework answers in its own child process (workbench/run/ask.py): this process imports none.
+Each framework answers in its own child process (workbench/process/ask.py): this process imports none.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from tabulate import tabulate
 from frameworks.base import missing_packages
 from tasks.spec import TaskSpec
 from tasks.spec_io import spec_to_json
-from workbench.run.ask import AskError, ask
+from workbench.process.ask import AskError, ask
 from workbench.teach.defaults import table_rows
+from workbench.teach.facts import answer as teach_answer
 from workbench.teach.sources import ROLES, SourceBlock
 from workbench.teach.summary import summary_rows
 
@@ -31,7 +32,7 @@ def gather(spec: TaskSpec, frameworks: list[str]) -> tuple[dict[str, dict], list
         if missing:
             return f"{name}: skipped, not installed ({', '.join(missing)})"
         try:
-            return ask("teach", name, {"spec": spec_to_json(spec)})[0]
+            return ask(teach_answer, name, {"spec": spec_to_json(spec)})[0]
         except AskError as exc:  # installed, but its adapter failed: said as an error, not as "skipped"
             return f"ERROR ({exc.kind}) {exc}"
 

@@ -1,0 +1,119 @@
+"""Options: everything one comparison is asked to do, one field per compare.py flag, each with its default.
+
+compare.py parses its flags into an Options; a notebook or a test builds one with keywords
+(`Options(task="digits", frameworks=("pytorch",), epochs=1)`). The library (workbench/plan.py) checks and
+resolves it; nothing below reads argparse.
+
+Glossary (one name per meaning, in flags, JSON keys, table headers and code):
+    task        a problem the registry names (digits, mnist, cifar10, sentiment): data + a TaskSpec
+    variant     one of the networks a task registers, chosen with `--model NAME` (default: the task's own);
+                (`variant` in Options and in the results' meta; a row's request carries it resolved into its spec)
+    framework   one adapter in frameworks/ (pytorch, keras, keras-jax, jax, sklearn, ...): `--frameworks`;
+                also called an engine where the registry entry (frameworks.base.Engine) is meant
+    model       what one row trains: "spec" (the spec's network, of the chosen variant) or a baseline's name;
+                RunRequest.model, and `model_id` in a result (the key --resume matches on)
+    model label how a row's model is shown: RunResult.model, the tables' "model" column (e.g. "nn.Module + explicit
+                loop"); JSON key "model", kept so that old result files stay readable
+    mode        eager or compiled (--compile adds the compiled row): RunResult.compiled
+    row         one run: a sweep configuration x a seed x a framework x a model x a mode
+    spec        the TaskSpec a row trains, resolved once in plan() with every override and carried by its request
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from frameworks.base import DEFAULT_FRAMEWORKS
+
+
+@dataclass(frozen=True)
+class Options:
+    """One comparison's options: the fields are compare.py's flags (dashes as underscores)."""
+
+    task: str = "mnist"  # --task: the task to run (see --list)
+    variant: str | None = None  # --model: a variant the task registers (None: the task's own network)
+    frameworks: tuple[str, ...] = DEFAULT_FRAMEWORKS  # --frameworks: names in order, or ("all",) for every installed one
+    device: str = "auto"  # --device: auto, cpu or cuda, one for every row (CPU-only frameworks run on cpu)
+    epochs: int | None = None  # --epochs (None: the spec's); 0 evaluates --import-weights as they are
+    batch_size: int | None = None  # --batch-size (None: the spec's)
+    lr: float | None = None  # --lr (None: the spec's)
+    optimizer: str | None = None  # --optimizer: a preset of tasks/optimizers.py (None: the spec's)
+    weight_decay: float | None = None  # --weight-decay: decoupled for adamw, else L2 (None: the spec's)
+    loss: str | None = None  # --loss (None: the spec's)
+    augment: str | None = None  # --augment: "shared" or "native" (None: off)
+    seed: int | None = None  # --seed: the first seed (None: the spec's)
+    subset: int | None = None  # --subset: train on the first N training samples (None: all)
+    threads: int = os.cpu_count() or 1  # --threads: threads for every framework
+    dtype: str = "float32"  # --dtype: float32 or float64
+    data_dir: str | None = None  # --data-dir (None: $FRAMEBENCH_DATA, else the user cache)
+    format: str = "simple"  # --format: a tabulate format, csv or json
+    output: str | None = None  # --output: the results JSON (None: results/TASK-TIMESTAMP.json, nothing for a dry run)
+    resume: str | None = None  # --resume: a saved results file whose rows that are not ok run again
+    repeats: int = 1  # --repeats: runs per framework, seeds seed..seed+N-1
+    compile: bool = False  # --compile: add the compiled mode's rows
+    precision: str = "fp32"  # --precision: fp32, tf32, bf16 or fp16
+    tf32: bool = False  # --tf32: the same as precision "tf32" (old command lines)
+    timeout: float | None = None  # --timeout: seconds per row (None: none)
+    in_process: bool = False  # --in-process: rows in this process (debugging; no isolation)
+    sweep: tuple[str, ...] = ()  # --sweep: "KEY=V1,V2" texts, one per swept key
+    executor: str = "local"  # --executor: local or ray
+    ray_address: str | None = None  # --ray-address: HOST:PORT or "auto" (None: a local Ray instance)
+    dry_run: bool = False  # --dry-run: one batch per adapter, end to end
+    quiet: bool = False  # --quiet: no progress bars
+    list: bool = False  # --list: list tasks and frameworks and exit
+    explain: bool = False  # --explain: the adapters' code, summaries and differing defaults; no training
+    plot: str | None = None  # --plot: learning curves to this .png after the run
+    report: str | None = None  # --report: a Markdown report (and its plots) into this folder after the run
+    export: str | None = None  # --export: every network row's artifacts into this folder, each checked
+    import_weights: str | None = None  # --import-weights: start every network from this weights.npz
+    verify_export: str | None = None  # --verify-export: check an --export folder again and exit
+    check: bool = False  # --check: numerical equivalence tables against the NumPy reference
+    argv: tuple[str, ...] = ()  # the command line, saved with the results so --resume can read it back
+
+    @property
+    def effective_precision(self) -> str:
+        """--precision, with --tf32 meaning tf32."""
+        return "tf32" if self.tf32 else self.precision
+
+
+def _number(text: str, kind: type, what: str) -> int | float:
+    try:
+        return kind(text)
+    except ValueError:
+        raise ValueError(f"expected a {what}, got {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1, else ValueError naming the value."""
+    value = _number(text, int, "positive integer")
+    if value < 1:
+        raise ValueError(f"expected a positive integer, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An integer >= 0, else ValueError naming the value."""
+    value = _number(text, int, "non-negative integer")
+    if value < 0:
+        raise ValueError(f"expected a non-negative integer, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0, else ValueError naming the value."""
+    value = _number(text, float, "positive number")
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"expected a positive finite number, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """A finite number >= 0, else ValueError naming the value."""
+    value = _number(text, float, "non-negative number")
+    if not value >= 0 or value == float("inf"):
+        raise ValueError(f"expected a non-negative finite number, got {text}")
+    return value
+
+
+SWEEP_KEYS = {"lr": positive_float, "batch_size": positive_int, "epochs": positive_int}  # --sweep KEY -> value type

@@ -1,0 +1,285 @@
+"""Planning a comparison: check the Options, resolve the spec and the device once, and lay out every row.
+
+    options = check_options(Options(task="digits", frameworks=("pytorch",), epochs=1))
+    plan = make_plan(options, resolve_device(options))      # RunPlan: one RunRequest per row, each with its spec
+
+Every check raises UsageError (one line) before any row runs; compare.py and workbench.api share them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from frameworks.base import RunSettings, check_framework, engine, framework_names, missing_packages, model_names
+from tasks import registry
+from tasks.augment import AugmentError, describe as describe_augment, with_augment
+from tasks.optimizers import describe
+from tasks.overrides import with_overrides
+from tasks.reference import ONE_LOGIT_LOSSES
+from tasks.spec import TaskSpec
+from tasks.spec_io import spec_to_json
+from workbench.deploy.export import export_row, row_folder
+from workbench.deploy.weights_file import load_weights
+from workbench.errors import UsageError
+from workbench.options import SWEEP_KEYS, Options
+from workbench.process.adapters import row_device
+from workbench.process.ask import function_path
+from workbench.process.files import is_writable
+from workbench.report.tables import FORMATS, config_title
+from workbench.run.devices import Resolution, resolve_for
+from workbench.run.execute import EXECUTORS
+from workbench.run.meta import RunMeta
+from workbench.run.ray_executor import require_ray
+from workbench.run.request import RunRequest
+from workbench.run.result import RunResult
+from workbench.run.runner import RunPlan
+
+DTYPES = ("float32", "float64")  # --dtype values
+AUGMENT_MODES = ("shared", "native")  # --augment values
+
+
+def flag(name: str) -> str:
+    """An Options field as its compare.py flag: batch_size -> --batch-size."""
+    return "--" + name.replace("_", "-")
+
+
+def task_spec(options: Options) -> TaskSpec:
+    """The task's spec (its variant's) with the options' overrides: what --explain, --check and the header read."""
+    return with_overrides(registry.get(options.task).variant(options.variant), epochs=options.epochs,
+                          batch_size=options.batch_size, lr=options.lr, seed=options.seed, optimizer=options.optimizer,
+                          weight_decay=options.weight_decay, loss=options.loss)  # fmt: skip
+
+
+def row_spec(spec: TaskSpec, options: Options, config: dict, seed: int) -> TaskSpec:
+    """One row's spec: the options' spec with the row's sweep values and seed, its augmentation, one epoch if a dry run."""
+    epochs = 1 if options.dry_run else config.get("epochs")
+    row = with_overrides(spec, epochs=epochs, batch_size=config.get("batch_size"), lr=config.get("lr"), seed=seed)
+    return with_augment(row, options.augment)
+
+
+def sweep_grid(texts: tuple[str, ...]) -> dict[str, list]:
+    """("lr=1e-3,3e-3", "batch_size=64,128") -> {"lr": [0.001, 0.003], "batch_size": [64, 128]}."""
+    grid: dict[str, list] = {}
+    for text in texts:
+        key, sep, values = text.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key or not values.strip():
+            raise UsageError(f"--sweep {text!r}: expected KEY=V1,V2,... with KEY one of {', '.join(SWEEP_KEYS)}")
+        if key not in SWEEP_KEYS:
+            raise UsageError(f"--sweep {text}: unknown key {key!r} (valid: {', '.join(SWEEP_KEYS)})")
+        if key in grid:
+            raise UsageError(f"--sweep {key} is given twice: put all its values in one --sweep {key}=V1,V2")
+        parsed = []
+        for value in values.split(","):
+            try:
+                parsed.append(SWEEP_KEYS[key](value.strip()))
+            except ValueError as exc:
+                raise UsageError(f"--sweep {text}: {exc}") from None
+            if parsed[-1] in parsed[:-1]:
+                raise UsageError(f"--sweep {text}: the value {value.strip()} is repeated")
+        grid[key] = parsed
+    return grid
+
+
+def framework_list(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The frameworks by name: ("all",) is every installed framework, in registry order."""
+    if tuple(names) == ("all",):
+        return tuple(name for name in framework_names() if not missing_packages(name))
+    names = tuple(n.strip() for n in names if n.strip())
+    if not names:
+        raise UsageError("--frameworks is empty")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise UsageError(f"--frameworks names {', '.join(repeated)} twice: each framework runs once per seed (see --repeats)")
+    for name in names:
+        check_framework(name)
+    return names
+
+
+def check_conflicts(options: Options) -> None:
+    """Options that make no sense together: one line naming both."""
+    if options.tf32 and options.precision not in ("fp32", "tf32"):
+        raise UsageError(f"--tf32 cannot be combined with --precision {options.precision}: --tf32 means --precision tf32")
+    if options.effective_precision != "fp32" and options.dtype != "float32":
+        raise UsageError(f"--precision {options.effective_precision} needs --dtype float32 (it changes how float32 computes)")
+    if options.in_process and options.timeout is not None:
+        raise UsageError("--timeout cannot be enforced with --in-process (a row in this process cannot be stopped): "
+                         "drop one")  # fmt: skip
+    if options.ray_address is not None and options.executor != "ray":
+        raise UsageError("--ray-address needs --executor ray")
+    if options.in_process and options.executor == "ray":
+        raise UsageError("--in-process cannot be combined with --executor ray (each Ray row runs in its own process)")
+    resume, output = options.resume, options.output
+    if resume is not None and output is not None and Path(output).resolve() != Path(resume).resolve():
+        raise UsageError(f"--output {output} differs from --resume {resume}: a resumed run saves back into its file")
+
+
+def check_options(options: Options) -> Options:
+    """Every check before a row runs (UsageError, UnknownTaskError, UnknownFrameworkError), and the options resolved:
+    the framework names listed, --tf32 as precision tf32, --export and --import-weights as absolute paths."""
+    check_conflicts(options)
+    registry.get(options.task).variant(options.variant)  # unknown task or variant -> a one-line error naming the valid ones
+    options = replace(options, frameworks=framework_list(options.frameworks), precision=options.effective_precision)
+    for key in sweep_grid(options.sweep):
+        if getattr(options, key) is not None:
+            raise UsageError(f"--sweep {key} cannot be combined with {flag(key)}: put the value in the sweep")
+    if options.executor not in EXECUTORS:
+        raise UsageError(f"unknown --executor {options.executor!r}: use {' or '.join(EXECUTORS)}")
+    if options.executor == "ray":
+        require_ray()
+    if options.format not in FORMATS:
+        raise UsageError(f"unknown --format {options.format!r}: use a tabulate format ({', '.join(FORMATS[:6])}, ...), csv or json")
+    if options.dtype not in DTYPES:
+        raise UsageError(f"unknown --dtype {options.dtype!r}: use {' or '.join(DTYPES)}")
+    if options.augment is not None and options.augment not in AUGMENT_MODES:
+        raise UsageError(f"unknown --augment {options.augment!r}: use {' or '.join(AUGMENT_MODES)}")
+    _check_output_paths(options)
+    if options.epochs == 0 and options.import_weights is None:
+        raise UsageError("--epochs 0 evaluates imported weights: it needs --import-weights FILE")
+    if options.export is not None:
+        options = replace(options, export=str(_export_folder(options.export)))
+    if options.import_weights is not None:  # the same file for every child
+        options = replace(options, import_weights=str(Path(options.import_weights).resolve()))
+    if options.data_dir is not None and Path(options.data_dir).exists() and not Path(options.data_dir).is_dir():
+        raise UsageError(f"--data-dir {options.data_dir} is not a folder")
+    _check_loss(options)
+    try:
+        with_augment(registry.get(options.task).spec, options.augment)  # --augment needs a task that states one
+    except AugmentError as exc:
+        raise UsageError(f"--augment: {exc}") from None
+    return options
+
+
+def _check_loss(options: Options) -> None:
+    """--loss must fit the task's output: one logit (binary) or one per class."""
+    if options.loss is None:
+        return
+    task_loss = registry.get(options.task).variant(options.variant).model.loss
+    if (options.loss in ONE_LOGIT_LOSSES) != (task_loss in ONE_LOGIT_LOSSES):
+        kind = "one logit (binary)" if task_loss in ONE_LOGIT_LOSSES else "one logit per class"
+        valid = [n for n in ("cross_entropy", *ONE_LOGIT_LOSSES) if (n in ONE_LOGIT_LOSSES) == (task_loss in ONE_LOGIT_LOSSES)]
+        raise UsageError(f"--loss {options.loss} does not fit task {options.task} ({kind}): use {' or '.join(valid)}")
+
+
+def check_writable(option: str, folder: Path) -> None:
+    """A folder that cannot be written fails now, not after every row has run."""
+    if not is_writable(folder):
+        raise UsageError(f"{option} folder {folder} is not writable")
+
+
+def _check_output_paths(options: Options) -> None:
+    """--output a file in a writable folder; --plot a .png in one; --report a folder that can be written or created."""
+    if options.output is not None:
+        if Path(options.output).is_dir():
+            raise UsageError(f"--output {options.output} is a folder: name a file in it")
+        folder = Path(options.output).resolve().parent
+        if not folder.is_dir():
+            raise UsageError(f"--output folder {folder} does not exist")
+        check_writable("--output", folder)
+    if options.plot is not None:
+        if Path(options.plot).suffix.lower() != ".png":
+            raise UsageError(f"--plot {options.plot}: the file name must end in .png")
+        if not Path(options.plot).resolve().parent.is_dir():
+            raise UsageError(f"--plot folder {Path(options.plot).resolve().parent} does not exist")
+        check_writable("--plot", Path(options.plot).resolve().parent)
+    if options.report is not None:
+        report = Path(options.report).resolve()
+        if report.exists() and not report.is_dir():
+            raise UsageError(f"--report {options.report} is a file, not a folder")
+        if not report.parent.is_dir():
+            raise UsageError(f"--report parent folder {report.parent} does not exist")
+        check_writable("--report", report if report.is_dir() else report.parent)  # written into, or created in
+
+
+def _export_folder(text: str) -> Path:
+    """--export DIR: a folder that exists or can be created, and can be written."""
+    folder = Path(text).resolve()
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--export {text} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--export folder {folder} cannot be created ({exc.strerror or exc})") from None
+    check_writable("--export", folder)
+    return folder
+
+
+def default_output(options: Options) -> str | None:
+    """results/TASK-TIMESTAMP.json for a real run without --output (a dry run saves nothing)."""
+    if options.output is not None or options.dry_run:
+        return options.output
+    folder = Path("results")
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as exc:
+        print(f"framebench: warning: cannot create {folder}/ ({exc.strerror or exc}); results will only be printed", file=sys.stderr)
+        return None
+    return str(folder / f"{options.task}-{time.strftime('%Y%m%d-%H%M%S')}.json")
+
+
+def resolve_device(options: Options) -> Resolution:
+    """One device for the comparison (DeviceError, a UsageError, for --device cuda where a framework sees no GPU)."""
+    installed = [fw for fw in options.frameworks if not missing_packages(fw)]  # the others are skipped rows
+    cpu_only = tuple(fw for fw in installed if engine(fw).cpu_only)
+    return resolve_for(options.device, installed, cpu_only)
+
+
+def export_dir(options: Options, framework: str, model: str, seed: int, compiled: bool, config: dict) -> str | None:
+    """DIR/<task>-<framework>-<model> for one row; a seed, variant or sweep suffix only where a run has several."""
+    if options.export is None:
+        return None
+    suffix = (f"-{options.variant}" if options.variant else "") + (f"-seed{seed}" if options.repeats > 1 else "")
+    suffix += ("-compiled" if compiled else "") + "".join(f"-{part.replace('=', '')}" for part in config_title(config).split(", ") if part)
+    return str(Path(options.export) / row_folder(options.task, framework, model, suffix))
+
+
+def run_meta(options: Options, spec: TaskSpec, resolution: Resolution | None) -> RunMeta:
+    """The header facts of the run (saved as the results' "meta")."""
+    first_seed = spec.train.seed
+    last_seed = first_seed + options.repeats - 1
+    augment = describe_augment(with_augment(spec, options.augment).data.augment) if options.augment else ""
+    return RunMeta(
+        task=options.task, title=spec.title, device=resolution.device if resolution else options.device,
+        device_asked=options.device, device_note=resolution.note if resolution else "", precision=options.precision,
+        threads=options.threads, seed=first_seed if options.repeats == 1 else f"{first_seed}..{last_seed}",
+        dtype=options.dtype, tf32=options.precision == "tf32", optimizer=describe(spec.optimizer), loss=spec.model.loss,
+        dry_run=options.dry_run, argv=list(options.argv), executor=options.executor, sweep=sweep_grid(options.sweep),
+        variant=registry.get(options.task).variant_names()[0] if options.variant is None else options.variant,
+        augment=augment,
+    )  # fmt: skip
+
+
+def make_plan(options: Options, resolution: Resolution | None = None, kept: dict[tuple, RunResult] | None = None,
+              progress: bool = False) -> RunPlan:  # fmt: skip
+    """One RunRequest per row (sweep configuration x seed x framework x model x mode), each carrying its resolved spec."""
+    spec = task_spec(options)
+    grid = sweep_grid(options.sweep)
+    configs = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+    data_dir = str(Path(options.data_dir).resolve()) if options.data_dir else None  # the same for a Ray worker elsewhere
+    first_seed = spec.train.seed
+    modes = [False, True] if options.compile else [False]
+    device = resolution.device if resolution is not None else options.device
+    requests = [
+        RunRequest(
+            task=options.task, framework=fw, model=model, spec=spec_to_json(row_spec(spec, options, config, seed)),
+            subset=options.subset, data_dir=data_dir, dry_run=options.dry_run, config=config,
+            import_weights=options.import_weights, load_weights=function_path(load_weights),
+            export_dir=export_dir(options, fw, model, seed, compiled, config), export=function_path(export_row),
+            settings=RunSettings(device=row_device(fw, device), threads=options.threads, dtype=options.dtype, seed=seed,
+                                 tf32=options.precision == "tf32", precision=options.precision, compile=compiled,
+                                 progress=progress and options.executor == "local"),  # parallel rows: one line each
+        )
+        for config in configs
+        for seed in range(first_seed, first_seed + options.repeats)
+        for fw in options.frameworks
+        for model in model_names(fw, spec)
+        for compiled in (modes if engine(fw).compile_variant else [False])
+    ]  # fmt: skip
+    output = Path(options.output) if options.output else None
+    return RunPlan(requests=requests, timeout_s=options.timeout, in_process=options.in_process, output=output,
+                   meta=run_meta(options, spec, resolution), kept=kept or {}, executor=options.executor,
+                   ray_address=options.ray_address, quiet=options.quiet)  # fmt: skip
