@@ -1,0 +1,52 @@
+"""The busy-machine guard reads real /proc figures: a busy neighbour is seen, the row's own work is not counted."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from workbench.run.machine_load import CLOCK_TICKS, NOISY_OTHER_CORES, LoadSample, between, sample
+
+pytestmark = pytest.mark.skipif(not Path("/proc/stat").exists(), reason="needs Linux /proc")
+
+
+def test_a_busy_neighbour_marks_the_timing_noisy():
+    neighbour = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)  # let it start
+        before = sample()
+        time.sleep(1.5)  # this process idles; the neighbour spins on a core
+        after = sample()
+    finally:
+        neighbour.kill()
+        neighbour.wait()
+    load = between(before, after, cores=2)
+    assert load.other_cores is not None and load.other_cores >= 0.7, load
+    assert load.noisy and "other processes used" in load.reason and "of 2 cores" in load.reason
+
+
+def test_own_work_is_not_counted_as_other_processes():
+    before = sample()
+    end = time.process_time() + 1.0
+    while time.process_time() < end:  # this process spins for 1 s of CPU time, however busy the machine is
+        pass
+    after = sample()
+    own_s = (after.own_jiffies - before.own_jiffies) / CLOCK_TICKS
+    busy_s = (after.busy_jiffies - before.busy_jiffies) / CLOCK_TICKS
+    assert own_s >= 0.9  # the spin was seen as this process's own time ...
+    load = between(before, after)
+    assert load.other_cores == pytest.approx(max(busy_s - own_s, 0) / (after.wall_s - before.wall_s), abs=1e-9)
+
+
+def test_threshold_and_unknown_readings():
+    quiet = between(LoadSample(0.0, 0, 0, 0, 0.1), LoadSample(10.0, 100, 90, 5, 0.2), cores=2)
+    assert (quiet.noisy, quiet.reason) == (False, "") and quiet.involuntary_per_s == 0.5
+    busy_jiffies = int(NOISY_OTHER_CORES * CLOCK_TICKS * 10) + 1  # just over the threshold, for 10 s
+    noisy = between(LoadSample(0.0, 0, 0, 0, None), LoadSample(10.0, busy_jiffies, 0, 0, None), cores=2)
+    assert noisy.noisy and "load average" not in noisy.reason
+    unknown = between(LoadSample(0.0, None, None, 0, None), LoadSample(1.0, None, None, 0, None))
+    assert (unknown.other_cores, unknown.noisy) == (None, False)
