@@ -1,4 +1,6 @@
 # The README's two commands: `make run` (set up, then compare) and `make test` (set up, then test).
+# `make run` runs the embedded digits task (offline: no data folder, no network); `make run TASK=cifar10 ARGS="..."`
+# runs another task with more flags.
 # `make setup GPU=1` (or `make run GPU=1`, `make test GPU=1`): the GPU profile in its own venv, .venv-gpu, with the
 # CUDA builds of torch (+ torchvision), TensorFlow and JAX (pyproject.toml's `gpu` extra); the CPU venv stays .venv.
 GPU ?=
@@ -10,7 +12,7 @@ VENV ?= .venv
 EXTRAS := all,test
 endif
 PY := $(VENV)/bin/python
-TASK ?= mnist
+TASK ?= digits
 ARGS ?=
 
 $(VENV)/.installed: pyproject.toml
