@@ -197,6 +197,7 @@ def run_facts(meta: dict, results: list[RunResult]) -> list[tuple[str, str]]:
     facts += [("node" + ("s" if len(nodes) > 1 else ""), ", ".join(nodes))] if nodes else []
     facts += [("device choice", meta["device_note"])] if meta.get("device_note") else []
     facts += [("executor", str(meta["executor"]))] if meta.get("executor") else []
+    facts += [("spec", str(meta["spec_note"]))] if meta.get("spec_note") else []  # a page rebuilt with --from
     facts += [("warning", w) for w in sorted({w for r in ran for w in r.data_warnings})]
     facts.append(("command", "python compare.py " + shlex.join(str(a) for a in meta.get("argv", []))))
     return facts
