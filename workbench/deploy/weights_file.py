@@ -3,25 +3,30 @@
 The arrays are saved with `np.savez` under their canonical names (`dense_0.kernel`, ...), as
 `Network.get_weights()` returns them, and one more member, `__meta__`, holds a JSON string: the
 format, the spec's name, the framework that wrote it and the sha256 of the arrays. Loading uses
-`np.load(allow_pickle=False)` and checks the spec name, the keys, the shapes, the dtypes and the checksum:
-anything else is a `WeightsFileError` (one line, exit 3), never code that runs.
+tasks/safe_files.py (a regular file, no pickle) and checks, before any array's data is read, the spec name,
+the keys, and every member's declared shape and dtype against the spec (so a header declaring 10^12 floats
+or a zip bomb is refused unread); then the values (finite) and the checksum. Big-endian arrays are converted
+to the native byte order. Anything else is a `WeightsFileError` (one line, exit 3), never code that runs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import zipfile
+import math
 from pathlib import Path
 
 import numpy as np
 
 from tasks.download import DataError
+from tasks.safe_files import SafeNpz
 from tasks.spec import ModelSpec, Weights, param_shapes
 
 FORMAT = "framebench-weights/1"
 META_KEY = "__meta__"
-DTYPES = ("float32", "float64")  # what a weight may be stored as
+DTYPES = ("float32", "float64")  # what a weight may be stored as (either byte order: read as native)
+MAX_META_CHARS = 4096  # the JSON member: format, spec, framework, sha256
+SLACK_BYTES = 1 << 16  # per member, beyond its float64 data: npy header and zip records
 
 
 class WeightsFileError(DataError):
@@ -45,48 +50,53 @@ def save_weights(path: Path, weights: Weights, spec_name: str, framework: str) -
     np.savez(path, **{key: np.asarray(value) for key, value in weights.items()}, **{META_KEY: np.array(json.dumps(meta))})
 
 
-def _read(path: Path) -> tuple[dict, Weights]:
-    """The JSON member and the arrays, read without pickle; any unreadable content is a WeightsFileError."""
-    try:
-        stored = np.load(path, allow_pickle=False)
-        if not isinstance(stored, np.lib.npyio.NpzFile):  # a bare .npy array
-            raise WeightsFileError(f"{path}: a single .npy array, not a weights.npz archive")
-        with stored:
-            arrays = {key: stored[key] for key in stored.files}
-    except FileNotFoundError:
-        raise WeightsFileError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise WeightsFileError(f"{path} is a folder, not a weights.npz file") from None
-    except ValueError as exc:  # "Object arrays cannot be loaded when allow_pickle=False", or not an .npz
-        raise WeightsFileError(f"{path}: refused: {' '.join(str(exc).split())}") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise WeightsFileError(f"{path}: not a readable .npz file (truncated or corrupt: {exc})") from None
-    if META_KEY not in arrays:
+def _meta(npz: SafeNpz, path: Path) -> dict:
+    """The JSON member, checked as a short string before it is read."""
+    header = npz.headers.get(META_KEY)
+    if header is None:
         raise WeightsFileError(f"{path}: no {META_KEY} member: not a framebench weights file")
+    if header.dtype.kind != "U" or header.shape != () or header.dtype.itemsize > 4 * MAX_META_CHARS:
+        raise WeightsFileError(f"{path}: its {META_KEY} member is not a short JSON string")
     try:
-        meta = json.loads(str(arrays.pop(META_KEY)[()]))
-    except (ValueError, TypeError):
+        meta = json.loads(str(npz.read(META_KEY)[()]))
+    except (ValueError, TypeError, RecursionError):
         raise WeightsFileError(f"{path}: its {META_KEY} member is not JSON") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise WeightsFileError(f"{path}: format {meta.get('format') if isinstance(meta, dict) else meta!r}, not {FORMAT}")
-    return meta, arrays
+    return meta
 
 
-def load_weights(path: Path, model: ModelSpec, spec_name: str) -> Weights:
-    """The canonical weights of `path`, after checking them against the spec; WeightsFileError otherwise."""
-    meta, weights = _read(Path(path))
-    if meta.get("spec") != spec_name:
-        raise WeightsFileError(f"{path}: holds weights of spec {meta.get('spec')!r}, not {spec_name!r}")
-    expected = param_shapes(model)
-    missing, extra = sorted(set(expected) - set(weights)), sorted(set(weights) - set(expected))
+def _check_headers(npz: SafeNpz, path: Path, expected: dict[str, tuple[int, ...]], spec_name: str) -> None:
+    """Keys, shapes and dtypes as the members declare them, against the spec, before any array is read."""
+    stored = {key: header for key, header in npz.headers.items() if key != META_KEY}
+    missing, extra = sorted(set(expected) - set(stored)), sorted(set(stored) - set(expected))
     if missing or extra:
         what = "; ".join(part for part in (missing and f"missing {', '.join(missing)}", extra and f"unexpected {', '.join(extra)}") if part)
         raise WeightsFileError(f"{path}: keys do not match spec {spec_name!r}: {what}")
     for key, shape in expected.items():
-        if weights[key].shape != tuple(shape):
-            raise WeightsFileError(f"{path}: {key} has shape {weights[key].shape}, spec {spec_name!r} needs {tuple(shape)}")
-        if weights[key].dtype.name not in DTYPES:
-            raise WeightsFileError(f"{path}: {key} is {weights[key].dtype}, not one of {', '.join(DTYPES)}")
+        if stored[key].shape != tuple(shape):
+            raise WeightsFileError(f"{path}: {key} has shape {stored[key].shape}, spec {spec_name!r} needs {tuple(shape)}")
+        if stored[key].dtype.kind != "f" or stored[key].dtype.name not in DTYPES:
+            raise WeightsFileError(f"{path}: {key} is {stored[key].dtype}, not one of {', '.join(DTYPES)}")
+
+
+def max_file_bytes(expected: dict[str, tuple[int, ...]]) -> int:
+    """The largest weights file the spec's shapes allow: float64 data plus SLACK_BYTES per member."""
+    return sum(math.prod(shape) * 8 for shape in expected.values()) + SLACK_BYTES * (len(expected) + 1)
+
+
+def load_weights(path: Path, model: ModelSpec, spec_name: str) -> Weights:
+    """The canonical weights of `path`, after checking them against the spec; WeightsFileError otherwise."""
+    path, expected = Path(path), param_shapes(model)
+    with SafeNpz(path, max_file_bytes(expected), WeightsFileError, "weights file") as npz:
+        meta = _meta(npz, path)
+        if meta.get("spec") != spec_name:
+            raise WeightsFileError(f"{path}: holds weights of spec {meta.get('spec')!r}, not {spec_name!r}")
+        _check_headers(npz, path, expected, spec_name)
+        weights = {key: npz.read(key) for key in expected}
+    for key, array in weights.items():
+        if not np.isfinite(array).all():
+            raise WeightsFileError(f"{path}: {key} holds NaN or infinite values: refused")
     if checksum(weights) != meta.get("sha256"):
         raise WeightsFileError(f"{path}: checksum mismatch: the arrays were changed after the file was written")
     return weights
