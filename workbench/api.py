@@ -27,6 +27,8 @@ from frameworks.base import framework_names, missing_packages
 from tasks import registry
 from tasks.spec import TaskSpec
 from workbench.check.report import check_task
+from workbench.deploy.manifest import sign_folders
+from workbench.deploy.signing import read_key
 from workbench.deploy.table import export_failed, export_table
 from workbench.deploy.verify import row_folders, verify_folder
 from workbench.deploy.weights_file import load_weights
@@ -40,6 +42,7 @@ from workbench.run.devices import ask_devices
 from workbench.run.execute import run_plan
 from workbench.run.meta import RunMeta
 from workbench.run.result import RunResult
+from workbench.run.runner import RunPlan
 from workbench.teach.explain import Section, explain_text
 
 __all__ = ["CheckFailed", "CheckReport", "Comparison", "Options", "RowsFailed", "UsageError", "available", "check",
@@ -95,6 +98,7 @@ def compare(options: Options | None = None, /, *, strict: bool = True, **values:
         raise UsageError("api.compare runs rows: use api.explain, api.check or api.verify, or compare.py for --list and --resume")
     plan = make_plan(options, resolve_device(options))  # one device for every row (DeviceError if none)
     results = run_plan(plan)
+    sign_exports(options, plan)
     comparison = Comparison(plan.meta, results, spec_title(task_spec(options)), notes(results))
     if strict and not comparison.ok:
         raise RowsFailed("; ".join(comparison.notes) or "no row ran")
@@ -132,13 +136,21 @@ def check_import_weights(options: Options) -> None:
     load_weights(Path(options.import_weights), spec.model, spec.name)
 
 
-def verify(directory: str | Path) -> list[RunResult]:
-    """--verify-export: every row folder under `directory` checked again (ArtifactError for a changed file)."""
+def verify(directory: str | Path, signing_key: bytes | None = None, trust: bool = False) -> list[RunResult]:
+    """--verify-export: every row folder under `directory` checked again (ArtifactError for a changed file; with a key,
+    for any edit; without one, for an artifact that can run code unless trust=True)."""
     results = []
     for folder in row_folders(Path(directory)):
-        manifest, records = verify_folder(folder)
+        manifest, records = verify_folder(folder, signing_key=signing_key, trust=trust)
         results.append(RunResult(task=manifest["task"], framework=manifest["framework"], model=manifest["model"], exports=records))
     return results
+
+
+def sign_exports(options: Options, plan: RunPlan) -> list[Path]:
+    """--export with --signing-key: sign the manifest of every export folder the plan wrote (hashes checked first)."""
+    if not (options.export and options.signing_key):
+        return []
+    return sign_folders([Path(r.export_dir) for r in plan.requests if r.export_dir], read_key(options.signing_key))
 
 
 def verify_table(results: list[RunResult], fmt: str = "simple") -> tuple[str, bool]:

@@ -68,6 +68,8 @@ class Options:
     export: str | None = None  # --export: every network row's artifacts into this folder, each checked
     import_weights: str | None = None  # --import-weights: start every network from this weights.npz
     verify_export: str | None = None  # --verify-export: check an --export folder again and exit
+    signing_key: str | None = None  # --signing-key: a key file; --export signs its manifests with it, --verify-export checks them
+    trust_artifacts: bool = False  # --trust-artifacts: --verify-export loads artifacts that can run code without a signature
     check: bool = False  # --check: numerical equivalence tables against the NumPy reference
     argv: tuple[str, ...] = ()  # the command line, saved with the results so --resume can read it back
 

@@ -62,6 +62,14 @@ def sign_folder(folder: Path, signing_key: bytes) -> None:
     atomic_write_text(folder / MANIFEST, json.dumps(signed(manifest, signing_key), indent=2))
 
 
+def sign_folders(folders: list[Path], signing_key: bytes) -> list[Path]:
+    """Sign every folder of `folders` that holds a manifest (each checked first); the folders signed."""
+    signed_folders = [folder for folder in folders if (folder / MANIFEST).is_file()]
+    for folder in signed_folders:
+        sign_folder(folder, signing_key)
+    return signed_folders
+
+
 def _plain_name(name: object) -> bool:
     """A file or folder name directly inside the export folder: no path, no '..', not the manifest."""
     return isinstance(name, str) and name not in ("", ".", "..", MANIFEST) and "/" not in name and "\\" not in name and "\0" not in name
