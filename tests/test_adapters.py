@@ -62,7 +62,7 @@ def test_adapter_that_raises_is_an_error_row(monkeypatch):
 
     monkeypatch.setattr(driver, "load_data", broken_load)
     settings = RunSettings(device="cpu", threads=1, progress=False, dtype="float64", seed=7)
-    result = execute(RunRequest(task="mnist", framework="sklearn", model="logistic_regression", settings=settings, seed=7))
+    result = execute(RunRequest(task="mnist", framework="sklearn", model="logistic_regression", settings=settings))
     assert result.status == "error" and result.error_kind == "adapter"
     assert result.message == "RuntimeError: adapter exploded second line"  # one line for the table
     assert (result.seed, result.threads, result.dtype) == (7, 1, "float64")  # error rows keep their settings

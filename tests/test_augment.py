@@ -14,6 +14,7 @@ from tasks import cifar10, mnist
 from tasks.augment import AugmentError, augment_epoch, crop_flip, draw, reference_crop_flip, with_augment
 from tasks.pipeline import batch_slices
 from tasks.spec import AugmentSpec
+from workbench.run.request import make_request
 
 AUG = AugmentSpec(crop_padding=4, flip=True, mode="shared")
 
@@ -112,7 +113,7 @@ def _batches_seen(monkeypatch, data_dir: Path, framework: str, seed: int, augmen
 
     batches: list[bytes] = []
     monkeypatch.setattr(driver, "load_adapter_module", lambda name: _RecordingModule(load_adapter_module(name), batches))
-    request = driver.RunRequest(task="cifar10", framework=framework, model="spec", epochs=2, batch_size=10, seed=seed,
+    request = make_request(task="cifar10", framework=framework, model="spec", epochs=2, batch_size=10, seed=seed,
                                 data_dir=str(data_dir), augment=augment,
                                 settings=RunSettings(threads=1, seed=seed, progress=False))  # fmt: skip
     result = driver.run_one(request)

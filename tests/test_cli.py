@@ -113,7 +113,7 @@ def test_digits_trains_to_its_target(tmp_path):
     assert proc.returncode == 0, proc.stderr
     spec = registry.get("digits").spec
     results = json.loads(out.read_text())["results"]
-    assert [r["model_id"] for r in results] == ["spec", "logistic_regression", "MLPClassifier"]
+    assert [r["model_id"] for r in results] == ["spec", "logistic_regression", "spec"]  # scikit-learn trains the spec too
     assert all(r["test_acc"] >= spec.target_accuracy for r in results), [r["test_acc"] for r in results]
     assert all(r["test_samples"] == 360 and r["train_samples"] == 1437 for r in results)
     torch_row, _, mlp_row = results  # the same network, weights and batches: the same curve

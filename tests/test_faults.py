@@ -22,7 +22,7 @@ import pytest
 from cli_helpers import ROOT, assert_one_line_error, default_sigint, run_cli
 
 import compare
-from workbench.run import runner
+from workbench.run import execute, runner
 from workbench.run.result import RunResult, load_results, row_key
 from workbench.run.resume import kept_rows
 
@@ -399,10 +399,10 @@ def test_disk_full_while_saving_keeps_every_row(tmp_path, monkeypatch, capsys):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         (tmp_path / "saved").write_text(str(len(results)))
 
-    monkeypatch.setattr(runner, "save_results", save)
+    monkeypatch.setattr(execute, "save_results", save)
     monkeypatch.setattr(runner, "run_in_child", _no_child)  # every row is kept: none may run
     plan = runner.RunPlan(requests=requests, output=tmp_path / "r.json", kept=kept)
-    results = runner.run_plan(plan)
+    results = execute.run_plan(plan)
     assert [r.model for r in results] == ["a", "b", "c"] and calls == [1, 2, 3]
     assert all(r is kept[row_key("sklearn", r.model, 0, False)] for r in results)  # the saved rows themselves
     assert (tmp_path / "saved").read_text() == "3"  # the next save wrote every row, the missed one included
@@ -428,6 +428,6 @@ def test_kept_rows_are_matched_by_model_seed_and_variant(monkeypatch):
         return RunResult(task="digits", framework="sklearn", model=request.model, seed=request.settings.seed)
 
     monkeypatch.setattr(runner, "run_in_child", child)
-    results = runner.run_plan(runner.RunPlan(requests=requests, kept=kept_rows([saved, failed])))
+    results = execute.run_plan(runner.RunPlan(requests=requests, kept=kept_rows([saved, failed])))
     assert ran == [rows[0], rows[2], rows[3]]
     assert results[1] is saved and [r.model for r in results] == ["a", "a", "a", "b"]

@@ -17,7 +17,7 @@ from frameworks.base import RunSettings
 from tasks import reference, sentiment, text
 from tasks.init import init_weights
 from tasks.spec import count_params
-from workbench.run.driver import RunRequest, load_data, resolve_spec, run_one
+from workbench.run.driver import RunRequest, load_data, run_one
 
 SPEC = sentiment.SPEC
 
@@ -67,7 +67,7 @@ def test_alternate_classes_keeps_file_order_within_a_class():
 def test_subset_is_balanced_and_texts_follow(tiny):
     request = RunRequest(task="sentiment", framework="sklearn", model="naive_bayes_counts", subset=4,
                          data_dir=str(tiny / "data"))  # fmt: skip
-    data = load_data(request, resolve_spec(request))
+    data = load_data(request, request.task_spec())
     assert data.y_train.tolist() == [0, 1, 0, 1] and len(data.train_texts) == 4
     assert len(data.y_test) == 6 and len(data.test_texts) == 6
 

@@ -10,26 +10,29 @@ from cli_helpers import assert_one_line_error, run_cli
 from test_faults import fault_env
 
 import compare
+from workbench.plan import make_plan
 from workbench.run import runner
 from workbench.run.result import RunResult
 
 
 def plan_for(*argv: str) -> runner.RunPlan:
     """The plan compare.py would run for these flags (nothing is run)."""
-    return compare.make_plan(compare.parse_args(list(argv)))
+    options, kept = compare.parse(list(argv))
+    return make_plan(options, kept=kept)
 
 
 def test_sweep_plan_is_the_grid_times_seeds_times_rows():
     plan = plan_for("--frameworks", "pytorch,sklearn", "--dry-run", "--repeats", "2",
                     "--sweep", "lr=1e-3,3e-3", "--sweep", "batch-size=64,128")  # fmt: skip
     assert len(plan.requests) == 2 * 2 * 2 * (1 + 2)  # lr x batch size x seeds x (pytorch + two sklearn baselines)
-    assert plan.sweep_keys == ("lr", "batch_size")
-    configs = [runner.request_config(r, plan.sweep_keys) for r in plan.requests]
+    assert list(plan.meta.sweep) == ["lr", "batch_size"]
+    configs = [r.config for r in plan.requests]
     assert configs[0] == {"lr": 0.001, "batch_size": 64} and configs[-1] == {"lr": 0.003, "batch_size": 128}
     assert {(c["lr"], c["batch_size"]) for c in configs} == {(0.001, 64), (0.001, 128), (0.003, 64), (0.003, 128)}
-    first = plan.requests[0]
-    assert (first.lr, first.batch_size, first.seed, first.framework) == (0.001, 64, 0, "pytorch")
-    assert plan.meta["sweep"] == {"lr": [0.001, 0.003], "batch_size": [64, 128]}
+    first, spec = plan.requests[0], plan.requests[0].task_spec()  # the row's spec, resolved once by the plan
+    assert (spec.optimizer.lr, spec.train.batch_size, spec.train.seed, first.framework) == (0.001, 64, 0, "pytorch")
+    assert first.settings.seed == 0 and spec.train.epochs == 1  # a dry run trains one epoch
+    assert plan.meta.sweep == {"lr": [0.001, 0.003], "batch_size": [64, 128]}
 
 
 def test_resume_matches_rows_on_their_configuration():
