@@ -174,7 +174,10 @@ class Chromium:
         self.call("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
 
     def open(self, path: Path) -> float:
-        """Load a local file and wait for its load event; returns the seconds from navigation to load."""
+        """Load a local file and wait for its load event; returns the seconds from navigation to load. The lists of
+        console errors and outside requests start empty for each page."""
+        self.console_errors.clear()
+        self.requests_left.clear()
         while not self._events.empty():
             self._events.get_nowait()
         start = time.perf_counter()

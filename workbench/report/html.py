@@ -218,10 +218,12 @@ def header_html(meta: dict, results: list[RunResult], spec: TaskSpec | None, sou
     return _facts_html(facts) + spec_json
 
 
-def build_html(meta: dict, results: list[RunResult], spec: TaskSpec | None, answers: dict[str, dict] | None = None,
+def build_html(meta: object, results: list[RunResult], spec: TaskSpec | None, answers: dict[str, dict] | None = None,
                check: object = None, attention: dict[str, list[list[float]]] | None = None, sources: Sequence[str] = (),
                left_out: Sequence[str] = ()) -> str:  # fmt: skip
-    """The whole page as one string (pure: `answers` are the engines' teaching facts, already gathered)."""
+    """The whole page as one string (pure: `answers` are the engines' teaching facts, already gathered). meta: the
+    run's workbench.run.meta.RunMeta or its saved dict."""
+    meta = meta if isinstance(meta, dict) else meta.to_dict()
     labels = series_labels(results)
     sections = [
         ("run", "The run", header_html(meta, results, spec, sources)),
@@ -251,7 +253,7 @@ def build_html(meta: dict, results: list[RunResult], spec: TaskSpec | None, answ
             f"<body><main><h1>{_e(title)}</h1><nav class=\"toc\">{toc}</nav>{body}</main><script>{JS}</script></body></html>\n")  # fmt: skip
 
 
-def write_html_report(folder: Path, results: list[RunResult], meta: dict, spec: TaskSpec | None, frameworks: list[str],
+def write_html_report(folder: Path, results: list[RunResult], meta: object, spec: TaskSpec | None, frameworks: list[str],
                       check: object = None, explain: bool = True, attention: dict[str, list[list[float]]] | None = None,
                       sources: Sequence[str] = ()) -> Path:  # fmt: skip
     """Write FOLDER/index.html and return its path.
