@@ -16,7 +16,7 @@ h2 { font-size: 1.15rem; margin: 28px 0 8px; padding-bottom: 4px; border-bottom:
 h3 { font-size: 1rem; margin: 18px 0 6px; }
 p, li { overflow-wrap: anywhere; }
 nav.toc { font-size: .9rem; }
-nav.toc a { margin-right: 12px; white-space: nowrap; }
+nav.toc a { margin-right: 12px; display: inline-block; max-width: 100%; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 8px 0; }
 dl.facts dt { color: var(--muted); }
 dl.facts dd { margin: 0; overflow-wrap: anywhere; }

@@ -16,6 +16,7 @@ from workbench.report.tables import MAIN_COLUMNS, TIMING_COLUMNS, _cell, config_
 from workbench.run.result import RunResult
 
 CHECK_ORDER = ("OK", "INFO", "DOWNCAST", "INACCURATE", "FAIL")  # worst last, as workbench.check.report
+TEXT_KEYS = ("framework", "model", "device", "config", "node", "status")  # the columns that are not numbers
 REFERENCE = "reference"  # the NumPy float64 reference's name in a check row's pair
 
 
@@ -75,7 +76,7 @@ def _value_cell(r: RunResult, key: str) -> Cell:
     if key == "status":
         return status_cell(r)
     text = str(_cell(key, value))
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if (isinstance(value, (int, float)) and not isinstance(value, bool)) or (value is None and key not in TEXT_KEYS):
         return num(value, text)
     return Cell(text)
 
@@ -103,9 +104,9 @@ def timings_table(results: list[RunResult]) -> str:
 
 def notes_list(results: list[RunResult]) -> str:
     """One item per row with a message (why it is not ok, or a note), escaped."""
-    items = [f"<li><b>{html.escape(row_label(r))}</b>: {html.escape(r.status)}"
-             f"{' (' + html.escape(r.error_kind) + ')' if r.error_kind else ''}: {html.escape(r.message)}</li>"
-             for r in results if r.status != "ok" or r.message]  # fmt: skip
+    items = dict.fromkeys(f"<li><b>{html.escape(row_label(r))}</b>: {html.escape(r.status)}"
+                          f"{' (' + html.escape(r.error_kind) + ')' if r.error_kind else ''}: {html.escape(r.message)}</li>"
+                          for r in results if r.status != "ok" or r.message)  # one note for a message every seed repeats  # fmt: skip
     return f'<ul class="notes">{"".join(items)}</ul>' if items else ""
 
 
