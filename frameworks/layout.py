@@ -330,3 +330,73 @@ def from_sklearn_mlp(model: ModelSpec, coefs: list[np.ndarray], intercepts: list
     for (i, layer), coef, intercept in zip(dense, coefs, intercepts):
         weights[param_key(i, layer, "kernel")], weights[param_key(i, layer, "bias")] = coef, intercept
     return weights
+
+
+# ---------------------------------------------------------------- multi-head self-attention (issue 23)
+#
+# Canonical (tasks/spec_attention.py; Keras' and Flax NNX's own): query/key/value kernels (E, H, D), biases (H, D),
+# output kernel (H, D, E), bias (E,); a projection flattened to (E, H*D) puts head h's feature d at column h*D + d.
+# * torch nn.MultiheadAttention packs q, k, v as the rows of in_proj_weight (3E, E) (each block (out, in), heads
+#   split as (H, D) by a view), in_proj_bias (3E,), out_proj.weight (E, E), out_proj.bias (E,); it needs H*D == E.
+# * keras.layers.MultiHeadAttention: one EinsumDense per projection, get_weights() in the order query kernel,
+#   query bias, key ..., value ..., output kernel, output bias (biases absent with use_bias=False).
+# * flax.nnx.MultiHeadAttention: LinearGeneral modules `query`, `key`, `value` (kernel (E, H, D), bias (H, D)) and
+#   `out` (kernel (H, D, E), bias (E,)).
+
+ATTENTION_PROJECTIONS = ("query", "key", "value")  # the packing order of torch's in_proj_weight
+ATTENTION_KERAS_ORDER = ("query_kernel", "query_bias", "key_kernel", "key_bias", "value_kernel", "value_bias", "output_kernel", "output_bias")
+ATTENTION_FLAX_NAMES = {"query_kernel": "query.kernel", "query_bias": "query.bias", "key_kernel": "key.kernel", "key_bias": "key.bias",
+                        "value_kernel": "value.kernel", "value_bias": "value.bias", "output_kernel": "out.kernel", "output_bias": "out.bias"}  # fmt: skip
+
+
+def attention_to_torch(p: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Canonical attention weights (short names) -> nn.MultiheadAttention's state_dict entries; H*D must equal E."""
+    e, h, d = p["query_kernel"].shape
+    if h * d != e:
+        raise ValueError(f"torch's nn.MultiheadAttention needs heads * head_dim == width: {h} * {d} != {e}")
+    state = {
+        "in_proj_weight": np.concatenate([p[f"{name}_kernel"].reshape(e, h * d).T for name in ATTENTION_PROJECTIONS]),
+        "out_proj.weight": np.ascontiguousarray(p["output_kernel"].reshape(h * d, e).T),
+    }
+    if "query_bias" in p:
+        state["in_proj_bias"] = np.concatenate([p[f"{name}_bias"].reshape(h * d) for name in ATTENTION_PROJECTIONS])
+        state["out_proj.bias"] = p["output_bias"].copy()
+    return state
+
+
+def attention_from_torch(state: dict[str, np.ndarray], heads: int) -> dict[str, np.ndarray]:
+    """nn.MultiheadAttention's tensors -> canonical attention weights (short names); also maps gradients."""
+    e = state["out_proj.weight"].shape[0]
+    d = e // heads
+    blocks = np.split(state["in_proj_weight"], 3)  # q, k, v rows, each (H*D, E)
+    p = {f"{name}_kernel": np.ascontiguousarray(block.T.reshape(e, heads, d)) for name, block in zip(ATTENTION_PROJECTIONS, blocks)}
+    p["output_kernel"] = np.ascontiguousarray(state["out_proj.weight"].T.reshape(heads, d, e))
+    if state.get("in_proj_bias") is not None:
+        for name, bias in zip(ATTENTION_PROJECTIONS, np.split(state["in_proj_bias"], 3)):
+            p[f"{name}_bias"] = bias.reshape(heads, d)
+        p["output_bias"] = state["out_proj.bias"].copy()
+    return p
+
+
+def attention_to_keras(p: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Canonical attention weights -> keras.layers.MultiHeadAttention's set_weights() list (same arrays, Keras' order)."""
+    return [p[name] for name in ATTENTION_KERAS_ORDER if name in p]
+
+
+def attention_from_keras(arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """MultiHeadAttention's get_weights() list (8 arrays, or the 4 kernels without bias) -> canonical short names."""
+    if len(arrays) not in (4, 8):
+        raise ValueError(f"a Keras MultiHeadAttention holds 8 arrays (4 without bias), not {len(arrays)}")
+    names = ATTENTION_KERAS_ORDER if len(arrays) == 8 else ATTENTION_KERAS_ORDER[::2]
+    return dict(zip(names, arrays))
+
+
+def attention_to_flax(p: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Canonical attention weights -> {nnx.MultiHeadAttention variable path, e.g. 'query.kernel': array}; same arrays."""
+    return {ATTENTION_FLAX_NAMES[name]: value for name, value in p.items()}
+
+
+def attention_from_flax(flat: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """{nnx.MultiHeadAttention variable path: array} -> canonical short names; also maps gradients."""
+    return {name: flat[path] for name, path in ATTENTION_FLAX_NAMES.items() if path in flat}
+
