@@ -47,7 +47,7 @@ def main() -> int:
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="framebench-report-"))
     try:
-        page = rebuild_report(out, args.runs, explain=not args.no_code)
+        page = rebuild_report(out, args.runs, explain=not args.no_code)[0]
     except ResultsFileError as exc:
         print(f"report_size.py: {exc}", file=sys.stderr)
         return 2

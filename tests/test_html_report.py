@@ -20,7 +20,7 @@ from tasks.overrides import with_overrides
 from tests.cli_helpers import run_cli
 from workbench.report.browser import Chromium, find_chromium
 from workbench.report.from_results import ResultsFileError, load_runs, rebuild_report
-from workbench.report.html import REPORT_NAME, build_html, write_html_report
+from workbench.report.html import REPORT_NAME, RESULTS_NAME, build_html, write_html_report
 from workbench.run.result import load_results
 
 FRAMEWORKS = ["pytorch", "sklearn"]
@@ -65,7 +65,7 @@ def page(run_file: Path, check_report, tmp_path_factory: pytest.TempPathFactory)
     meta, results = load_results(run_file)
     results[-1] = dataclasses.replace(results[-1], status="error", error_kind="adapter", message=HOSTILE)
     spec = with_overrides(registry.get("digits").spec, epochs=2)
-    return write_html_report(tmp_path_factory.mktemp("report"), results, meta, spec, FRAMEWORKS, check=check_report)
+    return write_html_report(tmp_path_factory.mktemp("report"), results, meta, spec, FRAMEWORKS, check=check_report)[0]
 
 
 @pytest.fixture(scope="module")
@@ -83,9 +83,11 @@ def _open(browser: Chromium, page: Path, width: int = 1280) -> None:
 # ---------------------------------------------------------------- the file itself
 
 
-def test_page_is_one_file_that_names_nothing_outside(page: Path) -> None:
+def test_page_is_one_file_that_names_nothing_outside(page: Path, run_file: Path) -> None:
     text = page.read_text(encoding="utf-8")
-    assert sorted(p.name for p in page.parent.iterdir()) == [REPORT_NAME]
+    assert sorted(p.name for p in page.parent.iterdir()) == sorted([REPORT_NAME, RESULTS_NAME])  # the page, and its rows as data
+    shown, saved = load_results(page.parent / RESULTS_NAME)[1], load_results(run_file)[1]
+    assert [(r.framework, r.model, r.seed, r.test_acc) for r in shown] == [(r.framework, r.model, r.seed, r.test_acc) for r in saved]
     for outside in ("<link", "src=", "@import", "url(", "http://", "https://"):
         assert outside not in text.replace('xmlns="http://www.w3.org/2000/svg"', ""), outside
 
@@ -198,11 +200,11 @@ def test_a_request_leaving_the_page_is_caught(browser: Chromium, tmp_path: Path)
 
 
 def test_rebuilt_from_saved_results_without_training(run_file: Path, tmp_path: Path) -> None:
-    page = rebuild_report(tmp_path / "again", [run_file, run_file], explain=False)
+    page, merged = rebuild_report(tmp_path / "again", [run_file, run_file], explain=False)
     text = page.read_text(encoding="utf-8")
     assert "rebuilt from" in text and run_file.name in text
     meta, results = load_runs([run_file, run_file])
-    assert len(results) == 2 * len(load_results(run_file)[1])
+    assert len(results) == len(load_results(merged)[1]) == 2 * len(load_results(run_file)[1])
 
 
 def test_other_tasks_and_non_results_are_refused_in_one_line(run_file: Path, tmp_path: Path) -> None:
@@ -234,5 +236,6 @@ def test_attention_maps_are_drawn_when_given(run_file: Path) -> None:
     meta, results = load_results(run_file)
     weights = [[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.3, 0.3, 0.4]]  # rows sum to 1, as a softmax over keys
     text = build_html(meta, results, None, attention={"<engine>": weights})
-    assert 'id="attention"' in text and text.count("<rect ") == 9 and "&lt;engine&gt;" in text
+    section = text.split('<section id="attention">')[1].split("</section>")[0]
+    assert section.count("<rect ") == 9 and "&lt;engine&gt;" in section and "<engine>" not in section
     assert 'id="attention"' not in build_html(meta, results, None)

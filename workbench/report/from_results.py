@@ -95,8 +95,9 @@ def saved_spec(meta: dict) -> tuple[TaskSpec | None, str]:
     return spec, "the task's registered spec in this checkout (the results carry none; the command shows any overrides)"
 
 
-def rebuild_report(folder: Path, paths: Sequence[Path], explain: bool = True) -> Path:
-    """Render FOLDER/index.html from saved result files without training; returns the page's path."""
+def rebuild_report(folder: Path, paths: Sequence[Path], explain: bool = True) -> list[Path]:
+    """Render FOLDER/index.html (and FOLDER/results.json, every file's rows in one) from saved result files without
+    training; returns the paths written."""
     from workbench.report.html import write_html_report
 
     meta, results = load_runs(paths)

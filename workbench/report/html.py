@@ -30,9 +30,10 @@ from workbench.report.html_tables import (check_table, notes_list, pairs_table, 
                                           timings_table, worst_table)  # fmt: skip
 from workbench.report.statistics import summarize
 from workbench.report.tables import PRECISION_WORDS, config_title
-from workbench.run.result import RunResult, atomic_write_text
+from workbench.run.result import RunResult, atomic_write_text, save_results
 
 REPORT_NAME = "index.html"
+RESULTS_NAME = "results.json"  # beside the page: the rows it shows, for `--report DIR2 --from DIR/results.json`
 # (EpochRecord field or "samples_per_s", figure title, y label, scale, number format); samples/s is computed per epoch
 CURVES = (
     ("train_loss", "Training loss (mean over each epoch)", "training loss", 1.0, ".4f"),
@@ -255,8 +256,8 @@ def build_html(meta: object, results: list[RunResult], spec: TaskSpec | None, an
 
 def write_html_report(folder: Path, results: list[RunResult], meta: object, spec: TaskSpec | None, frameworks: list[str],
                       check: object = None, explain: bool = True, attention: dict[str, list[list[float]]] | None = None,
-                      sources: Sequence[str] = ()) -> Path:  # fmt: skip
-    """Write FOLDER/index.html and return its path.
+                      sources: Sequence[str] = ()) -> list[Path]:  # fmt: skip
+    """Write FOLDER/index.html and FOLDER/results.json (the rows shown, as --output saves them); return both paths.
 
     check: the --check result (a workbench.check.equivalence.Report, or its text). explain: ask each installed
     framework for its code, summary and defaults (one child process each; nothing trains). attention: row label ->
@@ -270,9 +271,11 @@ def write_html_report(folder: Path, results: list[RunResult], meta: object, spec
     page = build_html(meta, results, spec, answers, check, attention, sources, left_out)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / REPORT_NAME
-    atomic_write_text(path, page)
+    written = [folder / REPORT_NAME, folder / RESULTS_NAME]
+    atomic_write_text(written[0], page)
+    save_results(written[1], meta, results)
     umask = os.umask(0)
     os.umask(umask)
-    path.chmod(0o666 & ~umask)  # atomic writes make private files; a page to share is readable like any new file
-    return path
+    for path in written:
+        path.chmod(0o666 & ~umask)  # atomic writes make private files; a page to share is readable like any new file
+    return written
