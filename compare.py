@@ -117,7 +117,7 @@ def build_parser() -> Parser:
     add("--output", metavar="FILE", help="save results as JSON to FILE after every row (default: results/TASK-TIMESTAMP.json; none for --dry-run)")
     add("--resume", metavar="FILE", help="rerun the rows of the run saved in FILE that did not finish ok; saves back into FILE")
     add("--repeats", type=typed(positive_int), default=DEFAULTS.repeats, help="runs per framework, with seeds seed..seed+N-1")
-    add("--compile", action="store_true", help="add the compiled mode's rows: torch.compile and Keras jit_compile (XLA)")
+    add("--compile", action="store_true", help="add the compiled mode's rows: each framework's own compiler (its model column says which)")
     add("--precision", default=DEFAULTS.precision, choices=PRECISION_NAMES,
         help="fp32: float32, TF32 off in every framework; tf32: float32 matmuls on TensorFloat-32 (CUDA); "
              "bf16/fp16: each framework's mixed precision (fp16 with loss scaling); needs --dtype float32")

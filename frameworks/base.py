@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import importlib.util
+import inspect
 import os
-import sys
 from dataclasses import dataclass
-from typing import Callable, Iterator, Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
-from tasks.spec import TaskSpec, Weights  # noqa: F401 - Weights is re-exported for the adapters
+from tasks.spec import SPEC_MODEL, TaskSpec, Weights  # noqa: F401 - re-exported for the adapters and the workbench
+
 OnBatch = Callable[[int], None]  # called with the number of samples after each training step
-SPEC_MODEL = "spec"  # model name of the spec's own network (as opposed to a baseline)
+EVAL_BATCH = 1024  # samples per forward pass when an adapter predicts
 EXTRA_FRAMEWORKS_VAR = "FRAMEBENCH_EXTRA_FRAMEWORKS"  # the plugin hook: "name=module.path,name2=module2"
 # The row's device ("cpu" or "cuda"), set in the child before the adapter module is imported: a
 # framework that picks its device at import time (JAX, Keras on torch) reads it there.
@@ -31,6 +31,8 @@ class Engine:
 
     module: str  # the adapter module
     packages: tuple[str, ...] = ()  # what must be installed (found without importing it)
+    env: tuple[tuple[str, str], ...] = ()  # environment the module reads when imported (Keras: its backend)
+    spec_model: str = SPEC_MODEL  # model id of its row of the spec's own network (the id result files carry)
     baselines: bool = False  # its rows are the spec's baselines (TaskSpec.baselines), not the spec network
     compile_variant: bool = False  # --compile adds a compiled row (torch.compile, XLA)
     cpu_only: bool = False  # has no GPU build: its rows run on the CPU under every --device, and the header says so
@@ -38,11 +40,12 @@ class Engine:
 
 FRAMEWORKS: dict[str, Engine] = {
     "pytorch": Engine("frameworks.pytorch", ("torch",), compile_variant=True),
-    "keras": Engine("frameworks.keras", ("keras", "tensorflow"), compile_variant=True),
-    "keras-jax": Engine("frameworks.keras_jax", ("keras", "jax", "jaxlib")),
-    "keras-torch": Engine("frameworks.keras_torch", ("keras", "torch")),
+    # the three Keras engines: one adapter (frameworks/keras.py) on the backend KERAS_BACKEND names
+    "keras": Engine("frameworks.keras", ("keras", "tensorflow"), compile_variant=True, env=(("KERAS_BACKEND", "tensorflow"),)),
+    "keras-jax": Engine("frameworks.keras", ("keras", "jax", "jaxlib"), env=(("KERAS_BACKEND", "jax"),)),
+    "keras-torch": Engine("frameworks.keras", ("keras", "torch"), env=(("KERAS_BACKEND", "torch"),)),
     "jax": Engine("frameworks.jax", ("jax", "jaxlib", "flax", "optax")),
-    "sklearn": Engine("frameworks.sklearn", ("sklearn",), baselines=True, cpu_only=True),
+    "sklearn": Engine("frameworks.sklearn", ("sklearn",), baselines=True, cpu_only=True, spec_model="MLPClassifier"),
 }
 DEFAULT_FRAMEWORKS = ("pytorch", "keras", "sklearn")  # `--frameworks all` runs every installed one
 # --precision: fp32 (TF32 off everywhere, the default), tf32 (float32 matmuls/convolutions on TensorFloat-32 units),
@@ -58,6 +61,10 @@ class Export:
     form: str  # what runs once it is read back: "native eager", "exported program" or "ONNX Runtime"
     loader: str  # the framework's own call that reads it back, e.g. "torch.export.load"
     packages: tuple[str, ...] = ()  # packages it needs beyond the framework (missing: the artifact is skipped)
+    # whether its loader can run operations stored in the file (a graph, a pickle): --verify-export loads it only under
+    # a verified --signing-key or --trust-artifacts. False only where nothing stored runs: ONNX Runtime's fixed
+    # operator set, plain arrays, a .keras file read with safe_mode=True (no lambda layers)
+    runs_code: bool = True
 
 
 class UnknownFrameworkError(KeyError):
@@ -153,32 +160,40 @@ class Baseline(Protocol):
 
 
 class AdapterModule(Protocol):
-    """The public names of every adapter module, in this order (read frameworks/*.py side by side).
+    """The public names of every adapter module, in this order (PROTOCOL_ORDER: read frameworks/*.py side by side).
 
-    Identity and set-up: NAME, version(), devices(), configure(settings).
+    Identity and set-up:
+        NAME               the engine's name in the registry
+        version()          the framework's version string
         devices()          what it sees: "cpu", then "cuda:I NAME" per GPU (the parent asks it in a child, --device auto)
+        DETERMINISM        {"cpu" | "cuda": what configure() sets for reproducible runs there, in words}
         configure(settings) the device kind it really runs on, "cpu" or "cuda" (the row's device column: that kind's
                            entry of devices())
-        PRECISIONS         {"cpu" | "cuda": {precision: None if it runs there, else why not}}; missing: fp32 only
     Facts the workbench asks for (it never names a framework itself):
         DTYPES             dtype asked for -> dtype the framework really computes in
+        PRECISIONS         {"cpu" | "cuda": {precision: None if it runs there, else why not}}; missing: fp32 only
         EPS_STYLES         per optimizer family, the eps placements it runs exactly, e.g. {"adam": ("corrected",)}
         HAS_GRADIENTS      whether its Network offers loss_and_gradients
         UNBIASED_MOVING_VAR  BatchNorm running variance: unbiased (n - 1) or biased batch variance
+        SUMMARY_TITLE      shown after the framework name above its model summary
         unsupported(spec)  why it cannot build this spec's network or express its optimizer or loss, or None
         default_optimizer(name)  what a user gets for an --optimizer preset with no arguments but lr (OptimizerSpec), or None
         peak_gpu_mb()      peak GPU memory of this process, or None
-        summary_column(spec), SUMMARY_TITLE   its model summary, one (shape, params) per spec layer
         defaults(spec)     its cells of the differing-defaults table, read from the installed library
         source_names(spec) role -> names of its functions shown by --explain
+        summary_column(spec)  its model summary, one (shape, params) per spec layer
     Rows: create(spec, settings, model) -> Network | Baseline.
-    Deployment (optional: a module without them gets "skipped: <framework> has no export" artifacts):
+    The model (what --explain shows): build_model, make_optimizer, make_loss, Network, Baseline (those it has).
+    Deployment (optional: a module without them gets "skipped: <framework> has no export" artifacts; the code
+    lives in <engine>_export.py):
         EXPORTS            artifact file name -> Export (what it is, its loader, the packages it needs)
         export(network, artifact, path) -> str   write one artifact of a trained Network; returns the route taken
         load(artifact, path, spec, settings) -> predict(X) -> logits   read it back with the framework's own loader
+    Optional: augment_native(spec, settings) -> (augment, description), --augment native (in <engine>_augment.py).
     """
 
     NAME: str
+    DETERMINISM: dict[str, str]
     DTYPES: dict[str, str]
     EPS_STYLES: dict[str, tuple[str, ...]]
     HAS_GRADIENTS: bool
@@ -191,14 +206,23 @@ class AdapterModule(Protocol):
     def unsupported(self, spec: TaskSpec) -> str | None: ...
     def default_optimizer(self, name: str): ...  # noqa: ANN201 - tasks.spec.OptimizerSpec | None
     def peak_gpu_mb(self) -> float | None: ...
-    def summary_column(self, spec: TaskSpec) -> list[tuple[str, str]]: ...
     def defaults(self, spec: TaskSpec) -> dict[str, str]: ...
     def source_names(self, spec: TaskSpec) -> dict[str, list[str]]: ...
+    def summary_column(self, spec: TaskSpec) -> list[tuple[str, str]]: ...
     def create(self, spec: TaskSpec, settings: RunSettings, model: str) -> Network | Baseline: ...
 
 
+PROTOCOL_ORDER = (
+    "NAME", "version", "devices", "DETERMINISM", "configure",
+    "DTYPES", "PRECISIONS", "EPS_STYLES", "HAS_GRADIENTS", "UNBIASED_MOVING_VAR", "SUMMARY_TITLE",
+    "unsupported", "default_optimizer", "peak_gpu_mb", "defaults", "source_names", "summary_column",
+    "create", "build_model", "make_optimizer", "make_loss", "Network", "Baseline",
+    "EXPORTS", "export", "load", "augment_native",
+)  # fmt: skip
+
+
 class ExportingModule(AdapterModule, Protocol):
-    """An adapter module with the optional deployment hooks (frameworks/pytorch.py, frameworks/keras_shared.py)."""
+    """An adapter module with the optional deployment hooks (frameworks/pytorch.py, frameworks/keras.py)."""
 
     EXPORTS: dict[str, Export]
 
@@ -257,15 +281,25 @@ def missing_packages(name: str) -> list[str]:
 
 
 def load_adapter_module(name: str):  # noqa: ANN201 - a module
-    """Import the adapter module (and with it the framework itself)."""
+    """Import the adapter module (and with it the framework itself), with the environment its engine sets first.
+
+    Engines sharing one module (the three Keras backends) get one per process: a second one is an ImportError.
+    """
     check_framework(name)
-    return importlib.import_module(registered()[name].module)
+    engine = registered()[name]
+    os.environ.update(engine.env)
+    module = importlib.import_module(engine.module)
+    if engine.env and module.NAME != name:
+        raise ImportError(f"{name}: {engine.module} is already loaded as {module.NAME!r} in this process (one backend per process)")
+    return module
 
 
 def model_names(name: str, spec: TaskSpec) -> list[str]:
-    """The rows a framework contributes for a task: the spec network and/or baselines."""
-    check_framework(name)
-    return [b.name for b in spec.baselines] if registered()[name].baselines else [SPEC_MODEL]
+    """The model ids of the rows a framework contributes for a task: the spec network and/or the task's baselines."""
+    entry = engine(name)
+    if not entry.baselines:
+        return [entry.spec_model]
+    return [entry.spec_model if b.name == SPEC_MODEL else b.name for b in spec.baselines]
 
 
 def engine(name: str) -> Engine:
@@ -274,19 +308,15 @@ def engine(name: str) -> Engine:
     return registered()[name]
 
 
-@contextlib.contextmanager
-def native_stderr_to(path: str) -> Iterator[None]:
-    """Send file descriptor 2 (C++ logging, e.g. TensorFlow's start-up lines) to `path` for a while.
+def default_of(fn: object, parameter: str) -> object:
+    """The default value of one parameter of a library function or class, read from its signature."""
+    return inspect.signature(fn).parameters[parameter].default
 
-    TF_CPP_MIN_LOG_LEVEL does not silence the lines TensorFlow prints before its logging starts.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with open(path, "ab") as sink:
-        os.dup2(sink.fileno(), 2)
-    try:
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
+
+def device_kind(asked: str, has_gpu: bool, no_gpu: str) -> str:
+    """The device kind a row runs on: "auto" takes the GPU when there is one; "cuda" without one raises `no_gpu`."""
+    if asked == "auto":
+        return "cuda" if has_gpu else "cpu"
+    if asked == "cuda" and not has_gpu:
+        raise RuntimeError(f"--device cuda: {no_gpu}")
+    return asked

@@ -12,49 +12,28 @@ import os
 
 import numpy as np
 
-from frameworks.base import DEVICE_VAR, THREADS_VAR, SPEC_MODEL, OnBatch, RunSettings, Weights
-
-if os.environ.get(DEVICE_VAR) == "cpu":
-    os.environ.setdefault("JAX_PLATFORMS", "cpu")  # a CPU row never starts (or holds memory on) a GPU
-if THREADS_VAR in os.environ:  # XLA's CPU thread pool, read when the backend starts (XLA_FLAGS' thread options do not limit it)
-    os.environ["PJRT_NPROC"] = os.environ[THREADS_VAR]
-import jax  # noqa: E402
+from frameworks import jax_runtime  # first: it sets XLA's environment, then imports jax
+import jax  # noqa: E402, I001
 import jax.numpy as jnp  # noqa: E402
 import optax  # noqa: E402
 from flax import nnx  # noqa: E402
 
-from frameworks import layout  # noqa: E402
-from frameworks.jax_augment import augment_native  # noqa: E402, F401 - --augment native (jax.random)
-from tasks.optimizers import decoupled_rate  # noqa: E402
+from frameworks import jax_augment, jax_layers, layout  # noqa: E402
+from frameworks.base import EVAL_BATCH, SPEC_MODEL, OnBatch, RunSettings, Weights  # noqa: E402
+from frameworks.base import default_of as _default  # noqa: E402
+from frameworks.jax_layers import (  # noqa: E402, F401 - re-exported for --explain
+    LastHidden, LastHiddenGRU, ResetAfterGRUCell, SpecModel, add, flatten, global_average_pool2d, global_max_pool1d,
+)  # fmt: skip
+from frameworks.jax_optimizers import NATIVE_VELOCITY, make_optimizer, scale_by_adam_uncorrected_eps, spec_optimizer  # noqa: E402, F401
 from tasks.pipeline import batch_slices  # noqa: E402
 from tasks.reference import mse_targets  # noqa: E402
 from tasks.spec import (  # noqa: E402
-    GRU,
-    LSTM,
-    NON_TRAINABLE,
-    AveragePooling2D,
-    BatchNorm,
-    Conv1D,
-    Conv2D,
-    Dense,
-    Dropout,
-    Embedding,
-    Flatten,
-    GlobalAveragePooling2D,
-    GlobalMaxPool1D,
-    LayerNorm,
-    MaxPool2D,
-    OptimizerSpec,
-    ReLU,
-    TaskSpec,
-    is_chain,
-    layer_inputs,
-    layer_shapes,
-)
+    GRU, LSTM, NON_TRAINABLE, AveragePooling2D, BatchNorm, Conv1D, Conv2D, Dense, Dropout, Embedding,
+    Flatten, GlobalAveragePooling2D, GlobalMaxPool1D, LayerNorm, MaxPool2D, OptimizerSpec, ReLU, TaskSpec, is_chain, layer_inputs, layer_shapes,
+)  # fmt: skip
 from tasks.spec import Add as AddLayer  # noqa: E402
 
 NAME = "jax"
-EVAL_BATCH = 1024  # samples per forward pass when predicting
 
 
 def version() -> str:
@@ -64,16 +43,8 @@ def version() -> str:
     return f"{jax.__version__} (Flax {flax.__version__}, optax {optax.__version__})"
 
 
-def devices() -> list[str]:
-    """The devices JAX sees, e.g. ["cpu", "cuda:0 NVIDIA H200"]."""
-    return ["cpu", *(f"cuda:{d.id} {d.device_kind}" for d in _gpus())]
-
-
-def _gpus() -> list:
-    try:
-        return jax.devices("gpu")
-    except RuntimeError:  # no GPU backend (jax without CUDA plugin, or no device)
-        return []
+devices = jax_runtime.devices
+DETERMINISM = jax_runtime.DETERMINISM
 
 
 def configure(settings: RunSettings) -> str:
@@ -86,23 +57,15 @@ def configure(settings: RunSettings) -> str:
     # XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=N" does not limit
     # jaxlib 0.10 (measured: CPU time / wall time 1.96 on 2 cores with it, 0.98 with PJRT_NPROC=1).
     os.environ["PJRT_NPROC"] = str(settings.threads)
-    flags = os.environ.get("XLA_FLAGS", "")
-    if settings.deterministic and "xla_gpu_deterministic_ops" not in flags:  # deterministic GPU reductions
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_gpu_deterministic_ops=true".strip()
+    if settings.deterministic:
+        jax_runtime.deterministic_gpu_ops()
     # JAX computes in float32 by default and silently turns float64 arrays into float32: float64
     # needs jax_enable_x64, which is process-wide, so it is on exactly when float64 is asked for.
     jax.config.update("jax_enable_x64", settings.dtype == "float64")
-    # JAX's default matmul precision on GPU lets float32 matmuls run in TF32: state it.
-    jax.config.update("jax_default_matmul_precision", "tensorfloat32" if settings.precision == "tf32" or settings.tf32 else "highest")
     # JAX has no global seed: dropout keys come from nnx.Rngs(settings.seed) in Network.
     if settings.device == "cpu":
         jax.config.update("jax_platforms", "cpu")
-    gpus = _gpus()
-    if settings.device == "auto":
-        return "cuda" if gpus else "cpu"
-    if settings.device == "cuda" and not gpus:
-        raise RuntimeError("--device cuda: JAX sees no GPU (is jax[cuda12] installed?)")
-    return settings.device
+    return jax_runtime.configure(settings)  # the matmul precision, and the device
 
 
 # ---------------------------------------------------------------- facts the workbench asks for
@@ -136,10 +99,6 @@ def unsupported(spec: TaskSpec) -> str | None:
     return None
 
 
-def _default(fn: object, name: str) -> object:
-    return inspect.signature(fn).parameters[name].default
-
-
 def default_optimizer(name: str) -> OptimizerSpec | None:
     """What optax gives for preset `name` with no arguments but the learning rate."""
     if name in ("adam", "adamw"):
@@ -163,11 +122,7 @@ def default_optimizer(name: str) -> OptimizerSpec | None:
     return None
 
 
-def peak_gpu_mb() -> float | None:
-    """Peak memory in use on the first GPU (XLA's allocator), or None on CPU."""
-    gpus = _gpus()
-    stats = gpus[0].memory_stats() if gpus else None
-    return stats["peak_bytes_in_use"] / 2**20 if stats else None
+peak_gpu_mb = jax_runtime.peak_gpu_mb
 
 
 def _initializer(fn: object) -> str:
@@ -271,92 +226,6 @@ def create(spec: TaskSpec, settings: RunSettings, model: str = SPEC_MODEL) -> "N
 # ---------------------------------------------------------------- the model
 
 
-class LastHidden(nnx.Module):
-    """nnx.RNN over an LSTM cell; the spec's LSTM layer outputs only the last hidden state."""
-
-    def __init__(self, in_features: int, units: int, dtype: jnp.dtype, rngs: nnx.Rngs, compute_dtype: jnp.dtype | None = None):
-        # OptimizedLSTMCell: one (in, 4u) and one (u, 4u) kernel, gates i, f, g, o, one bias:
-        # the canonical layout. Its activations are stated (sigmoid gates, tanh cell) as in the spec.
-        cell = nnx.OptimizedLSTMCell(
-            in_features, units, gate_fn=nnx.sigmoid, activation_fn=nnx.tanh, dtype=compute_dtype or dtype, param_dtype=dtype,
-            rngs=rngs,
-        )  # fmt: skip
-        self.rnn = nnx.RNN(cell, return_carry=True)  # no seq_lengths: pre-padded sequences, as in Keras without mask
-
-    def __call__(self, x: jax.Array) -> jax.Array:
-        (_, h), _ = self.rnn(x)  # the carry is (c, h), zeros at the start
-        return h
-
-
-class ResetAfterGRUCell(nnx.GRUCell):
-    """nnx.GRUCell with a bias on the recurrent side too: the spec's (and torch's, Keras' reset_after=True) GRU.
-
-    Flax's GRUCell computes n = tanh(W_in x + b_in + r * (W_hn h)): its `dense_h` has no bias, so the recurrent
-    bias b_hn inside r * (...) cannot be expressed (its docstring writes b_hn, its code has none). Giving dense_h
-    a bias makes GRUCell.__call__ compute exactly r * (W_hn h + b_hn); gates stay in Flax's r, z, n order.
-    """
-
-    def __init__(self, in_features: int, units: int, dtype: jnp.dtype, rngs: nnx.Rngs, compute_dtype: jnp.dtype | None = None):
-        typed = {"dtype": compute_dtype or dtype, "param_dtype": dtype, "rngs": rngs}
-        super().__init__(in_features, units, gate_fn=nnx.sigmoid, activation_fn=nnx.tanh, **typed)
-        self.dense_h = nnx.Linear(units, 3 * units, use_bias=True, **typed)
-
-
-class LastHiddenGRU(nnx.Module):
-    """nnx.RNN over ResetAfterGRUCell; the spec's GRU layer outputs only the last hidden state."""
-
-    def __init__(self, in_features: int, units: int, dtype: jnp.dtype, rngs: nnx.Rngs, compute_dtype: jnp.dtype | None = None):
-        self.rnn = nnx.RNN(ResetAfterGRUCell(in_features, units, dtype, rngs, compute_dtype), return_carry=True)
-
-    def __call__(self, x: jax.Array) -> jax.Array:
-        h, _ = self.rnn(x)  # the carry is h, zeros at the start
-        return h
-
-
-def global_max_pool1d(x: jax.Array) -> jax.Array:
-    """(N, L, C) -> (N, C): the maximum over the sequence axis."""
-    return x.max(axis=1)
-
-
-def global_average_pool2d(x: jax.Array) -> jax.Array:
-    """(N, H, W, C) -> (N, C): the mean over height and width."""
-    return x.mean(axis=(1, 2))
-
-
-def flatten(x: jax.Array) -> jax.Array:
-    """(N, H, W, C) -> (N, H*W*C) in H, W, C order: a reshape, NHWC being Flax's layout."""
-    return x.reshape(x.shape[0], -1)
-
-
-def add(*xs: jax.Array) -> jax.Array:
-    """The sum of its inputs: the join of a residual block."""
-    return functools.reduce(jnp.add, xs)
-
-
-class SpecModel(nnx.Module):
-    """The spec's layers in order: layer i of `layers` is spec layer i (NHWC inside); in the graph form, layer i
-    reads the outputs of layers `inputs[i]` (-1: the input), else the previous layer's."""
-
-    def __init__(self, layers: list, inputs: tuple[tuple[int, ...], ...] = ()):
-        self.layers = nnx.List(layers)
-        self.inputs = inputs  # static: part of the graphdef, as the layer order is
-
-    def __call__(self, x: jax.Array) -> jax.Array:
-        if not self.inputs:
-            for layer in self.layers:
-                x = layer(x)
-            return x
-        return self.layer_outputs(x)[-1]
-
-    def layer_outputs(self, x: jax.Array) -> list[jax.Array]:
-        """The output of every layer."""
-        outputs = []
-        for i, layer in enumerate(self.layers):
-            sources = self.inputs[i] if self.inputs else (i - 1,)
-            outputs.append(layer(*(x if j < 0 else outputs[j] for j in sources)))
-        return outputs
-
-
 def build_model(spec: TaskSpec, dtype: jnp.dtype, rngs: nnx.Rngs, compute_dtype: jnp.dtype | None = None) -> SpecModel:
     """One Flax layer (or function) per spec layer; weights in `dtype` (Flax's default is float32), compute in
     `compute_dtype` (mixed precision, e.g. bfloat16) or else in `dtype`."""
@@ -410,74 +279,6 @@ def build_model(spec: TaskSpec, dtype: jnp.dtype, rngs: nnx.Rngs, compute_dtype:
     return SpecModel(layers, () if is_chain(spec.model) else tuple(layer_inputs(spec.model)))
 
 
-def scale_by_adam_uncorrected_eps(b1: float, b2: float, eps: float) -> optax.GradientTransformation:
-    """Keras' Adam direction: sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps), eps on the uncorrected sqrt(v).
-
-    optax's eps_root is not this (it goes inside the square root), so the step is written out;
-    the state is optax's own ScaleByAdamState.
-    """
-
-    def init_fn(params: optax.Params) -> optax.ScaleByAdamState:
-        zeros = lambda: jax.tree.map(jnp.zeros_like, params)  # noqa: E731
-        return optax.ScaleByAdamState(count=jnp.zeros([], jnp.int32), mu=zeros(), nu=zeros())
-
-    def update_fn(updates: optax.Updates, state: optax.ScaleByAdamState, params: optax.Params | None = None) -> tuple:
-        mu = jax.tree.map(lambda g, m: b1 * m + (1 - b1) * g, updates, state.mu)
-        nu = jax.tree.map(lambda g, v: b2 * v + (1 - b2) * g * g, updates, state.nu)
-        count = state.count + 1
-
-        def direction(m: jax.Array, v: jax.Array) -> jax.Array:
-            t = count.astype(m.dtype)
-            return jnp.sqrt(1 - b2**t) / (1 - b1**t) * m / (jnp.sqrt(v) + eps)
-
-        return jax.tree.map(direction, mu, nu), optax.ScaleByAdamState(count=count, mu=mu, nu=nu)
-
-    return optax.GradientTransformation(init_fn, update_fn)
-
-
-def adam_uncorrected_eps(learning_rate: float, b1: float, b2: float, eps: float, weight_decay: float = 0.0) -> optax.GradientTransformation:
-    """Keras' Adam as an optax optimizer: the direction above, decoupled decay (as optax.adamw), times -learning_rate."""
-    decay = optax.add_decayed_weights(weight_decay) if weight_decay else optax.identity()
-    return optax.chain(scale_by_adam_uncorrected_eps(b1, b2, eps), decay, optax.scale_by_learning_rate(learning_rate))
-
-
-def spec_optimizer(learning_rate: float, opt: OptimizerSpec) -> optax.GradientTransformation:
-    """The spec's optimizer from optax's own pieces, every number passed explicitly.
-
-    L2 is optax.add_decayed_weights *before* the optimizer (it adds wd * w to the gradient); decoupled decay is
-    optax.adamw's, multiplied by the current lr. optax.sgd's trace comes before the lr (the spec's "gradient"
-    velocity), optax.rmsprop's after it ("step"): Network.set_learning_rate rescales the other one.
-    """
-    l2 = optax.add_decayed_weights(opt.weight_decay) if opt.weight_decay and opt.weight_decay_style == "l2" else optax.identity()
-    decoupled = decoupled_rate(opt) if opt.weight_decay_style == "decoupled" else 0.0
-    momentum = opt.momentum or None  # optax: None is no momentum (0.0 would keep a useless trace)
-    if opt.name == "sgd":
-        base = optax.sgd(learning_rate, momentum=momentum, nesterov=opt.nesterov)
-    elif opt.name == "rmsprop":
-        # optax calls rho "decay" and puts eps inside the square root by default (eps_in_sqrt=True)
-        base = optax.rmsprop(learning_rate, decay=opt.rho, eps=opt.eps, eps_in_sqrt=opt.eps_style == "inside",
-                             centered=opt.centered, momentum=momentum)  # fmt: skip
-    elif opt.eps_style == "corrected" and decoupled:
-        base = optax.adamw(learning_rate, b1=opt.beta_1, b2=opt.beta_2, eps=opt.eps, eps_root=0.0, weight_decay=decoupled)
-    elif opt.eps_style == "corrected":
-        base = optax.adam(learning_rate, b1=opt.beta_1, b2=opt.beta_2, eps=opt.eps, eps_root=0.0)
-    else:
-        base = adam_uncorrected_eps(learning_rate, b1=opt.beta_1, b2=opt.beta_2, eps=opt.eps, weight_decay=decoupled)
-    return optax.chain(l2, base)
-
-
-NATIVE_VELOCITY = {"sgd": "gradient", "rmsprop": "step"}  # where optax's trace sits relative to the lr (see above)
-
-
-def make_optimizer(opt: OptimizerSpec, dtype: jnp.dtype) -> optax.GradientTransformation:
-    """The spec's optimizer (spec_optimizer); optax.adam(w) adds eps to the bias-corrected sqrt(v_hat) (eps_root=0).
-
-    inject_hyperparams keeps the learning rate in the optimizer state, so the driver's schedule
-    changes it without recompiling the step.
-    """
-    return optax.inject_hyperparams(spec_optimizer, static_args=("opt",), hyperparam_dtype=dtype)(learning_rate=opt.lr, opt=opt)
-
-
 def make_loss(spec: TaskSpec):  # noqa: ANN201 - (logits, y) -> mean loss
     """Mean cross-entropy on logits: softmax with integer labels, or sigmoid on the one logit; or mean squared error
     on the logit against -1/+1 targets (Network._targets makes them). bfloat16 logits (mixed precision) are cast to
@@ -507,16 +308,6 @@ def make_train_step(loss_fn):  # noqa: ANN001, ANN201
         return nnx.state((model, optimizer)), loss
 
     return train_step
-
-
-@jax.jit
-def _forward(graphdef: nnx.GraphDef, state: nnx.State, X: jax.Array) -> jax.Array:
-    return nnx.merge(graphdef, state)(X)
-
-
-@jax.jit
-def _layer_outputs(graphdef: nnx.GraphDef, state: nnx.State, X: jax.Array) -> list[jax.Array]:
-    return nnx.merge(graphdef, state).layer_outputs(X)
 
 
 class Network:
@@ -642,11 +433,14 @@ class Network:
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Logits in evaluation mode, as NumPy in the dtype computed."""
         graphdef, state = self._eval_split()
-        outputs = [_forward(graphdef, state, self._inputs(X[i : i + EVAL_BATCH])) for i in range(0, len(X), EVAL_BATCH)]
+        outputs = [jax_layers.forward(graphdef, state, self._inputs(X[i : i + EVAL_BATCH])) for i in range(0, len(X), EVAL_BATCH)]
         logits = np.concatenate(jax.device_get(outputs))
         return logits.astype(np.float32) if self.settings.precision in COMPUTE_DTYPES else logits  # bfloat16 -> float32
 
     def layer_outputs(self, X: np.ndarray) -> list[np.ndarray]:
         """Every layer's output for X (evaluation mode); Flax's NHWC is already the canonical layout."""
         graphdef, state = self._eval_split()
-        return [np.asarray(out) for out in _layer_outputs(graphdef, state, self._inputs(X))]
+        return [np.asarray(out) for out in jax_layers.layer_outputs(graphdef, state, self._inputs(X))]
+
+
+augment_native = jax_augment.augment_native  # --augment native: jax.random crop and flip, jitted

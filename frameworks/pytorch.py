@@ -6,10 +6,6 @@ Read it side by side with `frameworks/keras.py`: same public names, same order.
 from __future__ import annotations
 
 import inspect
-import logging
-import os
-import warnings
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -17,10 +13,12 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from frameworks import layout, onnx_runtime
-from frameworks.base import SPEC_MODEL, Export, OnBatch, RunSettings, Weights
-from frameworks.pytorch_augment import augment_native  # noqa: F401 - --augment native (torchvision or torch ops)
-from tasks.optimizers import decoupled_rate
+from frameworks import layout, pytorch_augment, pytorch_export, torch_runtime
+from frameworks.pytorch_layers import Add, ChannelsLastConv1d, ChannelsLastLayerNorm, GlobalAvgPool2d, GlobalMaxPool1d
+from frameworks.pytorch_layers import GraphSequential, LastHidden, LastHiddenGRU  # --explain shows them from here
+from frameworks.pytorch_optimizers import AdamUncorrectedEps, make_optimizer  # noqa: F401 - --explain shows them from here
+from frameworks.base import EVAL_BATCH, SPEC_MODEL, OnBatch, RunSettings, Weights
+from frameworks.base import default_of as _default
 from tasks.pipeline import batch_slices
 from tasks.reference import mse_targets
 from tasks.spec import (
@@ -50,7 +48,6 @@ from tasks.spec import (
 from tasks.spec import Add as AddLayer
 
 NAME = "pytorch"
-EVAL_BATCH = 1024  # samples per forward pass when predicting
 
 
 def version() -> str:
@@ -58,38 +55,15 @@ def version() -> str:
     return torch.__version__
 
 
-def devices() -> list[str]:
-    """The devices PyTorch sees, e.g. ["cpu", "cuda:0 NVIDIA H200"]."""
-    gpus = [f"cuda:{i} {torch.cuda.get_device_name(i)}" for i in range(torch.cuda.device_count())]
-    return ["cpu", *gpus]
+devices = torch_runtime.devices
+DETERMINISM = torch_runtime.DETERMINISM
 
 
 def configure(settings: RunSettings) -> str:
-    """Apply threads, determinism, seed and precision settings; return the device kind actually used."""
-    torch.set_num_threads(settings.threads)
-    try:
-        torch.set_num_interop_threads(settings.threads)
-    except RuntimeError:  # already set once in this process (tests run several adapters)
-        pass
-    if settings.deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # required by deterministic cuBLAS
-        torch.use_deterministic_algorithms(True)
-        # ...which also fills every new tensor with NaN to expose reads of uninitialised memory:
-        # a debugging aid that costs time (plain scripts do not pay it) and changes no result.
-        torch.utils.deterministic.fill_uninitialized_memory = False
+    """Threads, determinism and TF32 (frameworks/torch_runtime.py), then torch's seed; the device kind actually used."""
+    device = torch_runtime.configure(settings)
     torch.manual_seed(settings.seed)
-    # TF32 only with --precision tf32. torch's defaults: matmul allow_tf32=False, but cudnn.allow_tf32=True
-    # (convolutions on TF32 units unless told): both are set, so fp32 means IEEE float32 everywhere.
-    tf32 = settings.precision == "tf32" or settings.tf32
-    torch.backends.cuda.matmul.allow_tf32 = tf32
-    torch.backends.cudnn.allow_tf32 = tf32
-    if settings.deterministic:
-        torch.backends.cudnn.benchmark = False  # autotuning may pick a different kernel per run
-    if settings.device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if settings.device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda: PyTorch sees no CUDA device")
-    return settings.device
+    return device
 
 
 # ---------------------------------------------------------------- facts the workbench asks for
@@ -139,13 +113,7 @@ def default_optimizer(name: str) -> OptimizerSpec | None:
     return None
 
 
-def peak_gpu_mb() -> float | None:
-    """Peak memory allocated by PyTorch's CUDA caching allocator in this process."""
-    return torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
-
-
-def _default(fn: object, name: str) -> object:
-    return inspect.signature(fn).parameters[name].default
+peak_gpu_mb = torch_runtime.peak_gpu_mb
 
 
 def _source_line(fn: object, needle: str) -> str:
@@ -234,92 +202,6 @@ def create(spec: TaskSpec, settings: RunSettings, model: str = SPEC_MODEL) -> "N
 # ---------------------------------------------------------------- the model
 
 
-class LastHidden(nn.Module):
-    """nn.LSTM returns (outputs, (h, c)); the spec's LSTM layer outputs only the last hidden state."""
-
-    def __init__(self, in_features: int, units: int):
-        super().__init__()
-        self.lstm = nn.LSTM(in_features, units, batch_first=True)
-        # torch adds two biases (b_ih + b_hh) where Keras and the spec have one. Training both
-        # would move their sum twice as fast under Adam and add 4 * units parameters, so b_hh
-        # stays frozen at zero (layout.lstm_to_torch loads it so) and b_ih is the spec's bias.
-        self.lstm.bias_hh_l0.requires_grad_(False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _, (h, _) = self.lstm(x)  # no packing: pre-padded sequences, as in Keras without mask
-        return h[-1]
-
-
-class LastHiddenGRU(nn.Module):
-    """nn.GRU returns (outputs, h); the spec's GRU layer outputs only the last hidden state.
-
-    torch.nn.GRU is "reset after" with two trained biases, as the spec (and Keras' reset_after=True);
-    its gates are ordered r, z, n where the spec has z, r, h: layout.gru_to_torch reorders them.
-    """
-
-    def __init__(self, in_features: int, units: int):
-        super().__init__()
-        self.gru = nn.GRU(in_features, units, batch_first=True)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _, h = self.gru(x)  # no packing: pre-padded sequences
-        return h[-1]
-
-
-class ChannelsLastConv1d(nn.Conv1d):
-    """nn.Conv1d on (N, L, C) sequences: torch convolves (N, C, L), so the axes are swapped in and out."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x.transpose(1, 2)).transpose(1, 2)
-
-
-class GlobalMaxPool1d(nn.Module):
-    """Maximum over the sequence axis of (N, L, C): torch has no layer for it, x.amax(dim=1) is the idiom."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.amax(dim=1)  # amax spreads the gradient evenly over tied maxima (max(dim) picks one)
-
-
-class GlobalAvgPool2d(nn.Module):
-    """Mean over height and width of (N, C, H, W) -> (N, C) (nn.AdaptiveAvgPool2d(1) keeps two axes of size 1)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.mean(dim=(2, 3))
-
-
-class ChannelsLastLayerNorm(nn.LayerNorm):
-    """nn.LayerNorm normalises the LAST axis: on NCHW images that is W, so channels are moved last and back."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim == 4:
-            return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
-        return super().forward(x)
-
-
-class Add(nn.Module):
-    """The sum of its inputs: the join of a residual block."""
-
-    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
-        return torch.stack(xs).sum(dim=0)
-
-
-class GraphSequential(nn.Sequential):
-    """The spec's graph form: module i reads the outputs of modules `inputs[i]` (-1: the input).
-
-    An nn.Sequential still, so module i is spec layer i and its state_dict keys are those of a chain ('3.weight').
-    """
-
-    def __init__(self, modules: list[nn.Module], inputs: list[tuple[int, ...]]):
-        super().__init__(*modules)
-        self.inputs = inputs
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        outputs: list[torch.Tensor] = []
-        for module, sources in zip(self, self.inputs):
-            outputs.append(module(*(x if j < 0 else outputs[j] for j in sources)))
-        return outputs[-1]
-
-
 def build_model(spec: TaskSpec) -> nn.Sequential:
     """One torch module per spec layer, so module index i is spec layer i (NCHW inside)."""
     modules: list[nn.Module] = []
@@ -363,52 +245,6 @@ def build_model(spec: TaskSpec) -> nn.Sequential:
         else:
             raise TypeError(f"layer {layer!r} has no PyTorch builder")
     return nn.Sequential(*modules) if is_chain(spec.model) else GraphSequential(modules, layer_inputs(spec.model))
-
-
-class AdamUncorrectedEps(torch.optim.Adam):
-    """Keras' Adam: eps added to the uncorrected sqrt(v), with a bias-corrected step size.
-
-    lr_t * m / (sqrt(v) + eps) with lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t) equals torch's
-    lr * m_hat / (sqrt(v_hat) + eps_t) with eps_t = eps / sqrt(1 - b2^t): so this is torch.optim.Adam
-    (and its fast multi-tensor path) with that epsilon set before each step.
-    """
-
-    def __init__(self, params, lr: float, betas: tuple[float, float], eps: float, weight_decay: float = 0.0,  # noqa: ANN001
-                 decoupled_weight_decay: bool = False):  # fmt: skip
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, decoupled_weight_decay=decoupled_weight_decay)
-        self.keras_eps, self.steps = eps, 0
-
-    @torch.no_grad()
-    def step(self, closure=None):  # noqa: ANN001, ANN201
-        """One update of every parameter that has a gradient."""
-        self.steps += 1
-        for group in self.param_groups:
-            group["eps"] = self.keras_eps / (1 - group["betas"][1] ** self.steps) ** 0.5
-        return super().step(closure)
-
-
-def make_optimizer(opt: OptimizerSpec, params) -> torch.optim.Optimizer:  # noqa: ANN001
-    """The spec's optimizer, every number passed explicitly.
-
-    torch's weight_decay= is L2 added to the gradient; AdamW (decoupled_weight_decay) shrinks the weights by
-    lr * weight_decay * w first. Its momentum velocity holds no lr (v = momentum * v + g, p -= lr * v): the spec's
-    "gradient" velocity; Network.set_learning_rate rescales it for the "step" velocity.
-    """
-    l2 = opt.weight_decay if opt.weight_decay_style == "l2" else 0.0
-    if opt.name == "sgd":
-        return torch.optim.SGD(params, lr=opt.lr, momentum=opt.momentum, dampening=opt.dampening, nesterov=opt.nesterov,
-                               weight_decay=l2)  # fmt: skip
-    if opt.name == "rmsprop":
-        # torch calls rho "alpha" (default 0.99) and adds eps outside the square root
-        return torch.optim.RMSprop(params, lr=opt.lr, alpha=opt.rho, eps=opt.eps, weight_decay=l2, momentum=opt.momentum,
-                                   centered=opt.centered)  # fmt: skip
-    decoupled = opt.weight_decay_style == "decoupled"
-    wd = decoupled_rate(opt) if decoupled else l2  # torch multiplies decoupled decay by the current lr
-    betas = (opt.beta_1, opt.beta_2)
-    if opt.eps_style == "corrected":
-        cls = torch.optim.AdamW if decoupled else torch.optim.Adam
-        return cls(params, lr=opt.lr, betas=betas, eps=opt.eps, weight_decay=wd)
-    return AdamUncorrectedEps(params, lr=opt.lr, betas=betas, eps=opt.eps, weight_decay=wd, decoupled_weight_decay=decoupled)
 
 
 def make_loss(spec: TaskSpec) -> nn.Module:
@@ -572,75 +408,15 @@ class Network:
         return canonical
 
 
-# ---------------------------------------------------------------- deployment
+# ---------------------------------------------------------------- deployment (frameworks/pytorch_export.py)
 
-EXPORTS = {  # artifact -> what it is; the order is the export table's
-    "state_dict.pt": Export("native eager", "torch.load(weights_only=True) + load_state_dict"),
-    "model.pt2": Export("exported program", "torch.export.load"),
-    "model.onnx": Export("ONNX Runtime", "onnxruntime.InferenceSession", ("onnx", "onnxscript", "onnxruntime")),
-}
-
-
-def _example(network: Network) -> tuple[torch.Tensor]:
-    """A batch of 2 zeros: batch 1 would be specialised to a constant by torch.export (its 0/1 rule)."""
-    dtype = np.int64 if network.spec.model.input_dtype == "int" else np.float32
-    return (network._inputs(np.zeros((2, *network.spec.model.input_shape), dtype=dtype)),)
-
-
-def _batch_dim() -> tuple[dict[int, torch.export.Dim]]:
-    return ({0: torch.export.Dim("batch", min=1)},)  # a dynamic batch: latency at 1, throughput at 1024
-
-
-def export(network: Network, artifact: str, path: str) -> str:
-    """Write one artifact of the trained module, in evaluation mode (BatchNorm running statistics, no dropout)."""
-    model = network.model.eval()  # exported in training mode, BatchNorm would normalise with each batch's statistics
-    if artifact == "state_dict.pt":
-        torch.save(model.state_dict(), path)
-        return "torch.save(model.state_dict())"
-    if artifact == "model.pt2":
-        with warnings.catch_warnings():  # nn.LSTM: "tensor attributes ..._flat_weights were assigned during export"
-            warnings.simplefilter("ignore", UserWarning)
-            program = torch.export.export(model, _example(network), dynamic_shapes=_batch_dim())
-        torch.export.save(program, path)
-        return "torch.export.export + torch.export.save"
-    if artifact == "model.onnx":
-        logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # "torchvision is not installed" lines on stderr
-        names = {"input_names": ["x"], "output_names": ["logits"]}
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                # external_data=False: by default the weights go to a second file, model.onnx.data, that a copy of
-                # model.onnx alone leaves behind (the fallback below always writes one file)
-                torch.onnx.export(model, _example(network), path, dynamo=True, dynamic_shapes=_batch_dim(), verbose=False,
-                                  external_data=False, **names)  # fmt: skip
-            return "torch.onnx.export(dynamo=True)"
-        except Exception as exc:  # noqa: BLE001 - the TorchScript-based exporter is the documented fallback
-            Path(path).unlink(missing_ok=True)
-            Path(path + ".data").unlink(missing_ok=True)
-            first = " ".join(str(exc).split())[:160]
-            torch.onnx.export(model, _example(network), path, dynamo=False, dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}}, **names)
-            return f"torch.onnx.export(dynamo=False) after dynamo=True failed: {type(exc).__name__}: {first}"
-    raise ValueError(f"{NAME} has no artifact {artifact!r}")
-
-
-def _onnx_inputs(spec: TaskSpec, X: np.ndarray) -> np.ndarray:
-    """What the ONNX graph of the torch module takes: int64 token ids, or float32 images in NCHW."""
-    if spec.model.input_dtype == "int":
-        return X.astype(np.int64)
-    return np.ascontiguousarray(layout.images_to_torch(X) if len(spec.model.input_shape) == 3 else X, dtype=np.float32)
+EXPORTS = pytorch_export.EXPORTS
+export = pytorch_export.export
 
 
 def load(artifact: str, path: str, spec: TaskSpec, settings: RunSettings) -> Callable[[np.ndarray], np.ndarray]:
     """Read an artifact back with torch's own loader; predict(X) -> logits, X in the canonical layout."""
-    network = Network(spec, settings)
-    if artifact == "state_dict.pt":
-        network.model = build_model(spec).to(dtype=network.dtype)
-        network.model.load_state_dict(torch.load(path, weights_only=True, map_location="cpu"))  # tensors only, no code
-        network.forward = network.model
-        return network.predict
-    if artifact == "model.pt2":
-        program = torch.export.load(path).module()  # a GraphModule: no .eval(), the graph was exported in eval mode
-        return torch.no_grad()(lambda X: program(network._inputs(X)).cpu().numpy())
-    if artifact == "model.onnx":
-        return onnx_runtime.predictor(path, settings.threads, lambda X: _onnx_inputs(spec, X))
-    raise ValueError(f"{NAME} has no artifact {artifact!r}")
+    return pytorch_export.load(artifact, path, Network(spec, settings), build_model)
+
+
+augment_native = pytorch_augment.augment_native  # --augment native: torchvision, or the same ops in torch

@@ -1,9 +1,10 @@
 """scikit-learn adapter: the spec's MLP as `MLPClassifier`, plus classic baselines.
 
-The MLP row trains the spec network with `partial_fit`, one call per shared batch, starting
-from the canonical weights, so it is the same model as the PyTorch and Keras rows. The other
-rows (logistic regression, linear SGD, TF-IDF, naive Bayes) are the baselines a
-practitioner would try first; they train once with `fit`.
+The MLP row (the task's baseline SPEC_MODEL; model id and label "MLPClassifier") trains the spec network with `partial_fit`, one call per
+shared batch, starting from the canonical weights, so it is the same model as the PyTorch and Keras rows. The other
+rows (logistic regression, TF-IDF, naive Bayes) are the baselines a practitioner would try first; they train once
+with `fit`. A task names the baselines it asks for (TaskSpec.baselines); their estimators and settings are here,
+keyed by task and baseline name (BASELINES).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import sklearn
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
-from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -19,9 +20,10 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from frameworks import layout
-from frameworks.base import OnBatch, RunSettings, Weights
+from frameworks.base import SPEC_MODEL, OnBatch, RunSettings, Weights
 from tasks.pipeline import batch_slices
 from tasks.spec import BaselineSpec, Dense, OptimizerSpec, ReLU, TaskSpec, count_params
+from tasks.text import tokenize
 
 NAME = "sklearn"
 _limits = None  # keeps the BLAS/OpenMP thread limit alive for the whole run
@@ -35,6 +37,9 @@ def version() -> str:
 def devices() -> list[str]:
     """scikit-learn runs on the CPU only."""
     return ["cpu"]
+
+
+DETERMINISM = {"cpu": "deterministic given random_state (the row's seed); BLAS/OpenMP threads limited to --threads"}
 
 
 def configure(settings: RunSettings) -> str:
@@ -110,14 +115,14 @@ def defaults(spec: TaskSpec) -> dict[str, str]:
 def source_names(spec: TaskSpec) -> dict[str, list[str] | str]:
     """The code --explain shows: the MLP's builder and epoch where it applies, then the baselines."""
     names: dict[str, list[str] | str] = {}
-    if not unsupported(spec) and any(b.kind == "mlp" for b in spec.baselines):
+    if not unsupported(spec) and any(b.name == SPEC_MODEL for b in spec.baselines):
         names = {
             "Build the model from the spec": ["build_mlp"],
             "The optimizer": "MLPClassifier builds its own optimizer from solver=..., epsilon=... in build_mlp.",
             "The loss": "MLPClassifier always uses softmax cross-entropy (log-loss); there is nothing to choose.",
             "One training epoch": ["Network.fit_epoch"],
         }
-    if any(b.kind != "mlp" for b in spec.baselines):
+    if any(b.name != SPEC_MODEL for b in spec.baselines):
         names["scikit-learn baselines (trained once with fit)"] = ["BASELINES", "Baseline.fit"]
     return names
 
@@ -140,35 +145,35 @@ def summary_column(spec: TaskSpec) -> list[tuple[str, str]]:
 
 
 def create(spec: TaskSpec, settings: RunSettings, model: str) -> "Network | Baseline":
-    """The row's object: the spec's MLP (a baseline of kind "mlp") or a one-shot baseline."""
+    """The row's object: the spec's MLP (SPEC_MODEL, or its registry id "MLPClassifier") or a one-shot baseline."""
+    if model in (SPEC_MODEL, Network.model_label):
+        return Network(spec, settings)
     by_name = {b.name: b for b in spec.baselines}
     if model not in by_name:
         raise ValueError(f"unknown scikit-learn model {model!r}: choose from {', '.join(by_name)}")
-    return (Network if by_name[model].kind == "mlp" else Baseline)(spec, settings, by_name[model])
+    return Baseline(spec, settings, by_name[model])
 
 
 # ---------------------------------------------------------------- the models
 
-
-def _section(options: dict, name: str) -> dict:
-    """Keyword arguments of one pipeline step; the spec stores them as (key, value) pairs to stay hashable."""
-    return dict(options.get(name, ()))
-
-
-# name -> (estimator builder, input: "features" or "texts")
+# Both text vectorizers use the shared tokenizer (it lower-cases and drops <br /> itself).
+SHARED_TOKENS = {"tokenizer": tokenize, "token_pattern": None, "lowercase": False}
+# (task, baseline name) -> (estimator builder, input: "features" or "texts"). The task states what it asks for
+# (BaselineSpec.about); the estimator and every setting are chosen here.
 BASELINES = {
-    "logistic_regression": (lambda o: LogisticRegression(**o), "features"),
-    "standardized_logistic_regression": (lambda o: make_pipeline(StandardScaler(), LogisticRegression(**o)), "features"),
-    "standardized_sgd": (lambda o: make_pipeline(StandardScaler(), SGDClassifier(**o)), "features"),
-    "tfidf_logistic_regression": (
-        lambda o: Pipeline([("tfidf", TfidfVectorizer(**_section(o, "vectorizer"))), ("clf", LogisticRegression(**_section(o, "classifier")))]),
-        "texts",
-    ),
-    "naive_bayes_counts": (
-        lambda o: Pipeline([("counts", CountVectorizer(**_section(o, "vectorizer"))), ("clf", MultinomialNB(**_section(o, "classifier")))]),
-        "texts",
-    ),
-}
+    # lbfgs, the default solver
+    ("digits", "logistic_regression"): (lambda: LogisticRegression(C=1.0, max_iter=200), "features"),
+    ("mnist", "logistic_regression"): (lambda: LogisticRegression(C=1.0, max_iter=200), "features"),
+    ("cifar10", "logistic_regression"): (lambda: make_pipeline(StandardScaler(), LogisticRegression(C=0.001, max_iter=300)), "features"),
+    ("sentiment", "tfidf_logistic_regression"): (lambda: Pipeline([
+        ("tfidf", TfidfVectorizer(**SHARED_TOKENS, ngram_range=(1, 2), min_df=2, sublinear_tf=True)),
+        ("clf", LogisticRegression(C=4.0, max_iter=1000)),
+    ]), "texts"),
+    ("sentiment", "naive_bayes_counts"): (lambda: Pipeline([
+        ("counts", CountVectorizer(**SHARED_TOKENS, ngram_range=(1, 2), min_df=2, binary=True)),
+        ("clf", MultinomialNB(alpha=1.0)),
+    ]), "texts"),
+}  # fmt: skip
 
 
 def build_mlp(spec: TaskSpec, seed: int) -> MLPClassifier:
@@ -211,9 +216,10 @@ class Network:
 
     kind = "network"
 
-    def __init__(self, spec: TaskSpec, settings: RunSettings, baseline: BaselineSpec):
-        self.spec, self.settings, self.baseline = spec, settings, baseline
-        self.model_label = baseline.name
+    model_label = "MLPClassifier"  # the table's model column
+
+    def __init__(self, spec: TaskSpec, settings: RunSettings):
+        self.spec, self.settings = spec, settings
         self.dtype = settings.dtype
 
     # -------------------------------------------------------------- model and weights
@@ -247,10 +253,13 @@ class Network:
         self.X, self.y = self._inputs(X), y
         if not hasattr(self.estimator, "coefs_"):
             first = slice(0, self.spec.train.batch_size)
-            classes = np.arange(self.spec.model.layers[-1].units)
-            self.estimator.partial_fit(self.X[first], y[first], classes=classes)  # allocates coefs_
-            self.set_weights(self._initial)  # ...then the canonical start replaces its random init
-            del self.estimator._optimizer  # and the optimizer restarts from step 0 on the next call
+            self._allocate(self.X[first], y[first])
+
+    def _allocate(self, X: np.ndarray, y: np.ndarray) -> None:
+        classes = np.arange(self.spec.model.layers[-1].units)
+        self.estimator.partial_fit(X, y, classes=classes)  # allocates coefs_
+        self.set_weights(self._initial)  # ...then the canonical start replaces its random init
+        del self.estimator._optimizer  # and the optimizer restarts from step 0 on the next call
 
     # -------------------------------------------------------------- training
     def set_learning_rate(self, lr: float) -> None:
@@ -286,6 +295,8 @@ class Network:
     # -------------------------------------------------------------- inference
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Log-probabilities: MLPClassifier offers probabilities, not its logits."""
+        if not hasattr(self.estimator, "coefs_"):  # built from weights.npz, never trained: allocate on zeros first
+            self._allocate(np.zeros((self.spec.train.batch_size, X[0].size), self.dtype), np.zeros(self.spec.train.batch_size, int))
         return _log_proba_scores(self.estimator.predict_proba(self._inputs(X)))
 
     def probabilities(self, X: np.ndarray) -> np.ndarray:
@@ -298,7 +309,7 @@ class Network:
 
 
 class Baseline:
-    """A one-shot baseline (logistic regression, linear SGD, TF-IDF, naive Bayes): one `fit`."""
+    """A one-shot baseline (logistic regression, TF-IDF, naive Bayes): one `fit`."""
 
     kind = "baseline"
 
@@ -317,8 +328,12 @@ class Baseline:
 
     def build(self) -> None:
         """The untrained estimator from the BASELINES table."""
-        builder, self.input_kind = BASELINES[self.baseline.kind]
-        self.estimator = builder(dict(self.baseline.options))
+        key = (self.spec.name, self.baseline.name)
+        if key not in BASELINES:
+            known = ", ".join(f"{task}/{name}" for task, name in BASELINES)
+            raise ValueError(f"scikit-learn has no baseline {self.baseline.name!r} for task {self.spec.name!r}: it has {known}")
+        builder, self.input_kind = BASELINES[key]
+        self.estimator = builder()
 
     def num_params(self) -> int:
         """Fitted coefficients of a linear model, or naive Bayes' log-probabilities."""

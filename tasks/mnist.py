@@ -11,7 +11,7 @@ import numpy as np
 
 from tasks.datasets import load_mnist
 from tasks.pipeline import Dataset
-from tasks.spec import BaselineSpec, Dense, DataSpec, InitSpec, ModelSpec, OptimizerSpec, ReLU, TaskSpec, Tolerances, TrainSpec
+from tasks.spec import SPEC_MODEL, BaselineSpec, Dense, DataSpec, InitSpec, ModelSpec, OptimizerSpec, ReLU, TaskSpec, Tolerances, TrainSpec
 
 SPEC = TaskSpec(
     name="mnist",
@@ -26,10 +26,8 @@ SPEC = TaskSpec(
     optimizer=OptimizerSpec(name="adam", lr=1e-3, beta_1=0.9, beta_2=0.999, eps=1e-8, eps_style="corrected"),
     train=TrainSpec(batch_size=128, epochs=5, seed=0),
     baselines=(
-        # multinomial logistic regression on the raw [0, 1] pixels (lbfgs, the default solver)
-        BaselineSpec("logistic_regression", "logistic_regression", (("C", 1.0), ("max_iter", 200))),
-        # the spec's own MLP, trained by MLPClassifier.partial_fit on the shared batches
-        BaselineSpec("MLPClassifier", "mlp"),
+        BaselineSpec("logistic_regression", "multinomial logistic regression on the raw [0, 1] pixels"),
+        BaselineSpec(SPEC_MODEL, "the spec's own MLP, trained by the baseline library on the shared batches"),
     ),
     target_accuracy=0.97,
     tolerances=Tolerances(),

@@ -234,13 +234,18 @@ class TrainSpec:
     lr_decay: float = 1.0  # the learning rate is multiplied by this after every epoch (1: constant)
 
 
+SPEC_MODEL = "spec"  # model id of the spec's own network (as opposed to a one-shot baseline)
+
+
 @dataclass(frozen=True)
 class BaselineSpec:
-    """A scikit-learn baseline row: which estimator, its settings, and how much data it sees."""
+    """A baseline row the task asks for, in words, and how much data it sees.
 
-    name: str = "logistic_regression"  # row name in the table
-    kind: str = "logistic_regression"  # estimator family, see frameworks/sklearn.py BASELINES
-    options: tuple[tuple[str, object], ...] = ()  # keyword arguments for the estimator
+    The library that fits it keeps its settings per task (the baseline adapter's table, keyed by task and name).
+    """
+
+    name: str = "logistic_regression"  # row id and name in the table; SPEC_MODEL: the spec's own network
+    about: str = ""  # what the task asks for, e.g. "a linear classifier on the pixels"
     max_train: int | None = None  # train on the first N training samples only (the row says so)
 
 
@@ -294,7 +299,7 @@ class TaskSpec:
     init: InitSpec = field(default_factory=InitSpec)
     optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
     train: TrainSpec = field(default_factory=TrainSpec)
-    baselines: tuple[BaselineSpec, ...] = ()  # scikit-learn rows
+    baselines: tuple[BaselineSpec, ...] = ()  # rows of a baseline library (Engine.baselines)
     target_accuracy: float = 0.9  # for "time to accuracy"
     tolerances: Tolerances = field(default_factory=Tolerances)
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from cli_helpers import ROOT, run_cli
 
+from frameworks.base import SPEC_MODEL, model_names
 from tasks import digits, registry
 from workbench.run.driver import DIVERGED_FACTOR
 
@@ -40,7 +41,9 @@ def test_registered_first_and_small():
     assert registry.names()[0] == "digits"
     spec = registry.get("digits").spec
     assert spec.model.input_shape == (64,) and spec.data.num_classes == 10
-    assert {b.kind for b in spec.baselines} == {"logistic_regression", "mlp"}
+    # the task asks for a linear baseline and its own MLP from the baseline library, whose row keeps its old id
+    assert model_names("sklearn", spec) == ["logistic_regression", "MLPClassifier"]
+    assert model_names("pytorch", spec) == [SPEC_MODEL]
 
 
 def test_a_huge_learning_rate_is_diverged_even_when_the_loss_stays_finite(tmp_path):

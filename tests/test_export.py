@@ -326,8 +326,8 @@ def test_torchscript_is_deprecated_in_favour_of_torch_export():
 
 KERAS_JAX_EXPORT = """
 import sys, tempfile
-from frameworks import keras_jax, keras_shared
-from frameworks.base import RunSettings
+from frameworks.base import RunSettings, load_adapter_module
+keras_jax = load_adapter_module("keras-jax")
 from tasks.init import init_weights
 sys.path.insert(0, "tests")
 from tiny_specs import MODELS, tiny_task
@@ -338,7 +338,7 @@ network.build(init_weights(spec.model, spec.init, 0))
 network.predict(np.zeros((3, 12), np.float32))
 print("called after predict:", network.model._called)
 try:
-    keras_shared.export(network, "model.onnx", tempfile.mkdtemp() + "/m.onnx")
+    keras_jax.export(network, "model.onnx", tempfile.mkdtemp() + "/m.onnx")
     print("exported")
 except Exception as exc:
     print("export:", type(exc).__name__, exc)

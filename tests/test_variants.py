@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from cli_helpers import assert_one_line_error, run_cli
 
@@ -66,7 +68,14 @@ def test_cli_variant_reaches_the_plan_and_resume_keeps_it():
     assert {r.variant for r in plan.requests} == {"cnn"} and plan.meta["variant"] == "cnn"
     assert "text CNN" in plan.meta["title"]
     assert isinstance(compare.task_spec(args).model.layers[1], Conv1D)
-    assert "variant" in compare.ROW_FLAGS  # --resume refuses a different --model
+
+
+def test_resume_refuses_another_variant(tmp_path):
+    """--resume keeps the saved run's --model: asking for another variant is a one-line usage error."""
+    saved = tmp_path / "results.json"
+    argv = ["--task", "sentiment", "--model", "gru", "--frameworks", "pytorch"]
+    saved.write_text(json.dumps({"meta": {"task": "sentiment", "variant": "gru", "argv": argv}, "results": []}))
+    assert_one_line_error(run_cli("--resume", str(saved), "--model", "cnn"), 2, "cnn differs", "gru")
 
 
 def test_cli_list_and_unknown_variant():

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from frameworks import keras as keras_tf
+from frameworks import keras as keras_adapter
 from frameworks.keras import *  # noqa: F403 - every public name of the real adapter
 
 BUG = "Keras' default Adam epsilon instead of the spec's"
 
 
-class Network(keras_tf.Network):
+class Network(keras_adapter.Network):
     """The real network, whose optimizer gets Keras' default epsilon."""
 
     def build(self, weights):  # noqa: ANN001, D102

@@ -58,7 +58,6 @@ from workbench.process.ask import AskError, ask
 REFERENCE = "reference"
 FRAMEWORKS = DEFAULT_FRAMEWORKS
 INACCURATE_FACTOR = 10.0  # the narrow band of float32 Adam and RMSprop trajectories (see the module docstring)
-CHECK_MLP = "MLPClassifier"  # the baseline name under which a baseline framework builds the spec's network
 
 
 @dataclass(frozen=True)
@@ -184,10 +183,10 @@ def pair_rows(check: str, dtype: str, values: dict[str, dict[str, np.ndarray]], 
 
 def check_spec(spec: TaskSpec, batch_size: int) -> TaskSpec:
     """The spec with dropout off (rate 0), the check's batch size, and the spec's network as the one baseline
-    row (a baseline framework builds it under CHECK_MLP)."""
+    row (a baseline framework builds it under its Engine.spec_model id)."""
     layers = tuple(replace(l, rate=0.0) if isinstance(l, Dropout) else l for l in spec.model.layers)
     return replace(spec, model=replace(spec.model, layers=layers), train=replace(spec.train, batch_size=batch_size),
-                   baselines=(BaselineSpec(CHECK_MLP, "mlp"),))  # fmt: skip
+                   baselines=(BaselineSpec(SPEC_MODEL, "the spec's network"),))  # fmt: skip
 
 
 def check_weights(spec: TaskSpec, seed: int) -> Weights:
@@ -258,7 +257,7 @@ def measure_all(spec: TaskSpec, weights: Weights, X: np.ndarray, y: np.ndarray, 
         if missing:
             return f"not installed: {', '.join(missing)}"
         request = {"spec": spec_to_json(spec), "dtypes": list(config.dtypes), "steps": config.steps,
-                   "threads": config.threads, "model": CHECK_MLP if engine(name).baselines else SPEC_MODEL,
+                   "threads": config.threads, "model": engine(name).spec_model,
                    "device": row_device(name, config.device),
                    "optimizers": [asdict(o) for o in config.optimizers]}  # fmt: skip
         try:

@@ -19,11 +19,11 @@ from types import ModuleType
 import numpy as np
 from tabulate import tabulate
 
-from frameworks.base import SPEC_MODEL, RunSettings, engine, missing_packages
+from frameworks.base import RunSettings, engine, missing_packages
 from tasks import reference
 from tasks.spec import OptimizerSpec, TaskSpec, Weights
 from tasks.spec_io import spec_from_json, spec_to_json
-from workbench.check.equivalence import CHECK_MLP, log_probabilities
+from workbench.check.equivalence import log_probabilities
 from workbench.check.measure import SGD_LR
 from workbench.process.adapters import precision_unsupported, row_device
 from workbench.process.ask import AskError, ask
@@ -79,7 +79,7 @@ def mixed_rows(spec: TaskSpec, precision: str, frameworks: list[str], X: np.ndar
             continue
         request = {"spec": spec_to_json(sgd), "precision": precision, "threads": threads,
                    "device": row_device(name, device),
-                   "model": CHECK_MLP if engine(name).baselines else SPEC_MODEL}  # fmt: skip
+                   "model": engine(name).spec_model}  # fmt: skip
         try:
             facts, out = ask(answer, name, request, arrays, threads=threads)
         except AskError as exc:
