@@ -17,6 +17,7 @@ Glossary (one name per meaning, in flags, JSON keys, table headers and code):
     mode        eager or compiled (--compile adds the compiled row): RunResult.compiled
     row         one run: a sweep configuration x a seed x a framework x a model x a mode
     spec        the TaskSpec a row trains, resolved once in plan() with every override and carried by its request
+    spec.model  the network's layers, loss and shapes (a ModelSpec): the architecture, not a row's model
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ import time
 import warnings
 from dataclasses import replace
 from pathlib import Path
+from types import ModuleType
 from typing import Callable
 
 import numpy as np
@@ -61,40 +62,17 @@ def _peak_rss_mb() -> float:
 def run_one(request: RunRequest) -> RunResult:
     """Import, load, build, train, evaluate and time one row. Failures become statuses."""
     spec = request.task_spec()
-    settings = request.settings
-    result = RunResult(
-        task=request.task,
-        framework=request.framework,
-        model=request.model,
-        threads=settings.threads,
-        dtype=settings.dtype,
-        seed=spec.train.seed,
-        target_accuracy=spec.target_accuracy,
-        tf32=settings.tf32,
-        precision=settings.precision,
-    )
+    result = RunResult(task=request.task, framework=request.framework, model=request.model,
+                       threads=request.settings.threads, dtype=request.settings.dtype, seed=spec.train.seed,
+                       target_accuracy=spec.target_accuracy, tf32=request.settings.tf32,
+                       precision=request.settings.precision)  # fmt: skip
     missing = missing_packages(request.framework)
     if missing:
         result.status, result.message = "skipped", f"not installed: {', '.join(missing)}"
         return result
-
-    if settings.device != "auto":
-        os.environ[DEVICE_VAR] = settings.device  # for frameworks that choose their device at import
-    start = time.perf_counter()
-    module = load_adapter_module(request.framework)
-    result.import_s = time.perf_counter() - start
-    result.version = module.version()
-    kind = module.configure(settings)  # "cpu" or "cuda": the device it really runs on
-    settings = replace(settings, device=kind)
-    result.device = device_label(kind, module.devices() if hasattr(module, "devices") else [kind])  # a plugin may not say
-    result.determinism = determinism(module, kind)
-    computed = module.DTYPES.get(settings.dtype)
-    if computed is None:
-        result.status, result.message = "skipped", f"{request.framework} does not compute in {settings.dtype}"
-        return result
-    reason = precision_unsupported(module, kind, settings.precision)
+    module, settings, reason = _configured_adapter(request, result)
     if reason:
-        result.status, result.message = "skipped", f"--precision {settings.precision} on {kind}: {reason}"
+        result.status, result.message = "skipped", reason
         return result
 
     start = time.perf_counter()
@@ -102,9 +80,6 @@ def run_one(request: RunRequest) -> RunResult:
     result.data_s = time.perf_counter() - start
     result.dataset, result.data_warnings = data.describe(), list(data.warnings)
     result.train_samples, result.test_samples = len(data.y_train), len(data.y_test)
-
-    if computed != settings.dtype:  # e.g. Keras on JAX: float64 layers compute in float32, silently
-        result.message = f"computes {settings.dtype} in {computed}"
 
     start = time.perf_counter()
     row = module.create(spec, settings, request.model)
@@ -131,17 +106,7 @@ def run_one(request: RunRequest) -> RunResult:
     result.build_s = time.perf_counter() - start
 
     predict = _predictor(row, data)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        if network:
-            _train_epochs(row, spec, data, result, predict, settings.progress, augment)
-        else:
-            start = time.perf_counter()
-            result.epochs = row.fit(data.X_train, data.y_train, data.train_texts)
-            result.train_s = time.perf_counter() - start
-            result.throughput = len(data.y_train) / result.train_s if result.train_s else None
-    if caught and not result.message:  # e.g. "lbfgs failed to converge": a note in the table
-        result.message = f"{caught[0].category.__name__}: {str(caught[0].message).splitlines()[0]}"
+    _train(row, spec, data, result, predict, settings.progress, augment)
     result.model = row.model_label  # a baseline's label says if it trained on a subset
     result.params = row.num_params()
     _efficiency(spec, result, settings.threads, network, settings.precision)
@@ -153,8 +118,48 @@ def run_one(request: RunRequest) -> RunResult:
         if request.export_dir:
             result.exports = _exports(module, row, spec, data, request, settings, network)
     result.peak_rss_mb = _peak_rss_mb()
-    result.peak_gpu_mb = module.peak_gpu_mb() if kind == "cuda" else None
+    result.peak_gpu_mb = module.peak_gpu_mb() if settings.device == "cuda" else None
     return result
+
+
+def _configured_adapter(request: RunRequest, result: RunResult) -> tuple[ModuleType, RunSettings, str]:
+    """Import and configure the row's adapter (timed); the settings on the device it really runs on, and why the row
+    is skipped ("" if it is not): a dtype or precision the adapter declares it cannot compute."""
+    settings = request.settings
+    if settings.device != "auto":
+        os.environ[DEVICE_VAR] = settings.device  # for frameworks that choose their device at import
+    start = time.perf_counter()
+    module = load_adapter_module(request.framework)
+    result.import_s = time.perf_counter() - start
+    result.version = module.version()
+    kind = module.configure(settings)  # "cpu" or "cuda": the device it really runs on
+    settings = replace(settings, device=kind)
+    result.device = device_label(kind, module.devices() if hasattr(module, "devices") else [kind])  # a plugin may not say
+    result.determinism = determinism(module, kind)
+    computed = module.DTYPES.get(settings.dtype)
+    if computed is None:
+        return module, settings, f"{request.framework} does not compute in {settings.dtype}"
+    reason = precision_unsupported(module, kind, settings.precision)
+    if reason:
+        return module, settings, f"--precision {settings.precision} on {kind}: {reason}"
+    if computed != settings.dtype:  # e.g. Keras on JAX: float64 layers compute in float32, silently
+        result.message = f"computes {settings.dtype} in {computed}"
+    return module, settings, ""
+
+
+def _train(row, spec: TaskSpec, data: Dataset, result: RunResult, predict, progress: bool, augment) -> None:  # noqa: ANN001
+    """A network epoch by epoch, or a baseline's one fit; the first warning becomes the row's note if it has none."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if row.kind == "network":
+            _train_epochs(row, spec, data, result, predict, progress, augment)
+        else:
+            start = time.perf_counter()
+            result.epochs = row.fit(data.X_train, data.y_train, data.train_texts)
+            result.train_s = time.perf_counter() - start
+            result.throughput = len(data.y_train) / result.train_s if result.train_s else None
+    if caught and not result.message:  # e.g. "lbfgs failed to converge": a note in the table
+        result.message = f"{caught[0].category.__name__}: {str(caught[0].message).splitlines()[0]}"
 
 
 def device_label(kind: str, seen: list[str]) -> str:
