@@ -49,8 +49,17 @@ def split_masked_input(layer: object, x: Any) -> tuple[np.ndarray, np.ndarray | 
 
 def _heads(x: np.ndarray, p: Params, name: str) -> np.ndarray:
     """One projection split into heads: (N, L, E) @ (E, H, D) (+ (H, D)) -> (N, H, L, D)."""
-    y = np.einsum("nle,ehd->nhld", x, p[f"{name}_kernel"], optimize=True)
-    return y + p[f"{name}_bias"][None, :, None, :] if f"{name}_bias" in p else y
+    e, h, d = p[f"{name}_kernel"].shape
+    y = (x @ p[f"{name}_kernel"].reshape(e, h * d)).reshape(*x.shape[:2], h, d)
+    if f"{name}_bias" in p:
+        y = y + p[f"{name}_bias"]
+    return y.transpose(0, 2, 1, 3)
+
+
+def _merged(heads: np.ndarray) -> np.ndarray:
+    """(N, H, L, D) -> (N, L, H*D), head h's feature d at h*D + d."""
+    n, h, length, d = heads.shape
+    return heads.transpose(0, 2, 1, 3).reshape(n, length, h * d)
 
 
 def masked_softmax(scores: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
@@ -69,7 +78,7 @@ def masked_softmax(scores: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
 def attention_probabilities(layer: MultiHeadSelfAttention, p: Params, x: np.ndarray, keep: np.ndarray | None) -> tuple[np.ndarray, ...]:
     """(q, k, v, weights): the heads (N, H, L, D) and the softmax weights (N, H, Lq, Lk) of x (N, L, E)."""
     q, k, v = (_heads(x, p, name) for name in ("query", "key", "value"))
-    scores = np.einsum("nhqd,nhkd->nhqk", q, k, optimize=True) / np.sqrt(layer.head_dim)
+    scores = (q @ k.transpose(0, 1, 3, 2)) / np.sqrt(layer.head_dim)
     return q, k, v, masked_softmax(scores, keep)
 
 
@@ -77,8 +86,9 @@ def attention_forward(layer: MultiHeadSelfAttention, p: Params, x: Any, training
     """Scaled dot-product attention per head over the real keys, heads merged by the (H, D, E) output kernel."""
     values, keep = split_masked_input(layer, x)
     q, k, v, weights = attention_probabilities(layer, p, values, keep)
-    o = np.einsum("nhqk,nhkd->nhqd", weights, v, optimize=True)
-    y = np.einsum("nhld,hde->nle", o, p["output_kernel"], optimize=True)
+    o = _merged(weights @ v)  # (N, L, H*D)
+    h, d, e = p["output_kernel"].shape
+    y = o @ p["output_kernel"].reshape(h * d, e)
     if "output_bias" in p:
         y = y + p["output_bias"]
     return y, (values, q, k, v, weights, o)
@@ -87,19 +97,22 @@ def attention_forward(layer: MultiHeadSelfAttention, p: Params, x: Any, training
 def attention_backward(layer: MultiHeadSelfAttention, p: Params, cache: Cache, dy: np.ndarray) -> tuple[np.ndarray, Params]:
     """Back through the output projection, the weighted sum, the softmax (masked weights stay 0) and q, k, v."""
     x, q, k, v, weights, o = cache
-    grads = {"output_kernel": np.einsum("nhld,nle->hde", o, dy, optimize=True)}
-    do = np.einsum("nle,hde->nhld", dy, p["output_kernel"], optimize=True)
-    d_weights = np.einsum("nhqd,nhkd->nhqk", do, v, optimize=True)
-    d_heads = {"value": np.einsum("nhqk,nhqd->nhkd", weights, do, optimize=True)}
+    h, d, e = p["output_kernel"].shape
+    flat = lambda a: a.reshape(-1, a.shape[-1])  # noqa: E731 - (N, L, F) -> (N*L, F)
+    grads = {"output_kernel": (flat(o).T @ flat(dy)).reshape(h, d, e)}
+    do = (dy @ p["output_kernel"].reshape(h * d, e).T).reshape(*dy.shape[:2], h, d).transpose(0, 2, 1, 3)  # (N, H, L, D)
+    d_weights = do @ v.transpose(0, 1, 3, 2)
+    d_heads = {"value": weights.transpose(0, 1, 3, 2) @ do}
     d_scores = weights * (d_weights - (d_weights * weights).sum(axis=-1, keepdims=True)) / np.sqrt(layer.head_dim)
-    d_heads["query"] = np.einsum("nhqk,nhkd->nhqd", d_scores, k, optimize=True)
-    d_heads["key"] = np.einsum("nhqk,nhqd->nhkd", d_scores, q, optimize=True)
+    d_heads["query"] = d_scores @ k
+    d_heads["key"] = d_scores.transpose(0, 1, 3, 2) @ q
     dx = np.zeros_like(x)
-    for name, d in d_heads.items():
-        grads[f"{name}_kernel"] = np.einsum("nle,nhld->ehd", x, d, optimize=True)
-        dx += np.einsum("nhld,ehd->nle", d, p[f"{name}_kernel"], optimize=True)
+    for name, dh in d_heads.items():
+        d_proj = _merged(dh)  # (N, L, H*D)
+        grads[f"{name}_kernel"] = (flat(x).T @ flat(d_proj)).reshape(e, h, d)
+        dx += d_proj @ p[f"{name}_kernel"].reshape(e, h * d).T
         if f"{name}_bias" in p:
-            grads[f"{name}_bias"] = d.sum(axis=(0, 2))
+            grads[f"{name}_bias"] = dh.sum(axis=(0, 2))
     if "output_bias" in p:
         grads["output_bias"] = dy.sum(axis=(0, 1))
     return dx, grads
@@ -169,7 +182,7 @@ def masked_mean_pooling_forward(layer: MaskedMeanPooling, p: Params, x: Any, tra
     if keep is None:
         keep = np.ones(values.shape[:2], dtype=bool)
     share = keep / np.maximum(keep.sum(axis=1, keepdims=True), 1)  # (N, L): each slot's weight in the mean
-    return np.einsum("nl,nlc->nc", share, values, optimize=True), share
+    return (share[:, None, :] @ values)[:, 0], share
 
 
 def masked_mean_pooling_backward(layer: MaskedMeanPooling, p: Params, share: Cache, dy: np.ndarray) -> tuple[np.ndarray, Params]:
