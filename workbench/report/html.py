@@ -27,7 +27,7 @@ from workbench.report.html_assets import CSS, JS
 from workbench.report.html_charts import Series, colour, heatmap, line_chart, strip_chart
 from workbench.report.html_code import code_css, code_html, defaults_html, summary_html
 from workbench.report.html_tables import (check_table, notes_list, pairs_table, results_table, row_label, summary_table,
-                                          timings_table, worst_table)  # fmt: skip
+                                          series_label, timings_table, worst_table)  # fmt: skip
 from workbench.report.statistics import summarize
 from workbench.report.tables import PRECISION_WORDS, config_title
 from workbench.run.result import RunResult, atomic_write_text, save_results
@@ -122,7 +122,7 @@ def statistics_html(results: list[RunResult], labels: dict[str, int]) -> str:
         for metric, name, fmt in (("test_acc", "test accuracy (%)", ".2f"), ("throughput", "training samples/s", ",.0f")):
             rows = []
             for row in block.rows:
-                label = row_label(RunResult(task="", framework=row.framework, model=row.model, config=block.config))
+                label = series_label(row.framework, row.model, config=block.config)
                 s = row.metrics[metric]
                 ci = (s.ci_low, s.ci_high) if s.ci_low is not None else None
                 rows.append((label, labels.get(label, 0), row.values[metric], ci))

@@ -17,7 +17,8 @@ from workbench.run.result import RunResult
 
 CHECK_ORDER = ("OK", "INFO", "DOWNCAST", "INACCURATE", "FAIL")  # worst last, as workbench.check.report
 TEXT_KEYS = ("framework", "model", "device", "config", "node", "status")  # the columns that are not numbers
-REFERENCE = "reference"  # the NumPy float64 reference's name in a check row's pair
+REFERENCE = "reference"
+VERDICT_BADGES = {"OK": "status-ok", "INFO": "status-skipped", "FAIL": "status-error"}  # the others: amber  # the NumPy float64 reference's name in a check row's pair
 
 
 @dataclass(frozen=True)
@@ -59,10 +60,14 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Cell | str]], table_id
     return f'<div class="scroll"><table class="sortable"{ident}><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
 
 
+def series_label(framework: str, model: str, compiled: bool = False, config: dict | None = None) -> str:
+    """What names a series in the figures and legends: framework · model (· compiled) (· sweep values)."""
+    return " · ".join([framework, model] + (["compiled"] if compiled else []) + ([config_title(config)] if config else []))
+
+
 def row_label(r: RunResult) -> str:
-    """What names a row's series in the figures and legends: framework · model (· compiled) (· sweep values)."""
-    parts = [r.framework, r.model] + (["compiled"] if r.compiled else []) + ([config_title(r.config)] if r.config else [])
-    return " · ".join(parts)
+    """The series label of a result row."""
+    return series_label(r.framework, r.model, r.compiled, r.config)
 
 
 def status_cell(r: RunResult) -> Cell:
@@ -160,7 +165,7 @@ def worst_table(rows: list) -> str:
             counts.setdefault(engine, {}).setdefault(row.status, 0)
             counts[engine][row.status] += 1
     ordered = sorted(worst.items(), key=lambda kv: _badness(kv[1]), reverse=True)
-    body = [[engine, Cell(w.status, badge=f"status-{'ok' if w.status == 'OK' else 'error' if w.status == 'FAIL' else 'diverged'}"),
+    body = [[engine, Cell(w.status, badge=VERDICT_BADGES.get(w.status, "status-diverged")),
              w.check, w.dtype, w.pair, w.item + (f" ({w.variant})" if w.variant else ""), _e(w.max_abs), _e(w.max_rel), num(w.tol, f"{w.tol:g}"),
              ", ".join(f"{counts[engine][s]} {s}" for s in CHECK_ORDER if s in counts[engine])]
             for engine, w in ordered]  # fmt: skip
