@@ -18,7 +18,6 @@ import os
 import re
 import tempfile
 import time
-import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -26,6 +25,9 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from tasks.download import DataError
+from tasks.safe_files import SafeNpz
 
 TEXT_VERSION = 1  # bump whenever tokenisation or encoding changes: it invalidates every cache
 TOKEN_PATTERN = r"[a-z0-9]+(?:'[a-z]+)?"  # runs of letters/digits, with one "'s"/"'t"-style suffix
@@ -150,28 +152,38 @@ def cache_key(
     return h.hexdigest()
 
 
-_CACHE_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
+CACHE_SLACK_BYTES = 1 << 20  # beyond the arrays' data: the key, npy headers, zip records
 
 
-def _load_cache(path: Path, key: str, n_train: int, n_test: int, maxlen: int) -> dict | None:
-    """The cached arrays if `path` holds a valid entry for `key`, else None (never raises)."""
+def _load_cache(path: Path, key: str, y_train: np.ndarray, y_test: np.ndarray, maxlen: int, num_words: int) -> dict | None:
+    """The cached arrays if `path` holds a valid entry for `key` and these settings, else None (never raises).
+
+    Validated against what the caller asks for, never against the file's own claims: the shapes and dtypes declared
+    by every member (before its data is read), the labels, and every id below num_words (the Embedding's rows).
+    """
+    n_train, n_test = len(y_train), len(y_test)
+    limit = 4 * (n_train + n_test) * maxlen + y_train.nbytes + y_test.nbytes + CACHE_SLACK_BYTES
+    expected = {"X_train": ((n_train, maxlen), np.dtype(np.int32)), "X_test": ((n_test, maxlen), np.dtype(np.int32)),
+                "y_train": (y_train.shape, y_train.dtype), "y_test": (y_test.shape, y_test.dtype)}  # fmt: skip
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in ("X_train", "y_train", "X_test", "y_test")}
-            stored_key = str(data["key"])
-            vocab_size = int(data["vocab_size"])
-    except _CACHE_ERRORS:
+        with SafeNpz(path, limit, DataError, "text cache") as data:
+            headers = data.headers
+            if set(headers) != {*expected, "key", "vocab_size"} or headers["key"].dtype.kind != "U" \
+                    or headers["key"].shape != () or headers["vocab_size"].dtype.kind not in "iu" or headers["vocab_size"].shape != ():
+                return None  # fmt: skip
+            if any((headers[name].shape, headers[name].dtype) != want for name, want in expected.items()):
+                return None
+            if str(data.read("key")[()]) != key:
+                return None
+            arrays = {name: data.read(name) for name in expected}
+            vocab_size = int(data.read("vocab_size")[()])
+    except DataError:
         return None
-    X_train, X_test = arrays["X_train"], arrays["X_test"]
     ok = (
-        stored_key == key
-        and X_train.dtype == np.int32
-        and X_test.dtype == np.int32
-        and X_train.shape == (n_train, maxlen)
-        and X_test.shape == (n_test, maxlen)
-        and arrays["y_train"].shape[:1] == (n_train,)
-        and arrays["y_test"].shape[:1] == (n_test,)
-        and all(X.size == 0 or (X.min() >= 0 and X.max() < vocab_size) for X in (X_train, X_test))
+        NUM_RESERVED <= vocab_size <= num_words
+        and np.array_equal(arrays["y_train"], y_train)
+        and np.array_equal(arrays["y_test"], y_test)
+        and all(X.size == 0 or (X.min() >= 0 and X.max() < vocab_size) for X in (arrays["X_train"], arrays["X_test"]))
     )
     return {**arrays, "vocab_size": vocab_size} if ok else None
 
@@ -213,7 +225,7 @@ def encode_dataset(
     if cache_dir is not None:
         key = cache_key(train_texts, y_train, test_texts, y_test, settings)
         path = Path(cache_dir) / f"text-{key[:32]}.npz"
-        cached = _load_cache(path, key, len(train_texts), len(test_texts), maxlen)
+        cached = _load_cache(path, key, y_train, y_test, maxlen, num_words)
         if cached is not None:
             return EncodedText(**cached, seconds=time.perf_counter() - start, from_cache=True)
     vocab = build_vocab(train_texts, num_words)  # the test split is never read here
