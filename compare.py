@@ -30,6 +30,8 @@ from tasks.optimizers import PRESETS
 from tasks.reference import LOSSES
 from tasks.registry import UnknownTaskError
 from workbench import api
+from workbench.deploy.signing import read_key
+from workbench.deploy.verify import unsigned_note
 from workbench.errors import (EXIT_CHECK_FAILED, EXIT_DATA, EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK,
                               EXIT_USAGE, FATAL_KINDS, UsageError)  # fmt: skip
 from workbench.options import (SWEEP_KEYS, Options, non_negative_float, non_negative_int, positive_float,
@@ -139,6 +141,10 @@ def build_parser() -> Parser:
                                         "into DIR/<task>-<framework>-<model>/ and check each in a fresh process")
     add("--import-weights", metavar="FILE", help="start every network from this weights.npz (written by --export) instead of the canonical init")
     add("--verify-export", metavar="DIR", help="check an --export folder again (file hashes, then every artifact in a fresh process) and exit")
+    add("--signing-key", metavar="FILE", help="a key file (e.g. 32 random bytes): --export HMAC-signs each export.json with it, "
+                                               "--verify-export refuses any edit to the folder (default: unsigned)")
+    add("--trust-artifacts", action="store_true", help="--verify-export without a key: load artifacts that can run code "
+                                                       "(SavedModel, pickles, torch.export programs) anyway")
     add("--check", action="store_true", help="numerical equivalence tables (forward, gradients, trajectories) vs the NumPy reference")
     return p
 
@@ -208,6 +214,7 @@ def run_rows(options: Options, kept: dict, check_text: str | None, check_failed:
     fatal = lambda r: r.status == "error" and r.error_kind in FATAL_KINDS  # noqa: E731 - every other row would fail too
     try:
         results = run_plan(plan, on_result=fatal)
+        api.sign_exports(options, plan)
     except Interrupted as stop:
         print(render(plan.meta, stop.results, options.format), end="")
         print("compare.py: interrupted; the finished rows are above" + (f" and in {options.output}" if options.output else ""), file=sys.stderr)
@@ -236,9 +243,12 @@ def main(argv: list[str] | None = None) -> int:
         if options.list:
             print(api.available(), end="")
             return EXIT_OK
+        key = read_key(options.signing_key) if options.signing_key else None  # a bad key file: exit 3 before any row
         if options.verify_export:
-            text, failed = api.verify_table(api.verify(options.verify_export), options.format)
+            text, failed = api.verify_table(api.verify(options.verify_export, key, options.trust_artifacts), options.format)
             print(text)
+            if key is None:
+                print(f"compare.py: note: {unsigned_note(options.trust_artifacts)}", file=sys.stderr)
             return EXIT_FAILED if failed else EXIT_OK
         if options.import_weights:
             api.check_import_weights(options)  # before any row runs: every child would refuse it the same way
