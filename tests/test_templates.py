@@ -18,7 +18,7 @@ import pytest
 from cli_helpers import run_cli
 from tiny_specs import MODELS, tiny_task
 
-from frameworks.base import EXTRA_FRAMEWORKS_VAR, FRAMEWORKS, missing_packages
+from frameworks.base import EXTRA_FRAMEWORKS_VAR, FRAMEWORKS, engine, missing_packages
 from tasks import registry
 from tasks.reference import cancelled_by_batchnorm
 from tasks.spec import count_params
@@ -41,6 +41,12 @@ UNSUPPORTED = {
 }
 NO_DATA = {"digits"}  # tasks that need no data folder
 DOWNCAST = {"keras-jax", "keras-torch"}  # Keras 3.15.1 on these backends computes float64 in float32
+SPEC_ROW = {name: engine(name).spec_model for name in ENGINES}  # the model id of each engine's spec-network row
+
+
+def _spec_rows(rows: dict[str, list[dict]]) -> list[dict]:
+    """Every engine's row of the spec's own network (not the one-shot baselines)."""
+    return [r for rs in rows.values() for r in rs if r["model_id"] == SPEC_ROW[r["framework"]]]
 
 
 def _data_env(task: str) -> dict[str, str]:
@@ -92,7 +98,7 @@ def test_dry_run_header_names_the_data_and_its_warnings(dry_run_output):
 def test_dry_run_trains_from_the_same_start(dry_run):
     """Same weights, same first batch: the loss before the step (the dry run's train loss) agrees in float32."""
     task, rows = dry_run
-    before = {r["framework"]: r["train_loss"] for rs in rows.values() for r in rs if r["model_id"] == "spec"}
+    before = {r["framework"]: r["train_loss"] for r in _spec_rows(rows)}
     for engine, loss in before.items():
         assert loss == pytest.approx(before["pytorch"], rel=1e-5), (engine, before)
 
@@ -104,8 +110,10 @@ def test_dry_run_every_task(dry_run, engine):
     assert engine in rows, f"{engine} has no row"
     for row in rows[engine]:
         assert row["status"] == "ok", (row["model"], row["message"])
-        if row["model_id"] in ("spec", "MLPClassifier"):  # the spec's own network: same count everywhere
+        if row["model_id"] == SPEC_ROW[engine]:  # the spec's own network: same count everywhere
             assert row["params"] == count_params(spec.model), row["model"]
+        if engine != PLUGIN:  # every built-in adapter says what its configure() set for reproducible runs
+            assert row["determinism"], row["model"]
 
 
 # (engine, task) pairs whose first step differs from PyTorch's for a known, tested reason: none now (Keras on
@@ -121,7 +129,7 @@ STEP_REL_BATCHNORM_BIAS = 2e-3
 def test_dry_run_loss_after_one_step_agrees(dry_run):
     """Every engine that trains the spec's network took the same first step: the test loss after it agrees."""
     task, rows = dry_run
-    losses = {r["framework"]: r["test_loss"] for rs in rows.values() for r in rs if r["model_id"] in ("spec", "MLPClassifier")}
+    losses = {r["framework"]: r["test_loss"] for r in _spec_rows(rows)}
     assert "pytorch" in losses and len(losses) >= 2, losses
     rel = STEP_REL_BATCHNORM_BIAS if cancelled_by_batchnorm(registry.get(task).spec.model) else STEP_REL
     for engine, loss in losses.items():
