@@ -88,14 +88,15 @@ def _check_record(record: object, path: Path, seen: set[str]) -> None:
     unknown = sorted(set(record) - set(RECORD_FIELDS))
     if unknown:
         raise ArtifactError(f"{path}: an artifacts record has unknown field {unknown[0][:40]!r}")
-    if not _plain_name(record.get("artifact")) and record.get("status", "ok") == "ok":
-        raise ArtifactError(f"{path}: an artifacts record names {str(record.get('artifact'))[:80]!r}, not a file of the folder")
-    for name, value in record.items():
-        if not _value_ok(value, RECORD_FIELDS[name]):
-            raise ArtifactError(f"{path}: artifact record field {name!r} is {type(value).__name__}, not {RECORD_FIELDS[name]}")
-    if record.get("artifact") in seen:
-        raise ArtifactError(f"{path}: artifact {record['artifact']!r} is listed twice")
-    seen.add(record.get("artifact"))
+    name = record.get("artifact")
+    if not isinstance(name, str) or (record.get("status", "ok") == "ok" and not _plain_name(name)):
+        raise ArtifactError(f"{path}: an artifacts record names {str(name)[:80]!r}, not a file of the folder")
+    for field, value in record.items():
+        if not _value_ok(value, RECORD_FIELDS[field]):
+            raise ArtifactError(f"{path}: artifact record field {field!r} is {type(value).__name__}, not {RECORD_FIELDS[field]}")
+    if name in seen:
+        raise ArtifactError(f"{path}: artifact {name[:80]!r} is listed twice")
+    seen.add(name)
 
 
 def _check_schema(manifest: object, path: Path) -> dict:
