@@ -9,7 +9,7 @@ from workbench.run.result import ArtifactRecord, RunResult
 HEADERS = ["framework", "model", "artifact", "route", "size", "export s", "reload check", "form",
            "latency ms p50", "p95", "infer samples/s"]  # fmt: skip
 CELL_CHARS = 100  # a failure reason is cut here in the table (the JSON results keep all of it)
-FAILED = ("FAIL", "export failed", "reload failed")  # artifact statuses that make the run's exit code 4
+FAILED = ("FAIL", "export failed", "reload failed", "refused")  # artifact statuses that make the run's exit code 4
 
 
 def size_text(size: int | None) -> str:
