@@ -125,7 +125,7 @@ def main() -> None:
         sizes = [float(np.max(np.abs(o - r))) for o, r in zip(outs, reference)]
         first = next((i for i, s in enumerate(sizes) if s > 0), len(sizes) - 1)
         rel = lambda i: sizes[i] / float(np.max(np.abs(reference[i])))  # noqa: E731
-        label = f"{first} {type(model.layers[first]).__name__}"
+        label = f"{first} {type(model.layers[first]).__name__}" if sizes[first] > 0 else "none: bitwise equal"
         print(f"{what:<52} {label:<26} {sizes[first]:>13.2e} {rel(first):>9.2e} {sizes[-1]:>14.2e} {rel(len(sizes) - 1):>9.2e}")
 
 
