@@ -25,7 +25,17 @@ from tasks import registry  # noqa: E402 - after the path line
 from tasks.init import init_weights  # noqa: E402
 from tasks.reference import LAYER_OPS  # noqa: E402
 from tasks.reference_attention import masked_softmax  # noqa: E402
-from tasks.spec import GELU, PARAM_NAMES, Add, LayerNorm, MaskedMeanPooling, ModelSpec, MultiHeadSelfAttention, layer_inputs, param_key  # noqa: E402
+from tasks.spec import (  # noqa: E402
+    GELU,
+    PARAM_NAMES,
+    Add,
+    LayerNorm,
+    MaskedMeanPooling,
+    ModelSpec,
+    MultiHeadSelfAttention,
+    layer_inputs,
+    param_key,
+)
 from tasks.spec_attention import real_tokens, uses_padding_mask  # noqa: E402
 
 Forward = Callable  # (layer, p, x, training) -> (y, cache), as in tasks/reference.py

@@ -344,9 +344,10 @@ def from_sklearn_mlp(model: ModelSpec, coefs: list[np.ndarray], intercepts: list
 #   `out` (kernel (H, D, E), bias (E,)).
 
 ATTENTION_PROJECTIONS = ("query", "key", "value")  # the packing order of torch's in_proj_weight
-ATTENTION_KERAS_ORDER = ("query_kernel", "query_bias", "key_kernel", "key_bias", "value_kernel", "value_bias", "output_kernel", "output_bias")
-ATTENTION_FLAX_NAMES = {"query_kernel": "query.kernel", "query_bias": "query.bias", "key_kernel": "key.kernel", "key_bias": "key.bias",
-                        "value_kernel": "value.kernel", "value_bias": "value.bias", "output_kernel": "out.kernel", "output_bias": "out.bias"}  # fmt: skip
+ATTENTION_KERAS_ORDER = ("query_kernel", "query_bias", "key_kernel", "key_bias", "value_kernel", "value_bias",
+                         "output_kernel", "output_bias")  # fmt: skip
+# canonical short name -> nnx.MultiHeadAttention variable path: the same names, `out` for the output projection
+ATTENTION_FLAX_NAMES = {name: name.replace("output", "out").replace("_", ".") for name in ATTENTION_KERAS_ORDER}
 
 
 def attention_to_torch(p: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -138,10 +138,10 @@ def attention_init(rng: np.random.Generator, init: InitSpec, layer: MultiHeadSel
     e, h, d = width, layer.heads, layer.head_dim
     weights = {}
     for name in ("query", "key", "value", "output"):
-        shape = (h * d, e) if name == "output" else (e, h * d)
-        weights[f"{name}_kernel"] = _kernel(rng, init, shape).reshape((h, d, e) if name == "output" else (e, h, d))
+        shape, kernel_shape, bias_shape = ((h * d, e), (h, d, e), (e,)) if name == "output" else ((e, h * d), (e, h, d), (h, d))
+        weights[f"{name}_kernel"] = _kernel(rng, init, shape).reshape(kernel_shape)
         if layer.bias:
-            weights[f"{name}_bias"] = _bias(rng, init, (e,) if name == "output" else (h * d,), shape[0]).reshape((e,) if name == "output" else (h, d))
+            weights[f"{name}_bias"] = _bias(rng, init, (shape[1],), shape[0]).reshape(bias_shape)
     return weights
 
 

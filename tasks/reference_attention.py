@@ -132,7 +132,8 @@ def attention_maps(model: Any, weights: Params, ids: np.ndarray) -> dict[str, np
     for i, (layer, sources) in enumerate(zip(model.layers, layer_inputs(model))):
         if isinstance(layer, MultiHeadSelfAttention):
             x = batch if sources[0] < 0 else outputs[sources[0]]
-            p = {n: np.asarray(weights[param_key(i, layer, n)], dtype=np.float64) for n in ATTENTION_NAMES if param_key(i, layer, n) in weights}
+            keys = {n: param_key(i, layer, n) for n in ATTENTION_NAMES if param_key(i, layer, n) in weights}
+            p = {n: np.asarray(weights[key], dtype=np.float64) for n, key in keys.items()}
             keep = real_tokens(batch) if uses_padding_mask(layer) else None
             maps[layer_name(i, layer)] = attention_probabilities(layer, p, x, keep)[3][0]
     return maps
