@@ -13,7 +13,7 @@ import pytest
 from cli_helpers import assert_one_line_error, run_cli
 from tiny_specs import CNN, MLP, RNN, tiny_task
 
-from frameworks.base import RunSettings
+from frameworks.base import SPEC_MODEL, RunSettings
 from tasks import registry
 from tasks.init import init_weights
 from tasks.spec import BaselineSpec, DataSpec
@@ -95,7 +95,7 @@ def test_report_has_tables_plot_links_code_and_extra_sections(tmp_path):
     assert f"]({PLOT_NAME})" in text and png_size(tmp_path / "rep" / PLOT_NAME)[0] > 0  # relative link to a real PNG
     assert "## Equivalence checks" in text and "| forward64 | 1e-15 |" in text  # the extra-section hook
     assert text.index("## Learning curves") < text.index("## Equivalence checks") < text.index("## The model in each")
-    for framework, path in (("pytorch", "frameworks/pytorch.py"), ("keras", "frameworks/keras_shared.py"), ("sklearn", "frameworks/sklearn.py")):
+    for framework, path in (("pytorch", "frameworks/pytorch.py"), ("keras", "frameworks/keras.py"), ("sklearn", "frameworks/sklearn.py")):
         assert f"**{framework}** · `{path}`" in text  # a code section for every framework run
     assert "versions: pytorch 1.0" in text and "Adam epsilon" in text
 
@@ -118,19 +118,18 @@ def _spy(monkeypatch, module, name: str) -> list:
 @pytest.mark.parametrize("model", [MLP, CNN, RNN], ids=["mlp", "cnn", "rnn"])
 def test_explain_shows_the_code_the_adapters_call(monkeypatch, model):
     import frameworks.keras as keras_adapter
-    import frameworks.keras_shared as keras_shared
     import frameworks.pytorch as torch_adapter
     import frameworks.sklearn as sklearn_adapter
 
     spec = tiny_task(model)
     if model is MLP:  # give the tiny MLP an MLPClassifier row, as MNIST has
-        spec = replace(spec, data=DataSpec(num_classes=3), baselines=(BaselineSpec("MLPClassifier", "mlp"),))
+        spec = replace(spec, data=DataSpec(num_classes=3), baselines=(BaselineSpec(SPEC_MODEL, "the spec's MLP"),))
     text = explain_text(spec, ["pytorch", "keras", "sklearn"])[0]  # before the spies: the real functions
     weights = init_weights(spec.model, spec.init, spec.train.seed)
     settings = RunSettings(threads=1, progress=False)
-    # (adapter module, the module whose functions its Network calls, their names); Keras' are written once
+    # (adapter module, the module whose functions its Network calls, their names)
     adapters = [(torch_adapter, torch_adapter, ("build_model", "make_optimizer")),
-                (keras_adapter, keras_shared, ("build_model", "make_optimizer"))]  # fmt: skip
+                (keras_adapter, keras_adapter, ("build_model", "make_optimizer"))]  # fmt: skip
     if model is MLP:
         adapters.append((sklearn_adapter, sklearn_adapter, ("build_mlp",)))
     for module, home, names in adapters:
