@@ -19,7 +19,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from frameworks import layout
+from frameworks import layout, sklearn_export
 from frameworks.base import SPEC_MODEL, OnBatch, RunSettings, Weights
 from tasks.pipeline import batch_slices
 from tasks.spec import BaselineSpec, Dense, OptimizerSpec, ReLU, TaskSpec, count_params
@@ -363,3 +363,10 @@ class Baseline:
             return _log_proba_scores(self.estimator.predict_proba(inputs))
         scores = self.estimator.decision_function(inputs)
         return scores.reshape(-1, 1) if scores.ndim == 1 else scores
+
+
+# ---------------------------------------------------------------- deployment
+
+EXPORTS = sklearn_export.EXPORTS  # the MLP's coefficients as plain arrays, read back by a NumPy forward pass
+export = sklearn_export.export
+load = sklearn_export.load
