@@ -3,7 +3,7 @@
 keras.layers.RandomCrop crops every image of a batch at the same corner (its docstring says so:
 "The layer will crop all the images in the same batch to the same cropping location"); RandomFlip
 draws one flip per image. Keras has no padding option in RandomCrop: ZeroPadding2D comes first.
-Import this module after the backend is chosen (as frameworks/keras_shared.py).
+Import this module after the backend is chosen (frameworks/keras.py does).
 """
 
 from __future__ import annotations
