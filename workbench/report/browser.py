@@ -204,13 +204,13 @@ class Chromium:
         for kind in ("mousePressed", "mouseReleased"):
             self.call("Input.dispatchMouseEvent", {"type": kind, "x": box[0], "y": box[1], "button": "left", "clickCount": 1})
 
-    def screenshot(self, path: Path, full_page: bool = True) -> Path:
-        """Save a PNG of the page (the whole page, or the viewport)."""
+    def screenshot(self, path: Path, full_page: bool = True, max_height: int | None = None) -> Path:
+        """Save a PNG of the page (the whole page, or the viewport), its top `max_height` CSS pixels at most."""
         params: dict = {"format": "png"}
         if full_page:
-            size = self.call("Page.getLayoutMetrics")["cssContentSize"]
-            params.update(captureBeyondViewport=True,
-                          clip={"x": 0, "y": 0, "width": self.width, "height": size["height"], "scale": 1})  # fmt: skip
+            height = self.call("Page.getLayoutMetrics")["cssContentSize"]["height"]
+            height = min(height, max_height) if max_height else height
+            params.update(captureBeyondViewport=True, clip={"x": 0, "y": 0, "width": self.width, "height": height, "scale": 1})
         data = self.call("Page.captureScreenshot", params)["data"]
         Path(path).write_bytes(base64.b64decode(data))
         return Path(path)

@@ -14,6 +14,7 @@ import stat
 from pathlib import Path
 from typing import Sequence
 
+from tasks.overrides import with_overrides
 from tasks.spec import TaskSpec
 from tasks.spec_io import spec_from_json
 from workbench.run.result import RunResult
@@ -76,9 +77,9 @@ def load_runs(paths: Sequence[Path]) -> tuple[dict, list[RunResult]]:
     return meta, [r for _, _, results in loaded for r in results]
 
 
-def saved_spec(meta: dict) -> tuple[TaskSpec | None, str]:
+def saved_spec(meta: dict, results: Sequence[RunResult] = ()) -> tuple[TaskSpec | None, str]:
     """The run's spec and where it came from: the one saved in meta['spec'], else the task's registered spec (its
-    variant) as it is today; None when the task is not registered here."""
+    variant) as it is today, with the epochs every trained row ran; None when the task is not registered here."""
     if isinstance(meta.get("spec"), str):
         try:
             return spec_from_json(meta["spec"]), "saved with the results"
@@ -92,7 +93,10 @@ def saved_spec(meta: dict) -> tuple[TaskSpec | None, str]:
         spec = task.variant(variant if variant in task.variant_names() else None)
     except KeyError:
         return None, "not shown: the task is not registered in this checkout"
-    return spec, "the task's registered spec in this checkout (the results carry none; the command shows any overrides)"
+    epochs = {len(r.history) for r in results if r.history}
+    if len(epochs) == 1:  # what the rows ran, whatever --epochs said
+        spec = with_overrides(spec, epochs=epochs.pop())
+    return spec, "the task's registered spec in this checkout, with the epochs the rows ran (the results carry no spec; the command shows any other overrides)"
 
 
 def rebuild_report(folder: Path, paths: Sequence[Path], explain: bool = True) -> list[Path]:
@@ -101,7 +105,7 @@ def rebuild_report(folder: Path, paths: Sequence[Path], explain: bool = True) ->
     from workbench.report.html import write_html_report
 
     meta, results = load_runs(paths)
-    spec, where = saved_spec(meta)
+    spec, where = saved_spec(meta, results)
     meta["spec_note"] = where
     frameworks = list(dict.fromkeys(r.framework for r in results))
     return write_html_report(folder, results, meta, spec, frameworks, explain=explain, sources=[str(p) for p in paths])

@@ -2,8 +2,8 @@
 
 No script, style, font or image is fetched: the style sheet and the one small script are inlined
 (workbench/report/html_assets.py), the figures are inline SVG drawn in Python (html_charts.py), the code is
-highlighted by Pygments into inline markup. Sections: the run header, results and timings (sortable), learning
-curves (hide or show an engine from the legend), the summary over seeds with the per-seed spread, the --check
+highlighted by Pygments into inline markup. Sections: the run header, results (sortable), learning curves (hide or
+show an engine from the legend), the summary over seeds with the per-seed spread, timings (sortable), the --check
 verdicts, the engines' code side by side with the defaults table, and attention maps when a run carries them.
 Every string from a spec, a result or an error is escaped.
 """
@@ -35,11 +35,11 @@ from workbench.run.result import RunResult, atomic_write_text, save_results
 REPORT_NAME = "index.html"
 RESULTS_NAME = "results.json"  # beside the page: the rows it shows, for `--report DIR2 --from DIR/results.json`
 # (EpochRecord field or "samples_per_s", figure title, y label, scale, number format); samples/s is computed per epoch
-CURVES = (
-    ("train_loss", "Training loss (mean over each epoch)", "training loss", 1.0, ".4f"),
-    ("test_loss", "Test loss after each epoch", "test loss", 1.0, ".4f"),
-    ("test_acc", "Test accuracy after each epoch", "test accuracy (%)", 100.0, ".2f"),
-    ("samples_per_s", "Training speed in each epoch", "training samples/s", 1.0, ",.0f"),
+CURVES = (  # + whether its y axis may be logarithmic (speeds of engines differ by orders of magnitude)
+    ("train_loss", "Training loss (mean over each epoch)", "training loss", 1.0, ".4f", False),
+    ("test_loss", "Test loss after each epoch", "test loss", 1.0, ".4f", False),
+    ("test_acc", "Test accuracy after each epoch", "test accuracy (%)", 100.0, ".2f", False),
+    ("samples_per_s", "Training speed in each epoch", "training samples/s", 1.0, ",.0f", True),
 )
 CHECK_TITLES = {"forward": "Forward: per-layer outputs, logits, probabilities", "gradient": "Gradients of every parameter",
                 "finite_difference": "Reference gradients vs finite differences", "trajectory": "Trajectories: every weight after each step"}  # fmt: skip
@@ -92,9 +92,9 @@ def legend_html(labels: dict[str, int], shown: Sequence[str]) -> str:
 def curves_html(results: list[RunResult], labels: dict[str, int]) -> str:
     """The four learning-curve figures, every engine on the same axes, under one legend."""
     figures, shown = [], set()
-    for key, title, y_label, scale, fmt in CURVES:
+    for key, title, y_label, scale, fmt, log in CURVES:
         series = curve_series(results, key, scale, labels)
-        svg = line_chart(title, "epoch", y_label, series, fmt)
+        svg = line_chart(title, "epoch", y_label, series, fmt, log)
         if svg:
             figures.append(f'<figure data-figure="{key}">{svg}</figure>')
             shown |= {s.label for s in series}
@@ -114,7 +114,7 @@ def statistics_html(results: list[RunResult], labels: dict[str, int]) -> str:
     parts = []
     for block in blocks:
         title = config_title(block.config)
-        parts.append(f"<h3>Over seeds{': ' + _e(title) if title else ''}</h3>{summary_table(block)}")
+        parts.append((f"<h3>{_e(title)}</h3>" if title else "") + summary_table(block))
         if block.pairs and any(row.metrics["test_acc"].n > 1 for row in block.rows):
             parts.append('<p class="note">A − B: difference of the means; Welch\'s t-test, two-sided; P(A &gt; B): share '
                          "of the seeds both ran where A was higher, ties count half.</p>" + pairs_table(block))  # fmt: skip
@@ -229,9 +229,9 @@ def build_html(meta: object, results: list[RunResult], spec: TaskSpec | None, an
     sections = [
         ("run", "The run", header_html(meta, results, spec, sources)),
         ("results", "Results", results_table(results) + notes_list(results)),
-        ("timings", "Timings", timings_table(results)),
         ("curves", "Learning curves", curves_html(results, labels)),
         ("seeds", "Over seeds", statistics_html(results, labels)),
+        ("timings", "Timings", timings_table(results)),
         ("check", "Numerical checks (--check)", check_html(check)),
         ("attention", "Attention maps", attention_html(attention)),
     ]

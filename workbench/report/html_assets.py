@@ -35,7 +35,7 @@ th[aria-sort="descending"] button.sort::after { content: " \\25BC"; font-size: .
 .status-skipped, tr.verdict-INFO { background: var(--info); }
 .status-diverged, .status-timeout, tr.verdict-INACCURATE, tr.verdict-DOWNCAST { background: var(--warn); }
 .status-error, .status-crashed, tr.verdict-FAIL { background: var(--bad); }
-.figures { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 340px), 1fr)); gap: 12px; }
+.figures { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 440px), 1fr)); gap: 12px; }
 figure { margin: 0; border: 1px solid var(--line); border-radius: 6px; padding: 4px; }
 svg.chart { width: 100%; height: auto; display: block; }
 svg.chart .title { font-size: 13px; font-weight: 600; fill: var(--fg); }

@@ -18,6 +18,7 @@ PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b
 # hollow markers of shrinking size and a dash per series: curves that coincide (same weights, same batches) stay visible
 MARKER_RADII = (6.0, 4.8, 3.8, 3.0, 2.4, 1.8)
 DASHES = ("", "6 3", "2 3", "8 3 2 3")
+LOG_SPAN = 20.0  # a log-requested y axis is logarithmic only when max / min exceeds this
 
 
 @dataclass
@@ -60,7 +61,11 @@ def tick_text(value: float) -> str:
     """A tick label: thousands separated, no trailing zeros, compact for large and small magnitudes."""
     if value == 0:
         return "0"
-    if abs(value) >= 1e5 or abs(value) < 1e-3:
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:.3g}M"
+    if abs(value) >= 1e4:
+        return f"{value / 1e3:.3g}k"
+    if abs(value) < 1e-3:
         return f"{value:.2g}"
     if abs(value) >= 1000:
         return f"{value:,.0f}"
@@ -116,8 +121,20 @@ def _series_svg(s: Series, sx, sy, x_range: tuple[float, float], fmt: str) -> st
     return "".join(parts)
 
 
-def line_chart(title: str, x_label: str, y_label: str, series: list[Series], fmt: str = ".4g") -> str:
-    """An SVG line chart of every series on the same axes (x: epochs); '' when no series has a value."""
+def log_ticks(low: float, high: float) -> list[float]:
+    """Ticks of a logarithmic axis covering [low, high] (both > 0): the powers of ten, with 2 and 5 times them
+    when the range spans fewer than three decades."""
+    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    steps = (1,) if last - first >= 3 else (1, 2, 5)
+    ticks = [m * 10.0**e for e in range(first, last + 1) for m in steps]
+    below = max([t for t in ticks if t <= low], default=ticks[0])
+    above = min([t for t in ticks if t >= high], default=ticks[-1])
+    return [t for t in ticks if below <= t <= above]
+
+
+def line_chart(title: str, x_label: str, y_label: str, series: list[Series], fmt: str = ".4g", log: bool = False) -> str:
+    """An SVG line chart of every series on the same axes (x: epochs); '' when no series has a value. log: a
+    logarithmic y axis where the values are positive and span more than LOG_SPAN (e.g. samples/s of fast and slow engines)."""
     values = [v for s in series for v in (s.y + s.low + s.high + ([s.flat] if s.flat is not None else []))]
     values = [v for v in values if math.isfinite(v)]
     xs = [x for s in series for x in s.x]
@@ -126,10 +143,17 @@ def line_chart(title: str, x_label: str, y_label: str, series: list[Series], fmt
     x_lo, x_hi = (min(xs), max(xs)) if xs else (1.0, 1.0)
     if x_hi == x_lo:
         x_lo, x_hi = x_lo - 0.5, x_hi + 0.5
-    yticks = nice_ticks(min(values), max(values))
+    log = log and min(values) > 0 and max(values) / min(values) > LOG_SPAN
     xticks = [t for t in nice_ticks(x_lo, x_hi, min(8, int(x_hi - x_lo) + 1)) if float(t).is_integer() and x_lo <= t <= x_hi]
     sx = _scale(x_lo, x_hi, MARGIN_LEFT + 8, WIDTH - MARGIN_RIGHT - 8)
-    sy = _scale(yticks[0], yticks[-1], HEIGHT - MARGIN_BOTTOM, MARGIN_TOP)
+    if log:
+        yticks = log_ticks(min(values), max(values))
+        to_log = _scale(math.log10(yticks[0]), math.log10(yticks[-1]), HEIGHT - MARGIN_BOTTOM, MARGIN_TOP)
+        sy = lambda v: to_log(math.log10(v))  # noqa: E731
+        y_label += " (log scale)"
+    else:
+        yticks = nice_ticks(min(values), max(values))
+        sy = _scale(yticks[0], yticks[-1], HEIGHT - MARGIN_BOTTOM, MARGIN_TOP)
     body = _axes(title, x_label, y_label, xticks, yticks, sx, sy)
     finite = [s for s in series if s.flat is not None or all(math.isfinite(v) for v in s.y)]
     body += [_series_svg(s, sx, sy, (x_lo, x_hi), fmt) for s in finite]
