@@ -79,6 +79,10 @@ def attention_probabilities(layer: MultiHeadSelfAttention, p: Params, x: np.ndar
     """(q, k, v, weights): the heads (N, H, L, D) and the softmax weights (N, H, Lq, Lk) of x (N, L, E)."""
     q, k, v = (_heads(x, p, name) for name in ("query", "key", "value"))
     scores = (q @ k.transpose(0, 1, 3, 2)) / np.sqrt(layer.head_dim)
+    if layer.softmax_dtype == "float32":  # JAX's rounding; the backward below takes the rounded weights as exact
+        return q, k, v, masked_softmax(scores.astype(np.float32), keep).astype(scores.dtype)
+    if layer.softmax_dtype != "input":
+        raise ValueError(f"MultiHeadSelfAttention softmax_dtype {layer.softmax_dtype!r}: use 'input' or 'float32'")
     return q, k, v, masked_softmax(scores, keep)
 
 

@@ -35,13 +35,16 @@ class MultiHeadSelfAttention:
     computed like any other (masked mean pooling drops it later). A query whose every key is padding
     (an all-padding review) gets weights 0, so its output is bo alone (Keras' convention; torch's
     nn.MultiheadAttention returns NaN there and Flax the plain average). The softmax runs in the
-    input's dtype (JAX's own attention computes it in float32 even for float64 inputs).
+    dtype `softmax_dtype` names.
     """
 
     heads: int = 4  # H, number of heads
     head_dim: int = 16  # D, query/key/value size per head (Keras' key_dim); H * D need not equal E
     bias: bool = True  # biases on the four projections (torch's bias=, Keras' use_bias=, Flax's use_bias=)
     mask: str = "padding"  # "padding": keys whose token id is PAD_ID are ignored; "none": every key is attended to
+    # "input": the softmax in the input's dtype; "float32": scores cast to float32 for the softmax, the weights cast
+    # back, as jax.nn.dot_product_attention does for any input dtype (and so nnx.MultiHeadAttention by default)
+    softmax_dtype: str = "input"
 
 
 @dataclass(frozen=True)

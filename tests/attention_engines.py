@@ -5,8 +5,9 @@
 ENGINE: torch (nn.MultiheadAttention), keras (keras.layers.MultiHeadAttention on TensorFlow) or flax
 (flax.nnx.MultiHeadAttention). IN holds x (N, L, E), keep (N, L) bool (True = a real token), heads, and the
 canonical weights under their short names; OUT gets y (N, L, E), the weights (N, H, L, L) and the weights the engine
-holds after loading, mapped back to the canonical names ("back.<name>"). Everything in float64. One engine per
-process: JAX's float64 switch and Keras' backend are process-wide.
+holds after loading, mapped back to the canonical names ("back.<name>"); flax also "y_default", its output on the
+default path (jax.nn.dot_product_attention, softmax in float32). Everything in float64. One engine per process:
+JAX's float64 switch and Keras' backend are process-wide.
 """
 
 from __future__ import annotations
@@ -24,7 +25,12 @@ from frameworks import layout  # noqa: E402
 WEIGHT_NAMES = layout.ATTENTION_KERAS_ORDER
 
 
-def run_torch(x: np.ndarray, keep: np.ndarray, heads: int, p: dict) -> tuple[np.ndarray, np.ndarray, dict]:
+def backed(weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The weights an engine holds, mapped back to canonical short names, under "back.<name>"."""
+    return {f"back.{name}": value for name, value in weights.items()}
+
+
+def run_torch(x: np.ndarray, keep: np.ndarray, heads: int, p: dict) -> dict[str, np.ndarray]:
     """nn.MultiheadAttention, batch_first, key_padding_mask True = IGNORE (the opposite of `keep`)."""
     import torch
 
@@ -33,10 +39,10 @@ def run_torch(x: np.ndarray, keep: np.ndarray, heads: int, p: dict) -> tuple[np.
     xt = torch.from_numpy(x)
     y, w = mha(xt, xt, xt, key_padding_mask=torch.from_numpy(~keep), need_weights=True, average_attn_weights=False)
     back = layout.attention_from_torch({k: v.detach().numpy() for k, v in mha.state_dict().items()}, heads)
-    return y.detach().numpy(), w.detach().numpy(), back
+    return {"y": y.detach().numpy(), "weights": w.detach().numpy(), **backed(back)}
 
 
-def run_keras(x: np.ndarray, keep: np.ndarray, heads: int, p: dict) -> tuple[np.ndarray, np.ndarray, dict]:
+def run_keras(x: np.ndarray, keep: np.ndarray, heads: int, p: dict) -> dict[str, np.ndarray]:
     """keras.layers.MultiHeadAttention (key_dim = per head), attention_mask (N, Lq, Lk) 1 = attend."""
     os.environ["KERAS_BACKEND"] = "tensorflow"
     import keras
@@ -46,10 +52,11 @@ def run_keras(x: np.ndarray, keep: np.ndarray, heads: int, p: dict) -> tuple[np.
     mha.set_weights(layout.attention_to_keras(p))
     mask = np.broadcast_to(keep[:, None, :], (len(x), x.shape[1], x.shape[1]))
     y, w = mha(x, x, attention_mask=mask, return_attention_scores=True)
-    return keras.ops.convert_to_numpy(y), keras.ops.convert_to_numpy(w), layout.attention_from_keras(mha.get_weights())
+    back = layout.attention_from_keras(mha.get_weights())
+    return {"y": keras.ops.convert_to_numpy(y), "weights": keras.ops.convert_to_numpy(w), **backed(back)}
 
 
-def run_flax(x: np.ndarray, keep: np.ndarray, heads: int, p: dict) -> tuple[np.ndarray, np.ndarray, dict]:
+def run_flax(x: np.ndarray, keep: np.ndarray, heads: int, p: dict) -> dict[str, np.ndarray]:
     """flax.nnx.MultiHeadAttention, mask (N, 1, Lq, Lk) True = attend; the weights sown on the module."""
     import jax
 
@@ -64,10 +71,11 @@ def run_flax(x: np.ndarray, keep: np.ndarray, heads: int, p: dict) -> tuple[np.n
     for path, value in layout.attention_to_flax(p).items():
         variables[path].set_value(jnp.asarray(value))
     mask = np.broadcast_to(keep[:, None, None, :], (len(x), 1, x.shape[1], x.shape[1]))
-    y = mha(jnp.asarray(x), mask=jnp.asarray(mask), sow_weights=True)
+    y_default = mha(jnp.asarray(x), mask=jnp.asarray(mask))  # jax.nn.dot_product_attention: the softmax in float32
+    y = mha(jnp.asarray(x), mask=jnp.asarray(mask), sow_weights=True)  # sowing takes Flax's own path: the input's dtype
     w = nnx.pop(mha, nnx.Intermediate)["attention_weights"].get_value()[0]
     flat = {path: np.asarray(variable.get_value()) for path, variable in variables.items() if variable is not None}
-    return np.asarray(y), np.asarray(w), layout.attention_from_flax(flat)
+    return {"y": np.asarray(y), "weights": np.asarray(w), "y_default": np.asarray(y_default), **backed(layout.attention_from_flax(flat))}
 
 
 ENGINES = {"torch": run_torch, "keras": run_keras, "flax": run_flax}
@@ -77,5 +85,4 @@ if __name__ == "__main__":
     with np.load(source) as data:
         inputs = {k: data[k] for k in data.files}
     weights = {name: inputs[name] for name in WEIGHT_NAMES if name in inputs}
-    y, w, back = ENGINES[engine](inputs["x"], inputs["keep"].astype(bool), int(inputs["heads"]), weights)
-    np.savez(target, y=y, weights=w, **{f"back.{k}": v for k, v in back.items()})
+    np.savez(target, **ENGINES[engine](inputs["x"], inputs["keep"].astype(bool), int(inputs["heads"]), weights))

@@ -182,6 +182,16 @@ def test_attention_maps_of_one_review_are_the_layers_weights():
     np.testing.assert_allclose(w[:, :, 2:], np.exp(s) / np.exp(s).sum(axis=-1, keepdims=True), rtol=0, atol=1e-14)
 
 
+def test_a_float32_softmax_rounds_the_weights_and_nothing_else():
+    """softmax_dtype="float32" (jax.nn.dot_product_attention's choice) moves float64 weights by float32 rounding only."""
+    x, p, keep = rng.normal(size=(4, 5, 4)), attention_params(4, 2, 3), real_tokens(IDS)
+    exact = run_layer(MultiHeadSelfAttention(2, 3), p, (x, keep))
+    rounded = run_layer(MultiHeadSelfAttention(2, 3, softmax_dtype="float32"), p, (x, keep))
+    assert rounded.dtype == np.float64 and 1e-12 < np.abs(rounded - exact).max() < 1e-5
+    with pytest.raises(ValueError, match="use 'input' or 'float32'"):
+        run_layer(MultiHeadSelfAttention(2, 3, softmax_dtype="bfloat16"), p, (x, keep))
+
+
 def test_bad_mask_names_are_refused():
     with pytest.raises(ValueError, match="use one of padding, none"):
         uses_padding_mask(MultiHeadSelfAttention(mask="causal"))
@@ -195,7 +205,7 @@ def test_sentiment_transformer_spec():
     assert spec_from_json(spec_to_json(spec)) == spec  # how the spec reaches every child
     layers = spec.model.layers
     attention = [layer for layer in layers if isinstance(layer, MultiHeadSelfAttention)]
-    assert attention == [MultiHeadSelfAttention(heads=4, head_dim=16, bias=True, mask="padding")] * 2
+    assert attention == [MultiHeadSelfAttention(heads=4, head_dim=16, bias=True, mask="padding", softmax_dtype="input")] * 2
     assert sum(isinstance(layer, Add) for layer in layers) == 4 and [l for l in layers if isinstance(l, GELU)] == [GELU("none")] * 2
     assert isinstance(layers[-2], MaskedMeanPooling) and layers[-1] == Dense(1) and layers[1] == PositionEmbedding(200, 64)
     assert all(layer.eps == 1e-5 for layer in layers if isinstance(layer, LayerNorm))
