@@ -81,18 +81,17 @@ def test_notebook_runs(task, tmp_path, monkeypatch):
 
 
 def test_api_refuses_what_it_cannot_run_and_raises_on_a_row_not_ok():
-    import compare
     from workbench import api
 
-    with pytest.raises(compare.UsageError, match="api.explain"):
-        api.compare("--task", "digits", "--explain")
-    with pytest.raises(compare.UsageError, match="no augmentation"):
-        api.compare("--task", "digits", "--augment")
+    with pytest.raises(api.UsageError, match="api.explain"):
+        api.compare(task="digits", explain=True)
+    with pytest.raises(api.UsageError, match="no augmentation"):
+        api.compare(task="digits", augment="shared")
     # MLPClassifier has no RMSprop solver: its row is skipped, so a strict comparison raises and a lax one returns it
-    flags = ("--task", "digits", "--frameworks", "sklearn", "--optimizer", "rmsprop", "--epochs", "1")
+    options = api.Options(task="digits", frameworks=("sklearn",), optimizer="rmsprop", epochs=1)
     with pytest.raises(api.RowsFailed, match="skipped"):
-        api.compare(*flags)
-    lax = api.compare(*flags, strict=False)
+        api.compare(options)
+    lax = api.compare(options, strict=False)
     assert not lax.ok and "skipped" in lax.table() and list(lax.accuracy()) == ["sklearn / logistic_regression"]
 
 
@@ -102,12 +101,11 @@ def test_api_resolves_one_device_as_compare_does():
     from workbench import api
     from workbench.run.devices import DeviceError, gpu_device_files
 
-    flags = ("--task", "digits", "--frameworks", "sklearn", "--epochs", "1", "--device")
-    comparison = api.compare(*flags, "cpu")
+    comparison = api.compare(task="digits", frameworks=("sklearn",), epochs=1, device="cpu")
     assert {r.device for r in comparison.results} == {"cpu"}
     if gpu_device_files():
         pytest.skip("this machine has a GPU device: the refusal below needs one without")
     with pytest.raises(DeviceError, match="--device cuda: no GPU seen by pytorch"):  # refused before any row runs
-        api.compare("--task", "digits", "--frameworks", "pytorch,sklearn", "--device", "cuda")
+        api.compare(task="digits", frameworks=("pytorch", "sklearn"), device="cuda")
     with pytest.raises(DeviceError, match="--device cuda"):
-        api.check("--task", "digits", "--frameworks", "pytorch", "--device", "cuda")
+        api.check(task="digits", frameworks=("pytorch",), device="cuda")
