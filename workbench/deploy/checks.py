@@ -11,13 +11,13 @@ from typing import Callable
 
 import numpy as np
 
+from frameworks.base import EVAL_BATCH
 from tasks.pipeline import batch_slices
 from workbench.check.measure import difference
 from workbench.process.timing import LATENCY_CALLS, latency_ms
 
 CHECK_SAMPLES = 1000  # test samples whose logits the reloaded artifact must reproduce
 ATOL, RTOL = 1e-5, 1e-5  # float32: a few units in the last place of logits of size ~1-10
-EVAL_BATCH = 1024  # samples per call when predicting the test set
 
 
 def predict_all(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray) -> np.ndarray:
