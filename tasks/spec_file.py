@@ -248,3 +248,91 @@ def _is(value: object, kind: type) -> bool:
     if kind is int:
         return isinstance(value, int) and not isinstance(value, bool)
     return isinstance(value, kind)
+
+
+# ---------------------------------------------------------------- the schema, for docs/own-network.md
+
+
+def _field_comments(cls: type) -> dict[str, str]:
+    """Each field's comment in the dataclass's source: its trailing comment, else the comment lines just above it."""
+    import inspect
+
+    comments: dict[str, str] = {}
+    above: list[str] = []
+    for line in inspect.getsource(cls).splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            above.append(stripped.lstrip("# ").strip())
+            continue
+        head, sep, comment = line.partition("  # ")
+        name = head.strip().split(":", 1)[0]
+        if ":" in head and name.isidentifier() and "=" in head:
+            comments[name] = comment.strip() if sep else " ".join(above)
+        above = []
+    return {name: " ".join(text.split()).replace("|", "\\|") for name, text in comments.items()}
+
+
+def _rows(cls: type, skip: tuple[str, ...] = ()) -> list[str]:
+    hints, comments = typing.get_type_hints(cls), _field_comments(cls)
+    rows = []
+    for f in fields(cls):
+        if f.name in skip:
+            continue
+        default = f.default if f.default is not MISSING else "(required)"
+        kind = getattr(hints[f.name], "__name__", str(hints[f.name]).replace("typing.", ""))
+        rows.append(f"| `{f.name}` | {kind} | `{json.dumps(default) if isinstance(default, (str, bool, int, float)) else list(default) if isinstance(default, tuple) else default}` | {comments.get(f.name, '')} |")
+    return rows
+
+
+def schema_markdown() -> str:
+    """Every table and layer of a spec file with its fields, types, defaults and meaning, from the dataclasses."""
+    head = "| key | type | default | meaning |\n|---|---|---|---|"
+    parts = ["### Top level\n", head, "| `name` | str | (required) | the run's name: result and export files are named after it |",
+             "| `title` | str | the name | one line for tables and reports |",
+             "| `target_accuracy` | float | `0.9` | the test accuracy of the time-to-accuracy column |"]
+    data_rows = [row for row in _rows(DataSource) if not row.startswith("| `file`") and not row.startswith("| `task`")]
+    parts += ["\n### `[data]`: `file` or `task`\n", head,
+              "| `file` | str | | an .npz with X_train, y_train, X_test, y_test, relative to the spec file |",
+              "| `task` | str | | a built-in task whose prepared data is reused: " + ", ".join(f"`{n}`" for n in _task_names()) + " |",
+              "| `num_classes` | int | labels 0/1 for a one-logit loss | the number of classes (with `file`) |", *data_rows]
+    parts += ["\n### `[model]`\n", head,
+              "| `input_shape` | list of int | (required) | one sample, canonical layout (NHWC images) |",
+              "| `input_dtype` | str | `\"float\"` | \"float\" (features) or \"int\" (token ids) |",
+              "| `layers` | array of tables | (required) | `[[model.layers]]`, each with `type` and its fields; graph form: "
+              "`name` and `inputs` (earlier names, or \"input\") |"]
+    parts += ["\n### `[train]`\n", head, *_rows(TrainSpec),
+              "| `loss` | str | `\"cross_entropy\"` | cross_entropy, binary_cross_entropy or mse (one logit, labels 0/1) |"]
+    parts += ["\n### `[optimizer]`\n", head,
+              "| `name` | str | `\"adam\"` | a preset: " + ", ".join(optimizers.PRESETS) + "; any field below overrides it |",
+              *_rows(OptimizerSpec, skip=("name",))]
+    parts += ["\n### `[init]` (optional)\n", head, *_rows(InitSpec)]
+    parts += ["\n### `[tolerances]` (optional)\n", head, *_rows(Tolerances)]
+    parts.append("\n### Layers: `[[model.layers]]` with `type` =\n")
+    for name, cls in VOCABULARY.items():
+        doc = (cls.__doc__ or "").strip().splitlines()[0]
+        rows = _rows(cls)
+        parts.append(f"#### `{name}`\n\n{doc}\n" + (f"\n{head}\n" + "\n".join(rows) + "\n" if rows else "\nNo fields.\n"))
+    return "\n".join(parts) + "\n"
+
+
+SCHEMA_BEGIN, SCHEMA_END = "<!-- schema: begin -->", "<!-- schema: end -->"  # docs/own-network.md's generated part
+
+
+def with_schema(page: str) -> str:
+    """The docs page with its generated part (between SCHEMA_BEGIN and SCHEMA_END) written anew from the dataclasses."""
+    head, _, rest = page.partition(SCHEMA_BEGIN)
+    _, _, tail = rest.partition(SCHEMA_END)
+    return f"{head}{SCHEMA_BEGIN}\n{schema_markdown()}{SCHEMA_END}{tail}"
+
+
+def _task_names() -> list[str]:
+    from tasks import registry
+
+    return registry.names()
+
+
+if __name__ == "__main__":  # python -m tasks.spec_file docs/own-network.md: write the page's schema anew
+    import sys
+
+    page = Path(sys.argv[1])
+    page.write_text(with_schema(page.read_text()))

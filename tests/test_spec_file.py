@@ -133,3 +133,10 @@ def test_special_files_are_refused_unopened(tmp_path):
 
 def test_every_layer_type_is_in_the_vocabulary():
     assert VOCABULARY["Conv2D"] is Conv2D and "MultiHeadSelfAttention" in VOCABULARY and "LSTM" in VOCABULARY
+
+
+def test_the_docs_page_shows_the_schema_of_today():
+    from tasks.spec_file import with_schema
+
+    page = Path(__file__).resolve().parent.parent / "docs" / "own-network.md"
+    assert page.read_text() == with_schema(page.read_text()), "run: python -m tasks.spec_file docs/own-network.md"
