@@ -3,7 +3,8 @@
 Builds DIR/index.html from one or more saved runs (as `compare.py --report DIR --from RUN.json ...` does), prints the
 page's size and its parts (inline SVG, highlighted code, tables), then opens it REPEATS times and prints the time
 from navigation to the load event and to the first painted frame after it. The budget (issue 25): a 7-engine mnist
-report <= 5 MB, rendered in under 2 s. --screenshots DIR also saves the page's top as report.png (1280 px wide) and report-narrow.png (400 px).
+report <= 5 MB, rendered in under 2 s. --screenshots DIR also saves the page's top as report.png (1280 px wide)
+and report-narrow.png (400 px).
 
     python benchmarks/report_size.py RUN.json [MORE.json ...] [--out DIR] [--no-code] [--repeats 3] [--screenshots docs/img]
 """
@@ -63,8 +64,9 @@ def main() -> int:
             for _ in range(args.repeats):
                 loads.append(browser.open(page))
                 frames.append(browser.evaluate(FRAME) / 1000)  # ms since navigation start -> s
-            print(f"render (headless Chromium, network blocked, {args.repeats} loads): load event median {statistics.median(loads):.3f} s "
-                  f"(max {max(loads):.3f}), first frame after it median {statistics.median(frames):.3f} s")  # fmt: skip
+            print(f"render (headless Chromium, network blocked, {args.repeats} loads): load event median "
+                  f"{statistics.median(loads):.3f} s (max {max(loads):.3f}), first frame after it median "
+                  f"{statistics.median(frames):.3f} s")  # fmt: skip
             if browser.console_errors or browser.requests_left:
                 print(f"console errors: {browser.console_errors}; requests leaving the page: {browser.requests_left}")
             if args.screenshots:

@@ -85,9 +85,10 @@ def _open(browser: Chromium, page: Path, width: int = 1280) -> None:
 
 def test_page_is_one_file_that_names_nothing_outside(page: Path, run_file: Path) -> None:
     text = page.read_text(encoding="utf-8")
-    assert sorted(p.name for p in page.parent.iterdir()) == sorted([REPORT_NAME, RESULTS_NAME])  # the page, and its rows as data
+    assert sorted(p.name for p in page.parent.iterdir()) == sorted([REPORT_NAME, RESULTS_NAME])  # the page; its rows as data
     shown, saved = load_results(page.parent / RESULTS_NAME)[1], load_results(run_file)[1]
-    assert [(r.framework, r.model, r.seed, r.test_acc) for r in shown] == [(r.framework, r.model, r.seed, r.test_acc) for r in saved]
+    key = lambda r: (r.framework, r.model, r.seed, r.test_acc)  # noqa: E731
+    assert list(map(key, shown)) == list(map(key, saved))
     for outside in ("<link", "src=", "@import", "url(", "http://", "https://"):
         assert outside not in text.replace('xmlns="http://www.w3.org/2000/svg"', ""), outside
 
@@ -117,7 +118,8 @@ def test_every_section_table_and_figure_is_rendered_and_non_empty(browser: Chrom
         return [f.dataset.figure, {width: box.width, height: box.height, marks: marks}]; }))""")
     for name in FIGURES:
         assert name in figures, (name, list(figures))
-        assert figures[name]["width"] > 200 and figures[name]["height"] > 80 and figures[name]["marks"] > 0, (name, figures[name])
+        figure = figures[name]
+        assert figure["width"] > 200 and figure["height"] > 80 and figure["marks"] > 0, (name, figure)
     code = browser.evaluate("[...document.querySelectorAll('#code .hl pre')].filter(p => p.textContent.includes('def ')).length")
     assert code >= 2 * 3, code  # build, optimizer, epoch... of both engines, highlighted
     assert browser.evaluate("document.querySelectorAll('#code .hl span').length") > 50  # Pygments' tokens

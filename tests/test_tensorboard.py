@@ -15,7 +15,8 @@ from tasks import registry  # noqa: E402
 from tasks.overrides import with_overrides  # noqa: E402
 from tasks.spec_io import spec_to_json  # noqa: E402
 from tests.cli_helpers import ROOT, run_cli  # noqa: E402
-from workbench.report.tensorboard import HPARAMS, RUN_TAGS, SPEC_TAG, run_name, without_tensorflow, write_tensorboard  # noqa: E402
+from workbench.report.tensorboard import (HPARAMS, RUN_TAGS, SPEC_TAG, run_name, without_tensorflow,  # noqa: E402
+                                          write_tensorboard)  # fmt: skip
 from workbench.run.result import RunResult, load_results  # noqa: E402
 
 without_tensorflow()  # the reader goes through the same tensorboard.compat as the writer
@@ -54,8 +55,9 @@ def test_one_run_per_row_named_task_engine_variant_seed(run: tuple[Path, list[Ru
     assert runs == {run_name(r, "default") for r in results}
     parts = [name.split("/") for name in runs]
     assert len(runs) == len(results) == 4 and all(len(p) == 4 for p in parts)
-    assert {(task, engine, seed) for task, engine, _, seed in parts} == {("digits", "sklearn", "seed0"), ("digits", "sklearn", "seed1")}
-    assert "logistic_regression" in {variant for _, _, variant, _ in parts} and len({variant for _, _, variant, _ in parts}) == 2
+    assert {(task, engine, seed) for task, engine, _, seed in parts} == {("digits", "sklearn", f"seed{s}") for s in (0, 1)}
+    variants = {variant for _, _, variant, _ in parts}
+    assert "logistic_regression" in variants and len(variants) == 2
 
 
 def test_scalars_per_epoch_match_the_json_results(run: tuple[Path, list[RunResult]]) -> None:
@@ -84,11 +86,13 @@ def test_hparams_and_spec_text(run: tuple[Path, list[RunResult]]) -> None:
         got = {k: v.string_value or v.number_value for k, v in info.hparams.items()}
         assert set(got) == set(HPARAMS)
         assert (got["engine"], got["version"], got["device"], got["seed"]) == (r.framework, r.version, r.device, r.seed)
-        assert (got["lr"], got["batch_size"], got["precision"], got["dtype"]) == (SPEC.optimizer.lr, SPEC.train.batch_size, r.precision, r.dtype)
+        assert (got["lr"], got["batch_size"]) == (SPEC.optimizer.lr, SPEC.train.batch_size)
+        assert (got["precision"], got["dtype"]) == (r.precision, r.dtype)
         text = tensor_util.make_ndarray(acc.Tensors(SPEC_TAG)[0].tensor_proto).item().decode()
         assert json.loads(text.removeprefix("```json\n").removesuffix("\n```")) == json.loads(spec_to_json(SPEC))
     root = _read(logs)
-    experiment = hparams_metadata.parse_experiment_plugin_data(root.SummaryMetadata(hparams_metadata.EXPERIMENT_TAG).plugin_data.content)
+    content = root.SummaryMetadata(hparams_metadata.EXPERIMENT_TAG).plugin_data.content
+    experiment = hparams_metadata.parse_experiment_plugin_data(content)
     assert [h.name for h in experiment.hparam_infos] == list(HPARAMS)
     assert [m.name.tag for m in experiment.metric_infos] == list(RUN_TAGS)
 

@@ -62,7 +62,8 @@ class Chromium:
             os.dup2(to_child_r, 3)
             os.dup2(from_child_w, 4)
 
-        argv = [self.executable, *FLAGS, f"--user-data-dir={self._profile}", f"--window-size={self.width},{self.height}", "about:blank"]
+        argv = [self.executable, *FLAGS, f"--user-data-dir={self._profile}", f"--window-size={self.width},{self.height}",
+                "about:blank"]  # fmt: skip
         self._process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                          preexec_fn=wire, pass_fds=(3, 4))  # noqa: PLW1509 - dup2 only, before exec
         os.close(to_child_r)
@@ -72,7 +73,8 @@ class Chromium:
         self._session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for method in ("Page.enable", "Runtime.enable", "Log.enable", "Network.enable"):
             self.call(method)
-        self.call("Network.emulateNetworkConditions", {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+        offline = {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+        self.call("Network.emulateNetworkConditions", offline)
         self.call("Fetch.enable", {"patterns": [{"urlPattern": "*"}]})
         self.set_viewport(self.width, self.height)
         return self
@@ -171,7 +173,8 @@ class Chromium:
     def set_viewport(self, width: int, height: int) -> None:
         """Lay the page out at this CSS width and height (device scale 1)."""
         self.width, self.height = width, height
-        self.call("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+        metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}
+        self.call("Emulation.setDeviceMetricsOverride", metrics)
 
     def open(self, path: Path) -> float:
         """Load a local file and wait for its load event; returns the seconds from navigation to load. The lists of

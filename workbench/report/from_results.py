@@ -96,7 +96,8 @@ def saved_spec(meta: dict, results: Sequence[RunResult] = ()) -> tuple[TaskSpec 
     epochs = {len(r.history) for r in results if r.history}
     if len(epochs) == 1:  # what the rows ran, whatever --epochs said
         spec = with_overrides(spec, epochs=epochs.pop())
-    return spec, "the task's registered spec in this checkout, with the epochs the rows ran (the results carry no spec; the command shows any other overrides)"
+    return spec, ("the task's registered spec in this checkout, with the epochs the rows ran (the results carry no "
+                  "spec; the command shows any other overrides)")
 
 
 def rebuild_report(folder: Path, paths: Sequence[Path], explain: bool = True) -> list[Path]:

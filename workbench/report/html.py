@@ -41,8 +41,12 @@ CURVES = (  # + whether its y axis may be logarithmic (speeds of engines differ 
     ("test_acc", "Test accuracy after each epoch", "test accuracy (%)", 100.0, ".2f", False),
     ("samples_per_s", "Training speed in each epoch", "training samples/s", 1.0, ",.0f", True),
 )
-CHECK_TITLES = {"forward": "Forward: per-layer outputs, logits, probabilities", "gradient": "Gradients of every parameter",
-                "finite_difference": "Reference gradients vs finite differences", "trajectory": "Trajectories: every weight after each step"}  # fmt: skip
+CHECK_TITLES = {
+    "forward": "Forward: per-layer outputs, logits, probabilities",
+    "gradient": "Gradients of every parameter",
+    "finite_difference": "Reference gradients vs finite differences",
+    "trajectory": "Trajectories: every weight after each step",
+}
 
 
 def _e(value: object) -> str:
@@ -74,9 +78,8 @@ def curve_series(results: list[RunResult], key: str, scale: float, index: dict[s
             length = min(len(r.history) for r in runs)
             per_epoch = [[scale * _epoch_value(r, r.history[e], key) for r in runs] for e in range(length)]
             mean = [sum(v) / len(v) for v in per_epoch]
-            band = len(runs) > 1
-            out.append(Series(label, index[label], [float(e + 1) for e in range(length)], mean,
-                              [min(v) for v in per_epoch] if band else [], [max(v) for v in per_epoch] if band else []))  # fmt: skip
+            low, high = ([min(v) for v in per_epoch], [max(v) for v in per_epoch]) if len(runs) > 1 else ([], [])
+            out.append(Series(label, index[label], [float(e + 1) for e in range(length)], mean, low, high))
         elif key in ("test_acc", "test_loss") and all(getattr(r, key) is not None for r in runs):
             out.append(Series(label, index[label], [], [], flat=scale * sum(getattr(r, key) for r in runs) / len(runs)))
     return out
@@ -85,7 +88,8 @@ def curve_series(results: list[RunResult], key: str, scale: float, index: dict[s
 def legend_html(labels: dict[str, int], shown: Sequence[str]) -> str:
     """One button per series: clicking it hides or shows that series in every figure."""
     buttons = [f'<button type="button" data-series="{_e(label)}" aria-pressed="true"><span class="swatch" '
-               f'style="background:{colour(i)}"></span>{_e(label)}</button>' for label, i in labels.items() if label in shown]  # fmt: skip
+               f'style="background:{colour(i)}"></span>{_e(label)}</button>'
+               for label, i in labels.items() if label in shown]  # fmt: skip
     return f'<div class="legend" role="group" aria-label="show or hide an engine">{"".join(buttons)}</div>'
 
 
@@ -102,7 +106,7 @@ def curves_html(results: list[RunResult], labels: dict[str, int]) -> str:
         return '<p class="note">No per-epoch figures in these results (no row finished).</p>'
     note = ('<p class="note">Several seeds of a row: the line is their mean, the shaded band their min-max. A one-shot '
             "baseline is a dotted line at its final value. Click a legend entry to hide or show it.</p>")  # fmt: skip
-    return legend_html(labels, [lab for lab in labels if lab in shown]) + f'<div class="figures">{"".join(figures)}</div>' + note
+    return legend_html(labels, list(shown)) + f'<div class="figures">{"".join(figures)}</div>' + note
 
 
 def statistics_html(results: list[RunResult], labels: dict[str, int]) -> str:
@@ -172,9 +176,10 @@ def _layer_text(layer: object) -> str:
 def spec_facts(spec: TaskSpec) -> list[tuple[str, str]]:
     """The spec in a few lines: input, layers, optimizer, loss, batch size, epochs, seed."""
     return [
-        ("model", f"input {tuple(spec.model.input_shape)} → " + " → ".join(_layer_text(layer) for layer in spec.model.layers)),
+        ("model", " → ".join([f"input {tuple(spec.model.input_shape)}", *map(_layer_text, spec.model.layers)])),
         ("optimizer", f"{describe_optimizer(spec.optimizer)}, lr {spec.optimizer.lr:g}"),
-        ("training", f"loss {spec.model.loss}, batch {spec.train.batch_size}, {spec.train.epochs} epochs, seed {spec.train.seed}"),
+        ("training", f"loss {spec.model.loss}, batch {spec.train.batch_size}, {spec.train.epochs} epochs, "
+                     f"seed {spec.train.seed}"),  # fmt: skip
     ]
 
 
@@ -215,7 +220,8 @@ def header_html(meta: dict, results: list[RunResult], spec: TaskSpec | None, sou
     facts += [("rebuilt from", ", ".join(sources))] if sources else []
     facts.append(("written", f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}, python {platform.python_version()}, "
                              f"{platform.platform()}, {os.cpu_count()} logical CPUs"))  # fmt: skip
-    spec_json = f"<details><summary>the whole spec (JSON)</summary><pre class=\"text\">{_e(spec_to_json(spec))}</pre></details>" if spec else ""
+    spec_json = (f'<details><summary>the whole spec (JSON)</summary><pre class="text">{_e(spec_to_json(spec))}</pre>'
+                 "</details>") if spec else ""  # fmt: skip
     return _facts_html(facts) + spec_json
 
 
@@ -237,8 +243,9 @@ def build_html(meta: object, results: list[RunResult], spec: TaskSpec | None, an
     ]
     if answers is not None:
         left = "".join(f"<li>{_e(n)}</li>" for n in left_out)
+        left = f"<ul>{left}</ul>" if left else ""  # engines not installed, or whose adapter failed to answer
         sections += [
-            ("code", "The model in each engine (the adapters' own code)", (f"<ul>{left}</ul>" if left else "") + code_html(answers)),
+            ("code", "The model in each engine (the adapters' own code)", left + code_html(answers)),
             ("summary", "Model summary, layer by layer", summary_html(spec, answers)),
             ("defaults", "Framework defaults that differ, and what the spec sets", defaults_html(spec, answers)),
         ]
@@ -251,7 +258,8 @@ def build_html(meta: object, results: list[RunResult], spec: TaskSpec | None, an
             "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
             "script-src 'unsafe-inline'; img-src data:\">"
             f"<title>{_e(title)}</title><style>{CSS}{code_css()}</style></head>\n"
-            f"<body><main><h1>{_e(title)}</h1><nav class=\"toc\">{toc}</nav>{body}</main><script>{JS}</script></body></html>\n")  # fmt: skip
+            f"<body><main><h1>{_e(title)}</h1><nav class=\"toc\">{toc}</nav>{body}</main>"
+            f"<script>{JS}</script></body></html>\n")  # fmt: skip
 
 
 def write_html_report(folder: Path, results: list[RunResult], meta: object, spec: TaskSpec | None, frameworks: list[str],

@@ -77,6 +77,11 @@ def _scale(lo: float, hi: float, out_lo: float, out_hi: float):  # noqa: ANN202 
     return lambda v: out_lo + (v - lo) / span * (out_hi - out_lo)
 
 
+def _text(cls: str, x: float, y: float, text: str, anchor: str = "middle", extra: str = "") -> str:
+    """An SVG text element, its content escaped."""
+    return f'<text class="{cls}" x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}"{extra}>{html.escape(text)}</text>'
+
+
 def _axes(title: str, x_label: str, y_label: str, xticks: list[float], yticks: list[float], sx, sy) -> list[str]:  # noqa: ANN001
     """Frame, grid lines, tick labels and the three texts of a chart."""
     left, right, top, bottom = MARGIN_LEFT, WIDTH - MARGIN_RIGHT, MARGIN_TOP, HEIGHT - MARGIN_BOTTOM
@@ -89,7 +94,7 @@ def _axes(title: str, x_label: str, y_label: str, xticks: list[float], yticks: l
         x = sx(t)
         out.append(f'<text class="tick" x="{x:.1f}" y="{bottom + 15}" text-anchor="middle">{tick_text(t)}</text>')
     out.append(f'<rect class="frame" x="{left}" y="{top}" width="{right - left}" height="{bottom - top}"/>')
-    out.append(f'<text class="label" x="{(left + right) / 2:.0f}" y="{HEIGHT - 6}" text-anchor="middle">{html.escape(x_label)}</text>')
+    out.append(_text("label", (left + right) / 2, HEIGHT - 6, x_label))
     out.append(f'<text class="label" transform="translate(13 {(top + bottom) / 2:.0f}) rotate(-90)" text-anchor="middle">'
                f"{html.escape(y_label)}</text>")  # fmt: skip
     return out
@@ -116,7 +121,8 @@ def _series_svg(s: Series, sx, sy, x_range: tuple[float, float], fmt: str) -> st
         parts.append(f'<polyline class="line" points="{_points(s.x, s.y, sx, sy)}"{dash_attr}/>')
         r = MARKER_RADII[s.index % len(MARKER_RADII)]
         for x, y in zip(s.x, s.y):
-            parts.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="{r}"><title>{label}: epoch {x:g}, {y:{fmt}}</title></circle>')
+            tip = f"{label}: epoch {x:g}, {y:{fmt}}"
+            parts.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="{r}"><title>{tip}</title></circle>')
     parts.append("</g>")
     return "".join(parts)
 
@@ -181,7 +187,7 @@ def strip_chart(title: str, x_label: str, rows: list[tuple[str, int, dict[int, f
         x = sx(t)
         body.append(f'<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{MARGIN_TOP}" y2="{bottom}"/>')
         body.append(f'<text class="tick" x="{x:.1f}" y="{bottom + 15}" text-anchor="middle">{tick_text(t)}</text>')
-    body.append(f'<text class="label" x="{(STRIP_LABEL + WIDTH) / 2:.0f}" y="{height - 6}" text-anchor="middle">{html.escape(x_label)}</text>')
+    body.append(_text("label", (STRIP_LABEL + WIDTH) / 2, height - 6, x_label))
     for row, (label, index, by_seed, ci) in enumerate(rows):
         y, col, text = MARGIN_TOP + STRIP_ROW * (row + 0.5), colour(index), html.escape(label)
         parts = [f'<g class="series" data-series="{text}" stroke="{col}" fill="none">',
@@ -196,7 +202,8 @@ def strip_chart(title: str, x_label: str, rows: list[tuple[str, int, dict[int, f
                          f"<title>{text}: mean {mean:{fmt}} over {len(finite)} seeds</title></line>")  # fmt: skip
         for k, (seed, v) in enumerate(sorted(finite.items())):
             jitter = ((k % 5) - 2) * 2.2  # seeds with equal values stay countable
-            parts.append(f'<circle cx="{sx(v):.1f}" cy="{y + jitter:.1f}" r="3.5"><title>{text}: seed {seed}, {v:{fmt}}</title></circle>')
+            tip = f"{text}: seed {seed}, {v:{fmt}}"
+            parts.append(f'<circle cx="{sx(v):.1f}" cy="{y + jitter:.1f}" r="3.5"><title>{tip}</title></circle>')
         parts.append("</g>")
         body.append("".join(parts))
     return (f'<svg class="chart strip" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{html.escape(title)}" '
@@ -218,9 +225,10 @@ def heatmap(title: str, matrix: list[list[float]], x_label: str = "key position"
         for j, v in enumerate(r):
             shade = 0.0 if not math.isfinite(v) or hi == lo else (v - lo) / (hi - lo)
             body.append(f'<rect x="{left + j * side:.2f}" y="{top + i * side:.2f}" width="{side:.2f}" height="{side:.2f}" '
-                        f'fill="{PALETTE[0]}" fill-opacity="{0.05 + 0.95 * shade:.3f}"><title>{i}, {j}: {v:.3g}</title></rect>')  # fmt: skip
+                        f'fill="{PALETTE[0]}" fill-opacity="{0.05 + 0.95 * shade:.3f}">'
+                        f"<title>{i}, {j}: {v:.3g}</title></rect>")  # fmt: skip
     w, h = left + side * n_cols + 8, top + side * n_rows + 34
-    body.append(f'<text class="label" x="{left + side * n_cols / 2:.0f}" y="{h - 8:.0f}" text-anchor="middle">{html.escape(x_label)}</text>')
+    body.append(_text("label", left + side * n_cols / 2, h - 8, x_label))
     body.append(f'<text class="label" transform="translate(14 {top + side * n_rows / 2:.0f}) rotate(-90)" '
                 f'text-anchor="middle">{html.escape(y_label)}</text>')  # fmt: skip
     return (f'<svg class="chart heatmap" viewBox="0 0 {w:.0f} {h:.0f}" role="img" aria-label="{html.escape(title)}" '

@@ -46,7 +46,8 @@ def code_html(answers: dict[str, dict]) -> str:
         for framework, answer in answers.items():
             found = answer["roles"].get(role)
             if isinstance(found, str):  # the adapter says why it has no code for this role
-                cells.append(f'<div><div class="where">{html.escape(framework)}</div><p class="note">{html.escape(found)}</p></div>')
+                note = f'<p class="note">{html.escape(found)}</p>'
+                cells.append(f'<div><div class="where">{html.escape(framework)}</div>{note}</div>')
             elif found:
                 cells += [_block(SourceBlock(**block)) for block in found]
         if cells:

@@ -17,8 +17,8 @@ from workbench.run.result import RunResult
 
 CHECK_ORDER = ("OK", "INFO", "DOWNCAST", "INACCURATE", "FAIL")  # worst last, as workbench.check.report
 TEXT_KEYS = ("framework", "model", "device", "config", "node", "status")  # the columns that are not numbers
-REFERENCE = "reference"
-VERDICT_BADGES = {"OK": "status-ok", "INFO": "status-skipped", "FAIL": "status-error"}  # the others: amber  # the NumPy float64 reference's name in a check row's pair
+REFERENCE = "reference"  # the NumPy float64 reference's name in a check row's pair
+VERDICT_BADGES = {"OK": "status-ok", "INFO": "status-skipped", "FAIL": "status-error"}  # the others: amber
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Cell | str]], table_id
         cls = f' class="{row_classes[i]}"' if i < len(row_classes) and row_classes[i] else ""
         body.append(f"<tr{cls}>{''.join(_td(c) for c in row)}</tr>")
     ident = f' id="{table_id}"' if table_id else ""
-    return f'<div class="scroll"><table class="sortable"{ident}><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+    return (f'<div class="scroll"><table class="sortable"{ident}><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>')
 
 
 def series_label(framework: str, model: str, compiled: bool = False, config: dict | None = None) -> str:
@@ -109,9 +110,10 @@ def timings_table(results: list[RunResult]) -> str:
 
 def notes_list(results: list[RunResult]) -> str:
     """One item per row with a message (why it is not ok, or a note), escaped."""
-    items = dict.fromkeys(f"<li><b>{html.escape(row_label(r))}</b>: {html.escape(r.status)}"
-                          f"{' (' + html.escape(r.error_kind) + ')' if r.error_kind else ''}: {html.escape(r.message)}</li>"
-                          for r in results if r.status != "ok" or r.message)  # one note for a message every seed repeats  # fmt: skip
+    items = dict.fromkeys(  # one note for a message that every seed repeats
+        f"<li><b>{html.escape(row_label(r))}</b>: {html.escape(r.status)}"
+        f"{' (' + html.escape(r.error_kind) + ')' if r.error_kind else ''}: {html.escape(r.message)}</li>"
+        for r in results if r.status != "ok" or r.message)  # fmt: skip
     return f'<ul class="notes">{"".join(items)}</ul>' if items else ""
 
 
@@ -126,7 +128,8 @@ def summary_table(block: ConfigStats) -> str:
     """One row per (framework, model) of a configuration over its seeds: mean, std and 95 % CI of each metric."""
     headers = ["framework", "model", "ok runs", "seeds", "test acc % mean", "std", "95 % CI",
                "samples/s mean", "std", "95 % CI"]  # fmt: skip
-    rows = [[row.framework, row.model, num(len(row.seeds), f"{len(row.seeds)}/{row.runs}"), ", ".join(map(str, row.seeds)) or "-",
+    rows = [[row.framework, row.model, num(len(row.seeds), f"{len(row.seeds)}/{row.runs}"),
+             ", ".join(map(str, row.seeds)) or "-",
              *_spread_cells(row.metrics["test_acc"], ".2f"), *_spread_cells(row.metrics["throughput"], ",.0f")]
             for row in block.rows]  # fmt: skip
     return table(headers, rows)
@@ -166,7 +169,8 @@ def worst_table(rows: list) -> str:
             counts[engine][row.status] += 1
     ordered = sorted(worst.items(), key=lambda kv: _badness(kv[1]), reverse=True)
     body = [[engine, Cell(w.status, badge=VERDICT_BADGES.get(w.status, "status-diverged")),
-             w.check, w.dtype, w.pair, w.item + (f" ({w.variant})" if w.variant else ""), _e(w.max_abs), _e(w.max_rel), num(w.tol, f"{w.tol:g}"),
+             w.check, w.dtype, w.pair, w.item + (f" ({w.variant})" if w.variant else ""),
+             _e(w.max_abs), _e(w.max_rel), num(w.tol, f"{w.tol:g}"),
              ", ".join(f"{counts[engine][s]} {s}" for s in CHECK_ORDER if s in counts[engine])]
             for engine, w in ordered]  # fmt: skip
     headers = ["engine", "worst verdict", "check", "dtype", "pair", "item", "max abs", "max rel", "tol", "rows"]

@@ -55,7 +55,8 @@ def row_variant(r: RunResult, variant: str) -> str:
     """The variant part of a run name: the task's model variant for the spec's network, else the row's own model id;
     then 'compiled' and the --sweep values when the row has them."""
     name = variant if r.model_id in ("", SPEC_MODEL) else r.model_id
-    return "+".join([name] + (["compiled"] if r.compiled else []) + ([config_title(r.config).replace(", ", ",")] if r.config else []))
+    sweep = [config_title(r.config).replace(", ", ",")] if r.config else []
+    return "+".join([name] + (["compiled"] if r.compiled else []) + sweep)
 
 
 def run_name(r: RunResult, variant: str) -> str:
