@@ -286,3 +286,12 @@ def generate(spec: TaskSpec) -> str:
               f"    {print_code('logits', 'np.asarray(model(X)).tolist()')}", "", "model.train()", "for _ in range(args.steps):",
               f"    {print_code('loss', 'float(train_step(model, optimizer, X, y))')}"]  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def unsupported(spec: TaskSpec) -> str | None:
+    """Why this spec's network cannot be written as Flax code, or None if it can."""
+    try:
+        generate(spec)
+    except TypeError as exc:
+        return str(exc)
+    return None

@@ -288,3 +288,12 @@ def generate(spec: TaskSpec) -> str:
               "  # one step per epoch on the fixed batch", "    for value in history.history[\"loss\"]:",
               f"        {print_code('loss', 'value')}"]  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def unsupported(spec: TaskSpec) -> str | None:
+    """Why this spec's network cannot be written as Keras code, or None if it can."""
+    try:
+        generate(spec)
+    except TypeError as exc:
+        return str(exc)
+    return None

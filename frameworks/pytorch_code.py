@@ -311,3 +311,12 @@ def generate(spec: TaskSpec) -> str:
               f"        {print_code('logits', 'model(X).tolist()')}", "", "for _ in range(args.steps):",
               f"    {print_code('loss', 'train_step(X, y)')}"]  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def unsupported(spec: TaskSpec) -> str | None:
+    """Why this spec's network cannot be written as PyTorch code, or None if it can."""
+    try:
+        generate(spec)
+    except TypeError as exc:
+        return str(exc)
+    return None
