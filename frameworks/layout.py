@@ -49,6 +49,7 @@ from tasks.spec import (
     layer_shapes,
     param_key,
 )
+from tasks.spec_attention import MultiHeadSelfAttention, PositionEmbedding
 
 # ---------------------------------------------------------------- single tensors
 
@@ -220,6 +221,11 @@ def to_torch(model: ModelSpec, weights: dict[str, np.ndarray]) -> dict[str, np.n
             state[f"{i}.weight"], state[f"{i}.bias"] = conv1d_kernel_to_torch(w("kernel")), w("bias")
         elif isinstance(layer, LayerNorm):
             state[f"{i}.weight"], state[f"{i}.bias"] = w("gamma"), w("beta")
+        elif isinstance(layer, PositionEmbedding):
+            state[f"{i}.weight"] = w("embeddings")  # frameworks.pytorch_layers.LearnedPositions, an nn.Embedding
+        elif isinstance(layer, MultiHeadSelfAttention):  # frameworks.pytorch_layers.PaddingMaskedAttention
+            p = {n: weights[param_key(i, layer, n)] for n in ATTENTION_KERAS_ORDER if param_key(i, layer, n) in weights}
+            state |= {f"{i}.attention.{name}": value for name, value in attention_to_torch(p).items()}
     return state
 
 
@@ -254,6 +260,12 @@ def from_torch(model: ModelSpec, state: dict[str, np.ndarray]) -> dict[str, np.n
             weights[key("bias")] = state[f"{i}.bias"]
         elif isinstance(layer, LayerNorm):
             weights[key("gamma")], weights[key("beta")] = state[f"{i}.weight"], state[f"{i}.bias"]
+        elif isinstance(layer, PositionEmbedding):
+            weights[key("embeddings")] = state[f"{i}.weight"]
+        elif isinstance(layer, MultiHeadSelfAttention):
+            prefix = f"{i}.attention."
+            tensors = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+            weights |= {key(name): value for name, value in attention_from_torch(tensors, layer.heads).items()}
     return weights
 
 
@@ -266,6 +278,7 @@ FLAX_NAMES: dict[type, dict[str, str]] = {
     LSTM: {"kernel": "rnn.cell.dense_i.kernel", "recurrent_kernel": "rnn.cell.dense_h.kernel", "bias": "rnn.cell.dense_h.bias"},
     Conv1D: {"kernel": "kernel", "bias": "bias"},
     LayerNorm: {"gamma": "scale", "beta": "bias"},
+    PositionEmbedding: {"embeddings": "embedding"},  # frameworks.jax_layers.LearnedPositions
 }
 GRU_FLAX_PREFIX = "rnn.cell."  # frameworks.jax.LastHiddenGRU: nnx.RNN(ResetAfterGRUCell) under `rnn`
 
@@ -277,7 +290,8 @@ def to_flax(model: ModelSpec, weights: dict[str, np.ndarray]) -> dict[str, np.nd
         if isinstance(layer, GRU) and param_key(i, layer, "kernel") in weights:
             args = [weights[param_key(i, layer, n)] for n in ("kernel", "recurrent_kernel", "bias")]
             flat |= {f"layers.{i}.{GRU_FLAX_PREFIX}{name}": value for name, value in gru_to_flax(*args).items()}
-        for name, flax_name in FLAX_NAMES.get(type(layer), {}).items():
+        names = ATTENTION_FLAX_NAMES if isinstance(layer, MultiHeadSelfAttention) else FLAX_NAMES.get(type(layer), {})
+        for name, flax_name in names.items():  # attention: frameworks.jax_layers.PaddingMaskedAttention, an nnx.MultiHeadAttention
             if param_key(i, layer, name) in weights:
                 flat[f"layers.{i}.{flax_name}"] = weights[param_key(i, layer, name)]
     return flat
@@ -291,7 +305,8 @@ def from_flax(model: ModelSpec, flat: dict[str, np.ndarray]) -> dict[str, np.nda
             names = ("dense_i.kernel", "dense_i.bias", "dense_h.kernel", "dense_h.bias")
             keys = [param_key(i, layer, n) for n in ("kernel", "recurrent_kernel", "bias")]
             weights |= dict(zip(keys, gru_from_flax({n: flat[f"layers.{i}.{GRU_FLAX_PREFIX}{n}"] for n in names})))
-        for name, flax_name in FLAX_NAMES.get(type(layer), {}).items():
+        names = ATTENTION_FLAX_NAMES if isinstance(layer, MultiHeadSelfAttention) else FLAX_NAMES.get(type(layer), {})
+        for name, flax_name in names.items():
             if f"layers.{i}.{flax_name}" in flat:
                 weights[param_key(i, layer, name)] = flat[f"layers.{i}.{flax_name}"]
     return weights
@@ -300,9 +315,10 @@ def from_flax(model: ModelSpec, flat: dict[str, np.ndarray]) -> dict[str, np.nda
 def to_keras(model: ModelSpec, weights: dict[str, np.ndarray]) -> dict[str, list[np.ndarray]]:
     """Canonical weights -> {Keras layer name: its `get_weights()` list}; the identity layout."""
     result: dict[str, list[np.ndarray]] = {}
-    for key, value in weights.items():
-        layer_name = key.split(".")[0]
-        result.setdefault(layer_name, []).append(value)
+    for i, layer in enumerate(model.layers):
+        values = [weights[param_key(i, layer, n)] for n in keras_param_names(layer) if param_key(i, layer, n) in weights]
+        if values:
+            result[layer_name(i, layer)] = values
     return result
 
 
@@ -310,10 +326,19 @@ def from_keras(model: ModelSpec, layer_weights: dict[str, list[np.ndarray]]) -> 
     """{Keras layer name: `get_weights()` list} -> canonical weights (identity layout)."""
     weights = {}
     for i, layer in enumerate(model.layers):
-        names = PARAM_NAMES.get(type(layer), ())
-        for name, value in zip(names, layer_weights.get(layer_name(i, layer), [])):
+        arrays = layer_weights.get(layer_name(i, layer), [])
+        names = keras_param_names(layer, len(arrays))
+        for name, value in zip(names, arrays):
             weights[param_key(i, layer, name)] = value
     return weights
+
+
+def keras_param_names(layer: object, count: int | None = None) -> tuple[str, ...]:
+    """Canonical names of a Keras layer's get_weights() / weights list, in Keras' order: the canonical order except
+    keras.layers.MultiHeadAttention's (kernel, bias per projection; `count` 4 = no biases)."""
+    if isinstance(layer, MultiHeadSelfAttention):
+        return ATTENTION_KERAS_ORDER[::2] if (count == 4 or (count is None and not layer.bias)) else ATTENTION_KERAS_ORDER
+    return PARAM_NAMES.get(type(layer), ())
 
 
 def to_sklearn_mlp(model: ModelSpec, weights: dict[str, np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 
 from frameworks import layout, pytorch_augment, pytorch_export, torch_runtime
 from frameworks.pytorch_layers import Add, ChannelsLastConv1d, ChannelsLastLayerNorm, GlobalAvgPool2d, GlobalMaxPool1d
-from frameworks.pytorch_layers import GraphSequential, LastHidden, LastHiddenGRU  # --explain shows them from here
+from frameworks.pytorch_layers import GraphSequential, LastHidden, LastHiddenGRU, attention_module, attention_unsupported
 from frameworks.pytorch_optimizers import AdamUncorrectedEps, make_optimizer  # noqa: F401 - --explain shows them from here
 from frameworks.base import EVAL_BATCH, SPEC_MODEL, OnBatch, RunSettings, Weights
 from frameworks.base import default_of as _default
@@ -90,7 +90,7 @@ def unsupported(spec: TaskSpec) -> str | None:
 
     (RMSprop with eps inside the square root runs with torch's eps outside it: EPS_STYLES says it is not exact.)
     """
-    return None
+    return attention_unsupported(spec)  # nn.MultiheadAttention's head size is width / heads
 
 
 def default_optimizer(name: str) -> OptimizerSpec | None:
@@ -242,6 +242,8 @@ def build_model(spec: TaskSpec) -> nn.Sequential:
             modules.append(ChannelsLastLayerNorm(in_shape[-1], eps=layer.eps))  # torch's default eps is 1e-5, Keras' 1e-3
         elif isinstance(layer, AddLayer):
             modules.append(Add())
+        elif (module := attention_module(layer, in_shape)) is not None:  # the transformer's layers: pytorch_layers.py
+            modules.append(module)
         else:
             raise TypeError(f"layer {layer!r} has no PyTorch builder")
     return nn.Sequential(*modules) if is_chain(spec.model) else GraphSequential(modules, layer_inputs(spec.model))

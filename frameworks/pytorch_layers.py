@@ -9,6 +9,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from tasks.spec import TaskSpec, layer_shapes
+from tasks.spec_attention import PAD_ID, GELU, MaskedMeanPooling, MultiHeadSelfAttention, PositionEmbedding, uses_padding_mask
+
 
 class LastHidden(nn.Module):
     """nn.LSTM returns (outputs, (h, c)); the spec's LSTM layer outputs only the last hidden state."""
@@ -83,6 +86,7 @@ class GraphSequential(nn.Sequential):
     """The spec's graph form: module i reads the outputs of modules `inputs[i]` (-1: the input).
 
     An nn.Sequential still, so module i is spec layer i and its state_dict keys are those of a chain ('3.weight').
+    A module with `reads_ids` (the padding-masked attention and pooling) also gets the model's input ids.
     """
 
     def __init__(self, modules: list[nn.Module], inputs: list[tuple[int, ...]]):
@@ -92,5 +96,81 @@ class GraphSequential(nn.Sequential):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         outputs: list[torch.Tensor] = []
         for module, sources in zip(self, self.inputs):
-            outputs.append(module(*(x if j < 0 else outputs[j] for j in sources)))
+            ids = {"ids": x} if getattr(module, "reads_ids", False) else {}
+            outputs.append(module(*(x if j < 0 else outputs[j] for j in sources), **ids))
         return outputs[-1]
+
+
+# ---------------------------------------------------------------- the transformer's layers (issue 23)
+
+
+class PaddingMaskedAttention(nn.Module):
+    """nn.MultiheadAttention as self-attention over (N, L, E), keys whose token id is PAD_ID ignored.
+
+    batch_first=True (torch's default is (L, N, E)); q, k, v packed in in_proj_weight (3E, E), head size E / H, so
+    the spec's heads * head_dim must equal the width. key_padding_mask: True = IGNORE (the opposite of Keras' and
+    JAX's True = attend). need_weights=True (torch's default, stated): the weights path, not
+    F.scaled_dot_product_attention; the per-head weights of the last call are kept for the attention maps. A review
+    of padding only gets NaN from torch where the spec says the output bias (none in IMDB).
+    """
+
+    reads_ids = True
+
+    def __init__(self, width: int, layer: MultiHeadSelfAttention):
+        super().__init__()
+        self.padding = uses_padding_mask(layer)
+        self.attention = nn.MultiheadAttention(width, layer.heads, dropout=0.0, bias=layer.bias, batch_first=True)
+        self.weights: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        ignore = ids == PAD_ID if self.padding else None
+        y, self.weights = self.attention(x, x, x, key_padding_mask=ignore, need_weights=True, average_attn_weights=False)
+        return y
+
+
+class LearnedPositions(nn.Embedding):
+    """Learned position embeddings: row t of an (max_len, dim) nn.Embedding added to slot t (torch has no layer)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + super().forward(torch.arange(x.shape[1], device=x.device))
+
+
+class MaskedMean(nn.Module):
+    """Mean over the sequence axis of the real tokens (id != PAD_ID): torch's x.mean(1) would count the padding."""
+
+    reads_ids = True
+
+    def __init__(self, layer: MaskedMeanPooling):
+        super().__init__()
+        self.padding = uses_padding_mask(layer)
+
+    def forward(self, x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        if not self.padding:
+            return x.mean(dim=1)
+        keep = (ids != PAD_ID).to(x.dtype)
+        return (x * keep[..., None]).sum(dim=1) / keep.sum(dim=1, keepdim=True).clamp(min=1)
+
+
+def attention_module(layer: object, in_shape: tuple[int, ...]) -> nn.Module | None:
+    """The torch module of one of the transformer's layers (tasks/spec_attention.py), or None for any other layer."""
+    if isinstance(layer, MultiHeadSelfAttention):
+        if layer.softmax_dtype != "input":
+            raise ValueError(f"torch's attention computes its softmax in the input's dtype, not {layer.softmax_dtype!r}")
+        return PaddingMaskedAttention(in_shape[-1], layer)
+    if isinstance(layer, GELU):
+        return nn.GELU(approximate=layer.approximate)  # torch's default "none" (erf); the spec states it
+    if isinstance(layer, PositionEmbedding):
+        return LearnedPositions(layer.max_len, layer.dim)
+    if isinstance(layer, MaskedMeanPooling):
+        return MaskedMean(layer)
+    return None
+
+
+def attention_unsupported(spec: TaskSpec) -> str | None:
+    """Why nn.MultiheadAttention cannot express a spec's attention layer (its head size is width / heads), or None."""
+    for layer, (in_shape, _) in zip(spec.model.layers, layer_shapes(spec.model)):
+        if isinstance(layer, MultiHeadSelfAttention) and layer.heads * layer.head_dim != in_shape[-1]:
+            return f"nn.MultiheadAttention's head size is width / heads: {layer.heads} x {layer.head_dim} != {in_shape[-1]}"
+        if isinstance(layer, MultiHeadSelfAttention) and layer.softmax_dtype != "input":
+            return f"nn.MultiheadAttention's softmax runs in the input's dtype, not {layer.softmax_dtype}"
+    return None

@@ -143,6 +143,19 @@ def attention_maps(model: Any, weights: Params, ids: np.ndarray) -> dict[str, np
     return maps
 
 
+def cancelled_by_softmax(model: Any) -> set[str]:
+    """The key biases of every attention layer with biases (`model` a tasks.spec.ModelSpec).
+
+    Adding b_k to every key adds q . b_k to each query's every score; the softmax over the keys ignores it, so the
+    loss does not depend on b_k: its gradient is 0 in exact arithmetic and rounding noise in floating point, which
+    Adam's division by sqrt(v) turns into lr-sized steps. Trajectory checks report, not judge, them.
+    """
+    from tasks.spec import param_key  # tasks.spec imports this module's layers
+
+    return {param_key(i, layer, "key_bias") for i, layer in enumerate(model.layers)
+            if isinstance(layer, MultiHeadSelfAttention) and layer.bias}  # fmt: skip
+
+
 # ---------------------------------------------------------------- GELU
 
 

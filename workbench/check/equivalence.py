@@ -366,8 +366,8 @@ def trajectory_rows(spec: TaskSpec, measured: dict[str, Measured], dtype: str, s
         noise = sorted({k for m in members.values() for k in m.facts["noise"]})
         if noise and members:
             rows.append(Row("trajectory", dtype, "every framework", "not judged", math.nan, math.nan, 0.0, "INFO", variant,
-                            f"{', '.join(noise)}: followed by BatchNorm, so the gradient is 0 in exact arithmetic "
-                            "and the steps follow rounding noise"))  # fmt: skip
+                            f"{', '.join(noise)}: followed by BatchNorm, or an attention key bias (the softmax over the "
+                            "keys cancels it), so the gradient is 0 in exact arithmetic and the steps follow rounding noise"))  # fmt: skip
         if any(step[3] for m in members.values() for step in m.facts["steps"][f"{dtype}/{variant}"]):
             rows.append(Row("trajectory", dtype, "float32 Adam/RMSprop", "noise-driven", math.nan, math.nan, 0.0, "INFO", variant,
                             f"left out: gradient so far nonzero but < {NOISE_FLOOR:g} x its weight's largest; "

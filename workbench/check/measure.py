@@ -16,6 +16,7 @@ import numpy as np
 from frameworks.base import RunSettings
 from tasks import reference
 from tasks.optimizers import EPS_STYLES, describe, preset_name
+from tasks.reference_attention import cancelled_by_softmax
 from tasks.spec import OptimizerSpec, TaskSpec
 from tasks.spec_io import spec_from_json
 
@@ -40,6 +41,11 @@ def difference(left: np.ndarray, right: np.ndarray, skip: np.ndarray | None = No
         diff = np.where(skip, 0.0, diff)
     max_abs = float(np.max(diff))
     return max_abs, max_abs / max(float(np.max(np.abs(b))), np.finfo(np.float64).tiny)
+
+
+def cancelled(model) -> set[str]:  # noqa: ANN001 - a ModelSpec
+    """Weights whose gradient is 0 in exact arithmetic: biases before BatchNorm, attention key biases (softmax)."""
+    return reference.cancelled_by_batchnorm(model) | cancelled_by_softmax(model)
 
 
 def noise_driven(model, weights: dict, batches: list, expected: list[dict]) -> list[dict[str, np.ndarray]]:  # noqa: ANN001
@@ -124,7 +130,7 @@ def answer(module: ModuleType, request: dict, arrays: dict[str, np.ndarray]) -> 
     variants = optimizers(module, spec, extra)
     facts["optimizers"] = {name: asdict(o) for name, o in variants.items()}
     facts["steps"] = {}
-    facts["noise"] = sorted(reference.cancelled_by_batchnorm(spec.model))
+    facts["noise"] = sorted(cancelled(spec.model))
     for dtype in request["dtypes"]:
         if dtype not in module.DTYPES:
             continue
@@ -152,7 +158,7 @@ def _trajectory(module: ModuleType, spec: TaskSpec, dtype: str, request: dict, w
     network = _network(module, spec, dtype, request, weights, *batches[0])
     lrs = step_lrs(variant, spec.optimizer, len(batches))
     expected = reference.trajectory(spec.model, weights, batches, spec.optimizer, bool(module.UNBIASED_MOVING_VAR), lrs)
-    noise = reference.cancelled_by_batchnorm(spec.model)  # reported by the parent, not judged
+    noise = cancelled(spec.model)  # reported by the parent, not judged
     float32_adaptive = spec.optimizer.name in ADAPTIVE and module.DTYPES.get(dtype) == "float32"
     skips = noise_driven(spec.model, weights, batches, expected) if float32_adaptive else [{}] * len(batches)
     per_step = []
