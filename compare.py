@@ -39,6 +39,7 @@ from workbench.options import (SWEEP_KEYS, Options, non_negative_float, non_nega
 from workbench.plan import check_options, default_output, flag, make_plan, resolve_device, task_spec
 from workbench.report.tables import FORMATS, render
 from workbench.run.execute import EXECUTORS, run_plan
+from workbench.report.from_results import ResultsFileError
 from workbench.run.resume import kept_rows, read_saved_run
 from workbench.run.runner import Interrupted
 from workbench.teach.explain import explain_text
@@ -136,7 +137,12 @@ def build_parser() -> Parser:
     add("--list", action="store_true", help="list tasks and frameworks (with availability) and exit")
     add("--explain", action="store_true", help="print each adapter's code, model summary and differing defaults; no training")
     add("--plot", metavar="FILE.png", help="after the run, write learning curves to FILE.png")
-    add("--report", metavar="DIR", help="after the run, write a Markdown report (and its plots) into DIR")
+    add("--report", metavar="DIR", help="after the run, write DIR/index.html (one self-contained page: results, learning "
+                                        "curves, statistics, the engines' code), results.json and the Markdown report.md")
+    add("--from", dest="report_from", nargs="+", metavar="RUN.json", help="with --report and/or --tensorboard: build them "
+                                                                          "from these saved results of one task; nothing trains")
+    add("--tensorboard", metavar="DIR", help="after the run, write TensorBoard event files into DIR, one run per row "
+                                             "(task/engine/variant/seedN): per-epoch scalars, HParams, the spec")
     add("--export", metavar="DIR", help="after training, write every network row's weights.npz and native/ONNX artifacts "
                                         "into DIR/<task>-<framework>-<model>/ and check each in a fresh process")
     add("--import-weights", metavar="FILE", help="start every network from this weights.npz (written by --export) instead of the canonical init")
@@ -161,7 +167,7 @@ def to_options(args: argparse.Namespace, argv: list[str]) -> Options:
     """The parsed flags as Options (unchecked)."""
     values = {f.name: getattr(args, f.name) for f in fields(Options) if hasattr(args, f.name)}
     return Options(**{**values, "frameworks": tuple(args.frameworks.split(",")) if args.frameworks.strip() != "all" else ("all",),
-                      "sweep": tuple(args.sweep or ()), "argv": tuple(argv)})  # fmt: skip
+                      "sweep": tuple(args.sweep or ()), "report_from": tuple(args.report_from or ()), "argv": tuple(argv)})  # fmt: skip
 
 
 def resumed(options: Options, given: set[str]) -> tuple[Options, dict]:
@@ -229,6 +235,8 @@ def run_rows(options: Options, kept: dict, check_text: str | None, check_failed:
         print(f"compare.py: learning curves written to {plot}", file=sys.stderr)
     if report:
         print(f"compare.py: report written to {', '.join(str(p) for p in report)}", file=sys.stderr)
+    if options.tensorboard:
+        print(f"compare.py: TensorBoard event files written to {options.tensorboard}", file=sys.stderr)
     if options.output and Path(options.output).is_file():
         print(f"compare.py: results saved to {options.output}", file=sys.stderr)
     code = EXIT_OK if comparison.ok and not api.verify_table(results)[1] else EXIT_FAILED
@@ -242,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
         options, kept = parse(argv)
         if options.list:
             print(api.available(), end="")
+            return EXIT_OK
+        if options.report_from:  # --report / --tensorboard from saved results: nothing trains
+            print(f"compare.py: written: {', '.join(str(p) for p in api.report_from(options))}", file=sys.stderr)
             return EXIT_OK
         key = read_key(options.signing_key) if options.signing_key else None  # a bad key file: exit 3 before any row
         if options.verify_export:
@@ -264,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
             if not options.report:  # with --report, the comparison runs too and the report carries the tables
                 return EXIT_CHECK_FAILED if check_failed else EXIT_OK
         return run_rows(options, kept, check_text, check_failed)
-    except (UsageError, UnknownTaskError, UnknownFrameworkError, PluginSpecError) as exc:
+    except (UsageError, UnknownTaskError, UnknownFrameworkError, PluginSpecError, ResultsFileError) as exc:
         error(exc)
         return EXIT_USAGE
     except DataError as exc:  # a bad --import-weights file, a tampered --verify-export folder

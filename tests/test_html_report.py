@@ -17,7 +17,7 @@ import pytest
 
 from tasks import registry
 from tasks.overrides import with_overrides
-from tests.cli_helpers import run_cli
+from tests.cli_helpers import assert_one_line_error, run_cli
 from workbench.report.browser import Chromium, find_chromium
 from workbench.report.from_results import ResultsFileError, load_runs, rebuild_report
 from workbench.report.html import REPORT_NAME, RESULTS_NAME, build_html, write_html_report
@@ -241,3 +241,21 @@ def test_attention_maps_are_drawn_when_given(run_file: Path) -> None:
     section = text.split('<section id="attention">')[1].split("</section>")[0]
     assert section.count("<rect ") == 9 and "&lt;engine&gt;" in section and "<engine>" not in section
     assert 'id="attention"' not in build_html(meta, results, None)
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def test_cli_builds_page_and_event_files_from_saved_results(run_file: Path, tmp_path: Path) -> None:
+    proc = run_cli("--report", str(tmp_path / "page"), "--tensorboard", str(tmp_path / "logs"), "--from", str(run_file))
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "page" / REPORT_NAME).is_file() and (tmp_path / "page" / RESULTS_NAME).is_file()
+    assert len(list((tmp_path / "logs").rglob("events.out.tfevents.*"))) == len(load_results(run_file)[1]) + 1  # + HParams
+
+
+def test_cli_refuses_before_anything_runs(run_file: Path, tmp_path: Path) -> None:
+    (tmp_path / "page.html").write_text("<html></html>", encoding="utf-8")
+    assert_one_line_error(run_cli("--report", str(tmp_path / "x"), "--from", str(tmp_path / "page.html")), 2, "not a results file")
+    assert_one_line_error(run_cli("--from", str(run_file)), 2, "--from needs --report DIR and/or --tensorboard DIR")
+    assert_one_line_error(run_cli("--task", "digits", "--tensorboard", "/proc/x"), 2, "--tensorboard folder /proc is not writable")
+    assert not (tmp_path / "x").exists()

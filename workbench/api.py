@@ -35,7 +35,10 @@ from workbench.deploy.weights_file import load_weights
 from workbench.errors import CheckFailed, RowsFailed, UsageError
 from workbench.options import Options
 from workbench.plan import check_options, make_plan, resolve_device, task_spec
+from workbench.report.from_results import load_runs, rebuild_report, saved_spec
+from workbench.report.html import write_html_report
 from workbench.report.markdown import write_report
+from workbench.report.tensorboard import write_tensorboard
 from workbench.report.plots import plot_learning_curves
 from workbench.report.tables import notes, render
 from workbench.run.devices import ask_devices
@@ -167,7 +170,27 @@ def write_outputs(options: Options, comparison: Comparison, check_text: str | No
         extra: list[Section] = [("Numerical equivalence (--check)", f"```\n{check_text}```")] if check_text else []
         written = write_report(Path(options.report), comparison.meta, comparison.results, task_spec(options),
                                list(options.frameworks), extra)  # fmt: skip
+        written += write_html_report(Path(options.report), comparison.results, comparison.meta, task_spec(options),
+                                     list(options.frameworks), check=check_text)[:1]  # results.json: already written
+    if options.tensorboard:
+        variant = comparison.meta.get("variant") if isinstance(comparison.meta, dict) else comparison.meta.variant
+        write_tensorboard(Path(options.tensorboard), comparison.results, task_spec(options), variant or "default")
     return plot, written
+
+
+def report_from(options: Options) -> list[Path]:
+    """--report DIR and/or --tensorboard DIR --from RUN.json ...: built from saved results of one task, nothing trains
+    (ResultsFileError, one line, for a file that is not results or files of different tasks)."""
+    paths = [Path(p) for p in options.report_from]
+    written = rebuild_report(Path(options.report), paths) if options.report else []
+    if options.tensorboard:
+        meta, results = load_runs(paths)
+        spec, _ = saved_spec(meta, results)
+        if spec is None:
+            raise UsageError(f"--tensorboard --from: task {meta.get('task')} is not registered here, so its spec is unknown")
+        write_tensorboard(Path(options.tensorboard), results, spec, meta.get("variant") or "default")
+        written.append(Path(options.tensorboard))
+    return written
 
 
 def available() -> str:

@@ -65,7 +65,9 @@ class Options:
     list: bool = False  # --list: list tasks and frameworks and exit
     explain: bool = False  # --explain: the adapters' code, summaries and differing defaults; no training
     plot: str | None = None  # --plot: learning curves to this .png after the run
-    report: str | None = None  # --report: a Markdown report (and its plots) into this folder after the run
+    report: str | None = None  # --report: index.html (one self-contained page), results.json and report.md into this folder
+    report_from: tuple[str, ...] = ()  # --from: saved results files --report / --tensorboard are built from; nothing trains
+    tensorboard: str | None = None  # --tensorboard: TensorBoard event files into this folder, one run per row
     export: str | None = None  # --export: every network row's artifacts into this folder, each checked
     import_weights: str | None = None  # --import-weights: start every network from this weights.npz
     verify_export: str | None = None  # --verify-export: check an --export folder again and exit

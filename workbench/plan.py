@@ -8,6 +8,7 @@ Every check raises UsageError (one line) before any row runs; compare.py and wor
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import sys
 import time
@@ -193,6 +194,17 @@ def _check_output_paths(options: Options) -> None:
         if not report.parent.is_dir():
             raise UsageError(f"--report parent folder {report.parent} does not exist")
         check_writable("--report", report if report.is_dir() else report.parent)  # written into, or created in
+    if options.tensorboard is not None:
+        logs = Path(options.tensorboard).resolve()
+        if logs.exists() and not logs.is_dir():
+            raise UsageError(f"--tensorboard {options.tensorboard} is a file, not a folder")
+        if not logs.parent.is_dir():
+            raise UsageError(f"--tensorboard parent folder {logs.parent} does not exist")
+        check_writable("--tensorboard", logs if logs.is_dir() else logs.parent)
+        if importlib.util.find_spec("tensorboard") is None:
+            raise UsageError("--tensorboard needs the tensorboard package (pip install tensorboard)")
+    if options.report_from and not (options.report or options.tensorboard):
+        raise UsageError("--from needs --report DIR and/or --tensorboard DIR: what to build from the saved results")
 
 
 def _export_folder(text: str) -> Path:
