@@ -150,7 +150,7 @@ def build_parser() -> Parser:
     add("--signing-key", metavar="FILE", help="a key file (e.g. 32 random bytes): --export HMAC-signs each export.json with it, "
                                                "--verify-export refuses any edit to the folder (default: unsigned)")
     add("--trust-artifacts", action="store_true", help="--verify-export without a key: load artifacts that can run code "
-                                                       "(SavedModel, pickles, torch.export programs) anyway")
+                                                       "(stored graphs, pickles, exported programs) anyway")
     add("--check", action="store_true", help="numerical equivalence tables (forward, gradients, trajectories) vs the NumPy reference")
     return p
 
