@@ -173,7 +173,8 @@ def check_writable(option: str, folder: Path) -> None:
 
 
 def _check_output_paths(options: Options) -> None:
-    """--output a file in a writable folder; --plot a .png in one; --report a folder that can be written or created."""
+    """--output a file in a writable folder; --plot a .png in one; --report and --tensorboard folders that can be written
+    or created; --from only with something to build."""
     if options.output is not None:
         if Path(options.output).is_dir():
             raise UsageError(f"--output {options.output} is a folder: name a file in it")
@@ -188,23 +189,23 @@ def _check_output_paths(options: Options) -> None:
             raise UsageError(f"--plot folder {Path(options.plot).resolve().parent} does not exist")
         check_writable("--plot", Path(options.plot).resolve().parent)
     if options.report is not None:
-        report = Path(options.report).resolve()
-        if report.exists() and not report.is_dir():
-            raise UsageError(f"--report {options.report} is a file, not a folder")
-        if not report.parent.is_dir():
-            raise UsageError(f"--report parent folder {report.parent} does not exist")
-        check_writable("--report", report if report.is_dir() else report.parent)  # written into, or created in
+        _check_output_folder("--report", options.report)
     if options.tensorboard is not None:
-        logs = Path(options.tensorboard).resolve()
-        if logs.exists() and not logs.is_dir():
-            raise UsageError(f"--tensorboard {options.tensorboard} is a file, not a folder")
-        if not logs.parent.is_dir():
-            raise UsageError(f"--tensorboard parent folder {logs.parent} does not exist")
-        check_writable("--tensorboard", logs if logs.is_dir() else logs.parent)
+        _check_output_folder("--tensorboard", options.tensorboard)
         if importlib.util.find_spec("tensorboard") is None:
             raise UsageError("--tensorboard needs the tensorboard package (pip install tensorboard)")
     if options.report_from and not (options.report or options.tensorboard):
         raise UsageError("--from needs --report DIR and/or --tensorboard DIR: what to build from the saved results")
+
+
+def _check_output_folder(option: str, text: str) -> None:
+    """A folder written after the run: it exists and can be written into, or its parent exists and can be written."""
+    folder = Path(text).resolve()
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{option} {text} is a file, not a folder")
+    if not folder.parent.is_dir():
+        raise UsageError(f"{option} parent folder {folder.parent} does not exist")
+    check_writable(option, folder if folder.is_dir() else folder.parent)  # written into, or created in
 
 
 def _export_folder(text: str) -> Path:
