@@ -50,9 +50,34 @@ class Interrupted(Exception):
 _PRCTL = ctypes.CDLL(None).prctl if sys.platform.startswith("linux") else None  # looked up before any fork
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec (Linux): SIGKILL when the parent dies, e.g. a Ray worker cancelled with force."""
-    _PRCTL(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
+HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM}  # held while a child is started, so Ctrl-C never lands inside fork
+
+
+def _child_setup() -> None:
+    """In the child, before exec: the parent's signals no longer held; SIGKILL when the parent dies (Linux), e.g. a Ray
+    worker cancelled with force."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD_SIGNALS)
+    if _PRCTL is not None:
+        _PRCTL(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
+
+
+def start_child(cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """Popen with Ctrl-C and SIGTERM held until the child exists: one arriving during the fork would otherwise be
+    raised inside an at-fork hook (e.g. logging's), where Python ignores it, and the run would wait on the new child.
+    A signal held meanwhile is raised once the child exists, which is then killed."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
+    try:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, preexec_fn=_child_setup)
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        raise
+    try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a held signal is raised here
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc
 
 
 def run_in_child(request: RunRequest, timeout_s: float | None, env: dict[str, str] | None = None) -> RunResult:
@@ -64,9 +89,7 @@ def run_in_child(request: RunRequest, timeout_s: float | None, env: dict[str, st
         req_path, res_path = Path(tmp, "request.json"), Path(tmp, "result.json")
         req_path.write_text(json.dumps(request.to_dict()))
         cmd = [sys.executable, "-m", "workbench.run.child", str(req_path), str(res_path)]
-        guard = _die_with_parent if _PRCTL is not None else None
-        proc = subprocess.Popen(cmd, env=child_env(request.settings.threads, env), stdout=subprocess.DEVNULL,
-                                preexec_fn=guard)  # fmt: skip
+        proc = start_child(cmd, child_env(request.settings.threads, env))
         try:
             code = proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
