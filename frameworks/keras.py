@@ -31,7 +31,7 @@ else:
 import keras  # noqa: E402
 
 from frameworks import keras_augment, keras_export, layout  # noqa: E402
-from frameworks.keras_layers import average_pooling, avg_pool_padding, graph_model, tf_same_pool_padding  # noqa: E402, F401
+from frameworks.keras_layers import attention_layer, average_pooling, avg_pool_padding, graph_model, tf_same_pool_padding  # noqa: E402, F401
 from frameworks.base import default_of as _default  # noqa: E402
 from frameworks.keras_optimizers import (  # noqa: E402, F401 - re-exported for --explain
     AdamCorrectedEps, AdamUncorrectedEps, RMSpropSpecEps, SGDExactMomentum, SpecAdam, SpecGradient, exact, make_optimizer,
@@ -39,7 +39,7 @@ from frameworks.keras_optimizers import (  # noqa: E402, F401 - re-exported for 
 from frameworks.tensorflow_log import set_random_seed  # noqa: E402
 from tasks.reference import mse_targets  # noqa: E402
 from tasks.spec import (  # noqa: E402
-    GRU, LSTM, PARAM_NAMES, AveragePooling2D, BatchNorm, Conv1D, Conv2D, Dense, Dropout, Embedding, Flatten,
+    GRU, LSTM, AveragePooling2D, BatchNorm, Conv1D, Conv2D, Dense, Dropout, Embedding, Flatten,
     GlobalAveragePooling2D, GlobalMaxPool1D, LayerNorm, MaxPool2D, OptimizerSpec, ReLU, TaskSpec, is_chain, is_trainable, layer_inputs, layer_name, layer_shapes, param_key,
 )  # fmt: skip
 from tasks.spec import Add as AddLayer  # noqa: E402
@@ -217,17 +217,8 @@ def build_model(spec: TaskSpec) -> keras.Sequential:
         elif isinstance(layer, LSTM):
             # Keras' defaults stated, not assumed (the canonical weights overwrite the initializers
             # anyway); the spec's gate activations are sigmoid/tanh, as in torch.nn.LSTM.
-            layers.append(
-                keras.layers.LSTM(
-                    layer.units,
-                    activation="tanh",
-                    recurrent_activation="sigmoid",
-                    kernel_initializer="glorot_uniform",
-                    recurrent_initializer="orthogonal",
-                    unit_forget_bias=True,
-                    name=name,
-                )
-            )
+            layers.append(keras.layers.LSTM(layer.units, activation="tanh", recurrent_activation="sigmoid", kernel_initializer="glorot_uniform",
+                                            recurrent_initializer="orthogonal", unit_forget_bias=True, name=name))  # fmt: skip
         elif isinstance(layer, GRU):
             # reset_after=True (Keras 3's default, stated): two biases, the reset gate applied after the recurrent
             # matmul, as torch.nn.GRU. Keras orders the gates z, r, h: the canonical order.
@@ -246,6 +237,8 @@ def build_model(spec: TaskSpec) -> keras.Sequential:
             layers.append(keras.layers.LayerNormalization(axis=-1, epsilon=layer.eps, name=name))  # Keras' default eps: 1e-3
         elif isinstance(layer, AddLayer):
             layers.append(keras.layers.Add(name=name))
+        elif (built := attention_layer(layer, in_shape, name)) is not None:  # the transformer's: keras_layers.py
+            layers.append(built)
         else:
             raise TypeError(f"layer {layer!r} has no Keras builder")
     if is_chain(spec.model):
@@ -355,7 +348,7 @@ class KerasNetwork:
         """The trainable variables in canonical order, and their canonical names."""
         variables, keys = [], []
         for i, layer in enumerate(self.spec.model.layers):
-            names = [n for n in PARAM_NAMES.get(type(layer), ()) if is_trainable(param_key(i, layer, n))]
+            names = [n for n in layout.keras_param_names(layer) if is_trainable(param_key(i, layer, n))]  # Keras' order
             variables += self.model.get_layer(layer_name(i, layer)).trainable_weights
             keys += [param_key(i, layer, n) for n in names]
         return variables, keys
