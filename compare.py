@@ -1,12 +1,9 @@
 """framebench: train the same task in PyTorch, Keras (on TensorFlow, JAX or torch), JAX/Flax and scikit-learn, side by side.
 
     python compare.py --task digits                      # the embedded task: no download
-    python compare.py --task cifar10 --frameworks pytorch,keras --epochs 2
-    python compare.py --list
-    python compare.py --task mnist --explain
-    python compare.py --task mnist --check
-    python compare.py --task mnist --plot curves.png --report report/
-    python compare.py --task mnist --frameworks pytorch,keras --export exports/   # save, export, reload-check
+    python compare.py --task cifar10 --frameworks pytorch,keras --epochs 2 --plot curves.png --report report/
+    python compare.py --list                             # or --task mnist --explain, or --check: no training
+    python compare.py --task mnist --export exports/     # save, export, reload-check
     python compare.py --resume results/mnist-20260101-120000.json   # rerun only the rows that did not finish ok
     python compare.py --repeats 5 --sweep lr=1e-3,3e-3 --executor ray --ray-address auto   # on a Ray cluster
 
@@ -48,8 +45,7 @@ from workbench.teach.explain import explain_text
 ROW_FLAGS = ("task", "frameworks", "device", "epochs", "batch_size", "lr", "seed", "subset", "threads", "dtype",
              "dry_run", "repeats", "compile", "tf32", "precision", "sweep", "optimizer", "weight_decay", "loss", "export",
              "import_weights", "augment", "variant")  # fmt: skip
-RESUME_VALUED = ("format", "timeout", "data_dir", "executor", "ray_address")  # flags a resumed run may change
-RESUME_SWITCHES = ("quiet", "in_process")
+RESUME_VALUED, RESUME_SWITCHES = ("format", "timeout", "data_dir", "executor", "ray_address"), ("quiet", "in_process")  # may change
 DEFAULTS = Options()
 
 
@@ -231,12 +227,9 @@ def run_rows(options: Options, kept: dict, check_text: str | None, check_failed:
     print(render(plan.meta, results, options.format), end="")
     comparison = api.Comparison(plan.meta, results, api.spec_title(task_spec(options)))
     plot, report = api.write_outputs(options, comparison, check_text)
-    if plot:
-        print(f"compare.py: learning curves written to {plot}", file=sys.stderr)
-    if report:
-        print(f"compare.py: report written to {', '.join(str(p) for p in report)}", file=sys.stderr)
-    if options.tensorboard:
-        print(f"compare.py: TensorBoard event files written to {options.tensorboard}", file=sys.stderr)
+    written = {"learning curves": plot, "report": ", ".join(map(str, report)), "TensorBoard event files": options.tensorboard}
+    for what, where in [(what, where) for what, where in written.items() if where]:
+        print(f"compare.py: {what} written to {where}", file=sys.stderr)
     if options.output and Path(options.output).is_file():
         print(f"compare.py: results saved to {options.output}", file=sys.stderr)
     code = EXIT_OK if comparison.ok and not api.verify_table(results)[1] else EXIT_FAILED
