@@ -7,7 +7,7 @@ Same pair of functions per layer as `tasks.reference` (which registers them thro
 
 A layer that reads the padding mask (`uses_padding_mask`) gets ``x = (activations, keep)``, keep the (N, L)
 bool array `real_tokens(ids)` of the model's input ids, and returns the gradient of the activations only.
-`attention_maps` gives the per-head weights of every attention layer for one review for the attention-map figures.
+tasks/attention_maps.py gives the per-head weights of every attention layer for one review for the attention-map figures.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from scipy.special import erf
 
+from tasks.spec import param_key
 from tasks.spec_attention import (
     ATTENTION_PARAM_NAMES,
     GELU,
@@ -122,27 +123,6 @@ def attention_backward(layer: MultiHeadSelfAttention, p: Params, cache: Cache, d
     return dx, grads
 
 
-def attention_maps(model: Any, weights: Params, ids: np.ndarray) -> dict[str, np.ndarray]:
-    """{layer name, e.g. 'multiheadselfattention_3': (H, L, L) weights, query by key} of every attention layer for ONE review.
-
-    `model` a tasks.spec.ModelSpec, `weights` canonical, `ids` the review's (L,) token ids; float64 throughout.
-    """
-    from tasks.reference import forward_layers  # tasks.reference imports this module's ops
-    from tasks.spec import layer_inputs, layer_name, param_key
-
-    batch = np.asarray(ids, dtype=np.int64)[None]
-    outputs = [out for _, out in forward_layers(model, weights, batch)]
-    maps = {}
-    for i, (layer, sources) in enumerate(zip(model.layers, layer_inputs(model))):
-        if isinstance(layer, MultiHeadSelfAttention):
-            x = batch if sources[0] < 0 else outputs[sources[0]]
-            keys = {n: param_key(i, layer, n) for n in ATTENTION_NAMES if param_key(i, layer, n) in weights}
-            p = {n: np.asarray(weights[key], dtype=np.float64) for n, key in keys.items()}
-            keep = real_tokens(batch) if uses_padding_mask(layer) else None
-            maps[layer_name(i, layer)] = attention_probabilities(layer, p, x, keep)[3][0]
-    return maps
-
-
 def cancelled_by_softmax(model: Any) -> set[str]:
     """The key biases of every attention layer with biases (`model` a tasks.spec.ModelSpec).
 
@@ -150,8 +130,6 @@ def cancelled_by_softmax(model: Any) -> set[str]:
     loss does not depend on b_k: its gradient is 0 in exact arithmetic and rounding noise in floating point, which
     Adam's division by sqrt(v) turns into lr-sized steps. Trajectory checks report, not judge, them.
     """
-    from tasks.spec import param_key  # tasks.spec imports this module's layers
-
     return {param_key(i, layer, "key_bias") for i, layer in enumerate(model.layers)
             if isinstance(layer, MultiHeadSelfAttention) and layer.bias}  # fmt: skip
 

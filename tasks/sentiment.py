@@ -37,8 +37,8 @@ from tasks.spec import (
     Tolerances,
     TrainSpec,
 )
-from tasks.spec_attention import MaskedMeanPooling, PositionEmbedding, encoder_block
-from tasks.spec_graph import Node, graph_model
+from tasks.spec_attention import MaskedMeanPooling, PositionEmbedding
+from tasks.spec_graph import Node, encoder_block, graph_model
 from tasks.text import encode_dataset
 
 NUM_WORDS = 20000  # vocabulary incl. PAD and OOV: the Embedding's number of rows

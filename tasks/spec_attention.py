@@ -1,5 +1,5 @@
-"""The transformer's vocabulary (issue 23): MultiHeadSelfAttention, GELU, PositionEmbedding, MaskedMeanPooling,
-and `encoder_block`, the nodes of one pre-LN encoder block in the graph form. `tasks.spec` re-exports the layers
+"""The transformer's vocabulary (issue 23): MultiHeadSelfAttention, GELU, PositionEmbedding, MaskedMeanPooling
+(one pre-LN encoder block in the graph form is tasks/spec_graph.py's `encoder_block`). `tasks.spec` re-exports the layers
 (through `tasks.spec_layers`); LayerNorm, Dense and Add are the existing layers.
 
 Canonical weight layouts (Keras' and Flax NNX's own; `frameworks/layout.py` maps torch's packed one):
@@ -125,25 +125,3 @@ def attention_param_shapes(layer: object, in_shape: tuple[int, ...]) -> list[tup
     if isinstance(layer, PositionEmbedding):
         return [(layer.max_len, layer.dim)]
     return None
-
-
-def encoder_block(name: str, source: str, heads: int = 4, head_dim: int = 16, ffn: int = 128, width: int = 64,
-                  eps: float = 1e-5, approximate: str = "none") -> tuple:  # fmt: skip
-    """The nodes of one pre-LN encoder block reading node `source` (tasks/spec_graph.py's Node), named `name`_*.
-
-    x1 = x + Attention(LayerNorm(x));  y = x1 + Dense(width)(GELU(Dense(ffn)(LayerNorm(x1)))). The last node is
-    f"{name}_add2", the block's output.
-    """
-    from tasks.spec import Add, Dense, LayerNorm  # tasks.spec imports this module (through tasks.spec_layers)
-    from tasks.spec_graph import Node
-
-    return (
-        Node(f"{name}_norm1", LayerNorm(eps=eps), inputs=(source,)),
-        Node(f"{name}_attention", MultiHeadSelfAttention(heads=heads, head_dim=head_dim)),
-        Node(f"{name}_add1", Add(), inputs=(source, f"{name}_attention")),
-        Node(f"{name}_norm2", LayerNorm(eps=eps)),
-        Node(f"{name}_ffn1", Dense(ffn)),
-        Node(f"{name}_gelu", GELU(approximate=approximate)),
-        Node(f"{name}_ffn2", Dense(width)),
-        Node(f"{name}_add2", Add(), inputs=(f"{name}_add1", f"{name}_ffn2")),
-    )

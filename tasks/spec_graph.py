@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tasks.spec import Layer, ModelSpec, layer_shapes
+from tasks.spec import GELU, Add, Dense, Layer, LayerNorm, ModelSpec, MultiHeadSelfAttention, layer_shapes
 
 INPUT = "input"  # the node name of the model's input
 
@@ -48,3 +48,22 @@ def graph_model(input_shape: tuple[int, ...], nodes: tuple[Node, ...], input_dty
                       inputs=tuple(inputs))  # fmt: skip
     layer_shapes(model)  # checks every Add's shapes and every node's input count
     return model
+
+
+def encoder_block(name: str, source: str, heads: int = 4, head_dim: int = 16, ffn: int = 128, width: int = 64,
+                  eps: float = 1e-5, approximate: str = "none") -> tuple:  # fmt: skip
+    """The nodes of one pre-LN encoder block reading node `source` , named `name`_*.
+
+    x1 = x + Attention(LayerNorm(x));  y = x1 + Dense(width)(GELU(Dense(ffn)(LayerNorm(x1)))). The last node is
+    f"{name}_add2", the block's output.
+    """
+    return (
+        Node(f"{name}_norm1", LayerNorm(eps=eps), inputs=(source,)),
+        Node(f"{name}_attention", MultiHeadSelfAttention(heads=heads, head_dim=head_dim)),
+        Node(f"{name}_add1", Add(), inputs=(source, f"{name}_attention")),
+        Node(f"{name}_norm2", LayerNorm(eps=eps)),
+        Node(f"{name}_ffn1", Dense(ffn)),
+        Node(f"{name}_gelu", GELU(approximate=approximate)),
+        Node(f"{name}_ffn2", Dense(width)),
+        Node(f"{name}_add2", Add(), inputs=(f"{name}_add1", f"{name}_ffn2")),
+    )

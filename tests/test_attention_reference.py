@@ -12,7 +12,8 @@ from tasks import registry
 from tasks.flops import forward_flops
 from tasks.init import init_weights
 from tasks.reference import finite_difference_gradients, forward, forward_layers, loss, loss_and_gradients
-from tasks.reference_attention import attention_maps, masked_softmax
+from tasks.attention_maps import attention_maps
+from tasks.reference_attention import masked_softmax
 from tasks.spec import (
     GELU,
     Add,
@@ -27,8 +28,8 @@ from tasks.spec import (
     count_params,
     param_shapes,
 )
-from tasks.spec_attention import encoder_block, real_tokens, uses_padding_mask
-from tasks.spec_graph import Node, graph_model
+from tasks.spec_attention import real_tokens, uses_padding_mask
+from tasks.spec_graph import Node, encoder_block, graph_model
 from tasks.spec_io import spec_from_json, spec_to_json
 
 rng = np.random.default_rng(0)

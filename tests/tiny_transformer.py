@@ -6,8 +6,8 @@ Vocabulary 5, so about one token in five is padding (id 0) in random inputs: the
 from __future__ import annotations
 
 from tasks.spec import Dense, Embedding
-from tasks.spec_attention import MaskedMeanPooling, PositionEmbedding, encoder_block
-from tasks.spec_graph import Node, graph_model
+from tasks.spec_attention import MaskedMeanPooling, PositionEmbedding
+from tasks.spec_graph import Node, encoder_block, graph_model
 
 WIDTH, HEADS, HEAD_DIM, LENGTH = 8, 2, 4, 6
 TRANSFORMER = graph_model((LENGTH,), (
