@@ -38,6 +38,7 @@ from tasks.spec_layers import (  # noqa: F401 - re-exported: the spec vocabulary
     new_output_shape,
     new_param_shapes,
 )
+from tasks.spec_source import DataSource  # noqa: F401 - re-exported: a spec file's data (tasks/spec_file.py)
 
 Weights = dict[str, np.ndarray]  # canonical name (e.g. "conv2d_0.kernel") -> array: the one alias, used everywhere
 
@@ -273,6 +274,7 @@ class DataSpec:
     augment: AugmentSpec = field(default_factory=AugmentSpec)  # what --augment applies (image tasks; default: none)
     num_words: int = 0  # text tasks: vocabulary size incl. PAD and OOV (0 = not a text task)
     max_len: int = 0  # text tasks: tokens kept per review, padded/truncated in front (0 = not a text task)
+    source: DataSource = field(default_factory=DataSource)  # a spec file's data (empty: the task loads its own)
 
 
 @dataclass(frozen=True)
