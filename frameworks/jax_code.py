@@ -54,8 +54,8 @@ def _module(layer: object, in_shape: tuple[int, ...]) -> tuple[str, str] | None:
         return f"nnx.Linear({in_shape[-1]}, {layer.units}, **kw)", ""
     if isinstance(layer, (Conv2D, Conv1D)):
         k, p, dims = layer.kernel_size, layer.padding, 2 if isinstance(layer, Conv2D) else 1
-        kernel, pads = ", ".join([str(k)] * dims), ", ".join([f"({p}, {p})"] * dims)
-        return (f"nnx.Conv({in_shape[-1]}, {layer.filters}, ({kernel},), padding=({pads},), **kw)",
+        kernel, pads = ", ".join([str(k)] * dims) + "," * (dims == 1), ", ".join([f"({p}, {p})"] * dims) + "," * (dims == 1)
+        return (f"nnx.Conv({in_shape[-1]}, {layer.filters}, ({kernel}), padding=({pads}), **kw)",
                 "the spec's zeros on each side (Flax's default: \"SAME\")")  # fmt: skip
     if isinstance(layer, BatchNorm):
         return (f"nnx.BatchNorm({in_shape[-1]}, momentum={number(1 - layer.momentum)}, epsilon={number(layer.eps)}, **kw)",
