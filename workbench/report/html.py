@@ -34,8 +34,9 @@ from workbench.run.result import RunResult, atomic_write_text, save_results
 
 REPORT_NAME = "index.html"
 RESULTS_NAME = "results.json"  # beside the page: the rows it shows, for `--report DIR2 --from DIR/results.json`
-# (EpochRecord field or "samples_per_s", figure title, y label, scale, number format); samples/s is computed per epoch
-CURVES = (  # + whether its y axis may be logarithmic (speeds of engines differ by orders of magnitude)
+# (EpochRecord field or "samples_per_s", figure title, y label, scale, number format, log y axis allowed): samples/s is
+# computed per epoch, and may be drawn on a log axis because the engines' speeds differ by orders of magnitude
+CURVES = (
     ("train_loss", "Training loss (mean over each epoch)", "training loss", 1.0, ".4f", False),
     ("test_loss", "Test loss after each epoch", "test loss", 1.0, ".4f", False),
     ("test_acc", "Test accuracy after each epoch", "test accuracy (%)", 100.0, ".2f", False),
