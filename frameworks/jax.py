@@ -23,6 +23,7 @@ from frameworks.base import EVAL_BATCH, SPEC_MODEL, OnBatch, RunSettings, Weight
 from frameworks.base import default_of as _default  # noqa: E402
 from frameworks.jax_layers import (  # noqa: E402, F401 - re-exported for --explain
     LastHidden, LastHiddenGRU, ResetAfterGRUCell, SpecModel, add, flatten, global_average_pool2d, global_max_pool1d,
+    ATTENTION_LAYERS, ATTENTION_SOFTMAX, PaddingMaskedAttention, attention_module,
 )  # fmt: skip
 from frameworks.jax_optimizers import NATIVE_VELOCITY, make_optimizer, scale_by_adam_uncorrected_eps, spec_optimizer  # noqa: E402, F401
 from tasks.pipeline import batch_slices  # noqa: E402
@@ -86,7 +87,7 @@ HAS_GRADIENTS = True
 UNBIASED_MOVING_VAR = False  # nnx.BatchNorm's running var takes the biased batch variance (measured)
 SUMMARY_TITLE = "(Flax NNX, NHWC)"  # shown after the framework name
 SUPPORTED = (Dense, ReLU, Conv2D, MaxPool2D, BatchNorm, Flatten, Dropout, Embedding, LSTM,
-             GRU, Conv1D, GlobalMaxPool1D, AveragePooling2D, GlobalAveragePooling2D, LayerNorm, AddLayer)
+             GRU, Conv1D, GlobalMaxPool1D, AveragePooling2D, GlobalAveragePooling2D, LayerNorm, AddLayer, *ATTENTION_LAYERS)
 
 
 def unsupported(spec: TaskSpec) -> str | None:
@@ -274,6 +275,8 @@ def build_model(spec: TaskSpec, dtype: jnp.dtype, rngs: nnx.Rngs, compute_dtype:
             layers.append(nnx.LayerNorm(in_shape[-1], epsilon=layer.eps, use_fast_variance=False, **typed))
         elif isinstance(layer, AddLayer):
             layers.append(add)
+        elif (module := attention_module(layer, in_shape, typed)) is not None:  # the transformer's: jax_layers.py
+            layers.append(module)
         else:
             raise TypeError(f"layer {layer!r} has no Flax builder")
     return SpecModel(layers, () if is_chain(spec.model) else tuple(layer_inputs(spec.model)))

@@ -8,6 +8,9 @@ import functools
 import jax
 import jax.numpy as jnp
 from flax import nnx
+from flax.nnx.nn.attention import dot_product_attention_weights
+
+from tasks.spec_attention import PAD_ID, GELU, MaskedMeanPooling, MultiHeadSelfAttention, PositionEmbedding, uses_padding_mask
 
 
 class LastHidden(nnx.Module):
@@ -92,8 +95,92 @@ class SpecModel(nnx.Module):
         outputs = []
         for i, layer in enumerate(self.layers):
             sources = self.inputs[i] if self.inputs else (i - 1,)
-            outputs.append(layer(*(x if j < 0 else outputs[j] for j in sources)))
+            ids = {"ids": x} if getattr(layer, "reads_ids", False) else {}  # masked attention and pooling: the input ids
+            outputs.append(layer(*(x if j < 0 else outputs[j] for j in sources), **ids))
         return outputs
+
+
+# ---------------------------------------------------------------- the transformer's layers (issue 23)
+
+
+def softmax_in_input_dtype(query: jax.Array, key: jax.Array, value: jax.Array, bias: jax.Array | None = None,
+                           mask: jax.Array | None = None, **kwargs) -> jax.Array:  # fmt: skip
+    """nnx.MultiHeadAttention's attention_fn on Flax's own weights path: the softmax in the input's dtype.
+
+    Flax's default (nnx.dot_product_attention without dropout or sown weights) calls jax.nn.dot_product_attention,
+    which computes the softmax in float32 for any input dtype (`_dot_product_attention_core`): 1e-6 off in float64.
+    """
+    weights = dot_product_attention_weights(query, key, bias, mask, dtype=kwargs.get("dtype"),
+                                            precision=kwargs.get("precision"), module=kwargs.get("module"))  # fmt: skip
+    return jnp.einsum("...hqk,...khd->...qhd", weights, value, precision=kwargs.get("precision"))
+
+
+# the softmax dtype of nnx.MultiHeadAttention's default attention_fn (the adapter's ATTENTION_SOFTMAX, a --check row)
+ATTENTION_SOFTMAX = "float32"
+ATTENTION_FNS = {"input": softmax_in_input_dtype, "float32": nnx.dot_product_attention}  # spec softmax_dtype -> attention_fn
+
+
+class PaddingMaskedAttention(nnx.MultiHeadAttention):
+    """nnx.MultiHeadAttention as self-attention, keys whose token id is PAD_ID masked (Flax's mask: True = attend).
+
+    Kernels (E, H, D) and (H, D, E), the canonical layout; attention_fn from the spec's softmax_dtype. The mask is
+    (N, 1, 1, L), on the keys only (nnx.make_attention_mask(keep, keep) would mask the padding queries too).
+    """
+
+    reads_ids = True
+
+    def __init__(self, width: int, layer: MultiHeadSelfAttention, dtype: jnp.dtype, param_dtype: jnp.dtype, rngs: nnx.Rngs):
+        super().__init__(layer.heads, width, qkv_features=layer.heads * layer.head_dim, out_features=width,
+                         use_bias=layer.bias, dropout_rate=0.0, decode=False, attention_fn=ATTENTION_FNS[layer.softmax_dtype],
+                         dtype=dtype, param_dtype=param_dtype, rngs=rngs)  # fmt: skip
+        self.padding = uses_padding_mask(layer)
+
+    def __call__(self, x: jax.Array, ids: jax.Array, sow_weights: bool = False) -> jax.Array:  # type: ignore[override]
+        mask = (ids != PAD_ID)[:, None, None, :] if self.padding else None
+        return super().__call__(x, mask=mask, sow_weights=sow_weights)
+
+
+class LearnedPositions(nnx.Module):
+    """Learned position embeddings: row t of an (max_len, dim) table added to slot t (Flax has no such module)."""
+
+    def __init__(self, max_len: int, dim: int, dtype: jnp.dtype, param_dtype: jnp.dtype, rngs: nnx.Rngs):
+        self.embedding = nnx.Param(nnx.initializers.normal(0.02)(rngs.params(), (max_len, dim), param_dtype))
+        self.dtype = dtype
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return x + self.embedding[: x.shape[1]].astype(self.dtype)
+
+
+class MaskedMean(nnx.Module):
+    """Mean over the sequence axis of the real tokens (id != PAD_ID); x.mean(1) would count the padding."""
+
+    reads_ids = True
+
+    def __init__(self, layer: MaskedMeanPooling):
+        self.padding = uses_padding_mask(layer)
+
+    def __call__(self, x: jax.Array, ids: jax.Array) -> jax.Array:
+        if not self.padding:
+            return x.mean(axis=1)
+        keep = (ids != PAD_ID).astype(x.dtype)
+        return (x * keep[..., None]).sum(axis=1) / jnp.maximum(keep.sum(axis=1, keepdims=True), 1)
+
+
+ATTENTION_LAYERS = (MultiHeadSelfAttention, GELU, PositionEmbedding, MaskedMeanPooling)
+
+
+def attention_module(layer: object, in_shape: tuple[int, ...], typed: dict) -> object | None:
+    """The Flax module (or function) of one of the transformer's layers, or None for any other layer."""
+    dtypes = {"dtype": typed["dtype"], "param_dtype": typed["param_dtype"], "rngs": typed["rngs"]}
+    if isinstance(layer, MultiHeadSelfAttention):
+        return PaddingMaskedAttention(in_shape[-1], layer, **dtypes)
+    if isinstance(layer, GELU):
+        return functools.partial(nnx.gelu, approximate=layer.approximate == "tanh")  # nnx.gelu's default is tanh
+    if isinstance(layer, PositionEmbedding):
+        return LearnedPositions(layer.max_len, layer.dim, **dtypes)
+    if isinstance(layer, MaskedMeanPooling):
+        return MaskedMean(layer)
+    return None
 
 
 @jax.jit

@@ -444,6 +444,9 @@ def run_checks(spec: TaskSpec, X: np.ndarray, y: np.ndarray, config: CheckConfig
         report.rows += forward_rows(spec, measured, dtype, weights, X0)
         report.rows += gradient_rows(spec, measured, dtype, weights, X0, y0)
         report.rows += trajectory_rows(spec, measured, dtype, config.steps, config.judged_steps32)
+    from workbench.check.attention_rows import default_softmax_rows  # it builds on this module's rows
+
+    report.rows += default_softmax_rows(spec, measured, weights, X, y, config, report)
     for name, m in measured.items():
         if not m.facts["has_gradients"]:
             report.notes.append(f"{name}: no public gradient API; its training steps are in the trajectory table")
@@ -453,14 +456,16 @@ def run_checks(spec: TaskSpec, X: np.ndarray, y: np.ndarray, config: CheckConfig
     return report
 
 
-def task_inputs(task: str, data_dir: str | None, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
-    """The first n training samples of the task's real data, or random inputs if it cannot be loaded."""
+def task_inputs(task: str, data_dir: str | None, n: int, seed: int = 0, spec=None) -> tuple[np.ndarray, np.ndarray, str]:  # noqa: ANN001
+    """The first n training samples of the task's real data (a spec file's, for its spec), or random inputs if it
+    cannot be loaded."""
     from tasks import registry
     from tasks.download import DataError
+    from tasks.user_data import load_task_data
 
-    spec = registry.get(task).spec
+    spec = registry.get(task).spec if spec is None else spec
     try:
-        data = registry.get(task).load(data_dir)
+        data = load_task_data(task, spec, data_dir)
     except DataError as exc:
         X, y = random_inputs(spec, n, seed)
         return X, y, f"random inputs of shape {spec.model.input_shape} (real data not loaded: {str(exc).splitlines()[0]})"

@@ -118,7 +118,8 @@ def answer(module: ModuleType, request: dict, arrays: dict[str, np.ndarray]) -> 
     """Measurements of one framework for the request's spec, weights and batches."""
     spec = spec_from_json(request["spec"])
     facts = {"version": module.version(), "unsupported": module.unsupported(spec), "dtypes": module.DTYPES,
-             "has_gradients": module.HAS_GRADIENTS, "unbiased_moving_var": module.UNBIASED_MOVING_VAR}  # fmt: skip
+             "has_gradients": module.HAS_GRADIENTS, "unbiased_moving_var": module.UNBIASED_MOVING_VAR,
+             "attention_softmax": getattr(module, "ATTENTION_SOFTMAX", "input")}  # fmt: skip
     if facts["unsupported"]:
         return facts, {}
     weights = {k[2:]: v for k, v in arrays.items() if k.startswith("w/")}
