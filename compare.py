@@ -37,12 +37,12 @@ from workbench.plan import check_options, default_output, flag, make_plan, resol
 from workbench.report.tables import FORMATS, render
 from workbench.run.execute import EXECUTORS, run_plan
 from workbench.report.from_results import ResultsFileError
-from workbench.run.resume import kept_rows, read_saved_run
+from workbench.run.resume import available_frameworks, kept_rows, read_saved_run
 from workbench.run.runner import Interrupted
 from workbench.teach.explain import explain_text
 
 # --resume keeps these from the saved run: changing them would mix rows that are not comparable
-ROW_FLAGS = ("task", "frameworks", "device", "epochs", "batch_size", "lr", "seed", "subset", "threads", "dtype",
+ROW_FLAGS = ("task", "spec", "frameworks", "device", "epochs", "batch_size", "lr", "seed", "subset", "threads", "dtype",
              "dry_run", "repeats", "compile", "tf32", "precision", "sweep", "optimizer", "weight_decay", "loss", "export",
              "import_weights", "augment", "variant")  # fmt: skip
 RESUME_VALUED, RESUME_SWITCHES = ("format", "timeout", "data_dir", "executor", "ray_address"), ("quiet", "in_process")  # may change
@@ -91,6 +91,7 @@ def build_parser() -> Parser:
     p = Parser(prog="compare.py", description=__doc__.split("\n")[0], formatter_class=HelpFormatter)
     add = p.add_argument
     add("--task", default=DEFAULTS.task, help="task to run (see --list)")
+    add("--spec", metavar="FILE.toml", help="your own network instead of --task: a spec file (TOML or JSON; docs/own-network.md)")
     add("--model", dest="variant", default=None, metavar="VARIANT",
         help="a variant of the task's network, e.g. --task sentiment --model gru (see --list; default: the task's own)")
     add("--frameworks", default=",".join(DEFAULT_FRAMEWORKS), help="comma-separated frameworks (see --list), or 'all' for every installed one")
@@ -180,7 +181,8 @@ def resumed(options: Options, given: set[str]) -> tuple[Options, dict]:
             raise UsageError(f"--resume {options.resume}: {flag(dest)} {getattr(options, dest)} differs from the saved run's "
                              f"{getattr(saved, dest)}; start a new run instead")  # fmt: skip
     ray_address = None if "executor" in given and options.executor == "local" else saved.ray_address  # Ray run resumed here
-    saved = replace(saved, output=options.resume, resume=options.resume, ray_address=ray_address)
+    saved = replace(saved, output=options.resume, resume=options.resume, ray_address=ray_address,
+                    frameworks=available_frameworks(options.resume, saved.frameworks))  # a gone plugin's rows stay
     return saved, kept_rows([r for r in results if r.task == saved.task])
 
 
@@ -195,6 +197,8 @@ def parse(argv: list[str]) -> tuple[Options, dict]:
             raise UsageError(f"--list cannot be combined with {flag(others[0])}")
         framework_names()  # a bad FRAMEBENCH_EXTRA_FRAMEWORKS is a usage error here too, before any child starts
         return options, kept
+    if {"spec", "task"} <= given:
+        raise UsageError("--spec and --task both say what to run: give one")
     if options.tf32 and "precision" in given and options.precision != "tf32":
         raise UsageError(f"--tf32 cannot be combined with --precision {options.precision}: --tf32 means --precision tf32")
     if options.resume is not None:

@@ -83,8 +83,7 @@ SUMMARY_TITLE = "(NHWC)"  # shown after the framework name
 
 
 def unsupported(spec: TaskSpec) -> str | None:
-    """Keras builds every layer of the spec vocabulary (a Conv2D needs 'same' padding, checked in build_model);
-    what its optimizers cannot express, it says."""
+    """Keras builds every layer of the spec vocabulary; what its optimizers cannot express, it says."""
     for layer, (in_shape, _) in zip(spec.model.layers, layer_shapes(spec.model)):
         if isinstance(layer, AveragePooling2D) and avg_pool_padding(layer, in_shape) is None:
             return f"Keras' AveragePooling2D 'same' pads {in_shape[:2]} asymmetrically, not {layer.padding} on each side"
@@ -198,10 +197,12 @@ def build_model(spec: TaskSpec) -> keras.Sequential:
         elif isinstance(layer, ReLU):
             layers.append(keras.layers.ReLU(name=name))
         elif isinstance(layer, Conv2D):
-            # "same" pads (k-1)/2 on each side for an odd kernel at stride 1: symmetric, as the spec says.
-            if 2 * layer.padding != layer.kernel_size - 1:
-                raise ValueError(f"{name}: padding {layer.padding} is not 'same' for kernel {layer.kernel_size}")
-            layers.append(keras.layers.Conv2D(layer.filters, layer.kernel_size, padding="same", name=name))
+            # "same" pads (k-1)/2 on each side for an odd kernel at stride 1: symmetric, as the spec says; "valid" none;
+            # any other padding is an explicit ZeroPadding2D before a "valid" convolution.
+            same = 2 * layer.padding == layer.kernel_size - 1
+            if layer.padding and not same:
+                layers.append(keras.layers.ZeroPadding2D(layer.padding, name=f"{name}_padding"))
+            layers.append(keras.layers.Conv2D(layer.filters, layer.kernel_size, padding="same" if same else "valid", name=name))
         elif isinstance(layer, MaxPool2D):
             layers.append(keras.layers.MaxPooling2D(layer.pool_size, name=name))
         elif isinstance(layer, BatchNorm):

@@ -65,8 +65,11 @@ SUMMARY_TITLE = "MLPClassifier"  # shown after the framework name
 
 def unsupported(spec: TaskSpec) -> str | None:
     """Why MLPClassifier cannot be the spec's network, or cannot express its optimizer, or None if it can."""
-    if not all(isinstance(layer, (Dense, ReLU)) for layer in spec.model.layers) or spec.model.loss != "cross_entropy":
-        return "MLPClassifier builds Dense + ReLU softmax classifiers only"
+    other = next(((i, layer) for i, layer in enumerate(spec.model.layers) if not isinstance(layer, (Dense, ReLU))), None)
+    if other is not None:
+        return f"MLPClassifier builds Dense + ReLU networks only, not model.layers[{other[0]}] ({type(other[1]).__name__})"
+    if spec.model.loss != "cross_entropy":
+        return f"MLPClassifier trains softmax classifiers (cross_entropy) only, not {spec.model.loss}"
     if spec.model.layers[-1].units < 3:
         return "MLPClassifier uses one logistic output for 2 classes, not 2 logits"
     opt = spec.optimizer

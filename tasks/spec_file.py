@@ -32,7 +32,8 @@ from dataclasses import MISSING, fields, replace
 from pathlib import Path
 
 from tasks import optimizers
-from tasks.spec import DataSource, DataSpec, InitSpec, Layer, ModelSpec, OptimizerSpec, TaskSpec, Tolerances, TrainSpec
+from tasks.spec import (SPEC_MODEL, BaselineSpec, DataSource, DataSpec, InitSpec, Layer, ModelSpec, OptimizerSpec, TaskSpec,
+                        Tolerances, TrainSpec)  # fmt: skip
 from tasks.spec_check import SpecCheckError, check_model
 from tasks.spec_graph import INPUT, Node, graph_model
 
@@ -43,6 +44,8 @@ MODEL_KEYS = ("input_shape", "input_dtype", "layers")
 GRAPH_KEYS = ("name", "inputs")  # a layer table's keys beside `type` and its dataclass fields
 DATA_KEYS = ("file", "task", "num_classes", "reshape", "pad", "max_train", "max_test")
 INPUT_DTYPES = ("float", "int")
+# A baseline engine (one-shot library) runs the spec file's own network where it can build it, else a skipped row
+BASELINE = BaselineSpec(SPEC_MODEL, "the spec file's own network, where the baseline library can build it")
 
 
 class SpecFileError(ValueError):
@@ -98,11 +101,24 @@ def spec_from_mapping(data: object, base: Path) -> TaskSpec:
         train=_dataclass(TrainSpec, train_table, "train"),
         target_accuracy=_value(table.get("target_accuracy", 0.9), float, "target_accuracy"),
         tolerances=_dataclass(Tolerances, table.get("tolerances", {}), "tolerances"),
+        baselines=(BASELINE,),
     )
     if spec.train.batch_size < 1 or spec.train.epochs < 0:
         raise SpecFileError("train.batch_size must be >= 1 and train.epochs >= 0")
     check_model(spec.model, spec.data.num_classes)
     return spec
+
+
+def resolved_lines(spec: TaskSpec) -> list[str]:
+    """The resolved spec in a few lines for the run header: every field, the defaults the file left out included."""
+    from tasks.spec import count_params
+
+    layers = " -> ".join(repr(layer) for layer in spec.model.layers)
+    graph = f" | graph inputs {[list(s) for s in spec.model.inputs]}" if spec.model.inputs else ""
+    return [f"{spec.name}: {spec.title}", f"data: {spec.data.source!r}, {spec.data.num_classes} classes",
+            f"model: input {list(spec.model.input_shape)} {spec.model.input_dtype} -> {layers}{graph} | loss "
+            f"{spec.model.loss} | {count_params(spec.model):,} trainable parameters",
+            f"train: {spec.train!r} | {spec.optimizer!r}", f"init: {spec.init!r} | {spec.tolerances!r}"]  # fmt: skip
 
 
 # ---------------------------------------------------------------- the tables

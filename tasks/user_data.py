@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tasks.download import DataError
 from tasks.pipeline import Dataset, subset
 from tasks.spec import Embedding, TaskSpec
 
@@ -21,8 +22,17 @@ MEMBERS = ("X_train", "y_train", "X_test", "y_test")
 MAX_DATA_BYTES = 8 << 30  # the arrays of a data file, uncompressed: larger is refused before anything is read
 
 
-class UserDataError(ValueError):
-    """A spec file's data that cannot be used as stated: one line naming the file and what is wrong."""
+class UserDataError(DataError):
+    """A spec file's data that cannot be used as stated: one line naming the file and what is wrong (a data error)."""
+
+
+def load_task_data(task: str, spec: TaskSpec, data_dir: str | None) -> Dataset:
+    """A row's data: a spec file's (its DataSource), else the registered task's own prepared arrays."""
+    if spec.data.source.given:
+        return load_spec_data(spec, data_dir)
+    from tasks import registry
+
+    return registry.get(task).load(data_dir)
 
 
 def load_spec_data(spec: TaskSpec, data_dir: str | None) -> Dataset:

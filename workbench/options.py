@@ -26,6 +26,7 @@ import os
 from dataclasses import dataclass
 
 from frameworks.base import DEFAULT_FRAMEWORKS
+from tasks.spec import TaskSpec
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Options:
 
     task: str = "mnist"  # --task: the task to run (see --list)
     variant: str | None = None  # --model: a variant the task registers (None: the task's own network)
+    spec: str | TaskSpec | None = None  # --spec: a spec file (TOML/JSON) run instead of --task, or a TaskSpec (the API)
     frameworks: tuple[str, ...] = DEFAULT_FRAMEWORKS  # --frameworks: names in order, or ("all",) for every installed one
     device: str = "auto"  # --device: auto, cpu or cuda, one for every row (CPU-only frameworks run on cpu)
     epochs: int | None = None  # --epochs (None: the spec's); 0 evaluates --import-weights as they are
@@ -120,5 +122,8 @@ def non_negative_float(text: str) -> float:
         raise ValueError(f"expected a non-negative finite number, got {text}")
     return value
 
+
+MAX_SEED = 2**32 - 1  # the largest seed NumPy (and so scikit-learn) takes: --seed and every --repeats seed
+REPEATS_WARNING = 100  # --repeats above this prints a warning (thousands of rows is rarely meant)
 
 SWEEP_KEYS = {"lr": positive_float, "batch_size": positive_int, "epochs": positive_int}  # --sweep KEY -> value type

@@ -8,8 +8,10 @@ Every check raises UsageError (one line) before any row runs; compare.py and wor
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import itertools
+import os
 import sys
 import time
 from dataclasses import replace
@@ -22,14 +24,19 @@ from tasks.optimizers import describe
 from tasks.overrides import with_overrides
 from tasks.reference import ONE_LOGIT_LOSSES
 from tasks.spec import TaskSpec
+from tasks.spec_check import SpecCheckError, check_model
+from tasks.spec_file import SpecFileError, read_spec_file, resolved_lines
 from tasks.spec_io import spec_to_json
+from tasks.user_data import load_spec_data
 from workbench.deploy.export import export_row, row_folder
 from workbench.deploy.weights_file import load_weights
 from workbench.errors import UsageError
-from workbench.options import SWEEP_KEYS, Options
+from workbench.options import MAX_SEED, SWEEP_KEYS, Options, REPEATS_WARNING
 from workbench.process.adapters import row_device
 from workbench.process.ask import function_path
-from workbench.process.files import is_writable
+from workbench.process.files import UnsafeTarget, check_target, is_writable, resolve
+from workbench.report.html import REPORT_NAME as HTML_NAME
+from workbench.report.markdown import PLOT_NAME, REPORT_NAME, RESULTS_NAME
 from workbench.report.tables import FORMATS, config_title
 from workbench.run.devices import Resolution, resolve_for
 from workbench.run.execute import EXECUTORS
@@ -48,9 +55,25 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+@functools.lru_cache(maxsize=8)
+def _spec_file(path: str) -> TaskSpec:
+    try:
+        return read_spec_file(path)
+    except SpecFileError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def base_spec(options: Options) -> TaskSpec:
+    """The spec before the options' overrides: a spec file's (or the API's TaskSpec), else the task's variant."""
+    if options.spec is None:
+        return registry.get(options.task).variant(options.variant)
+    return options.spec if isinstance(options.spec, TaskSpec) else _spec_file(str(Path(options.spec).resolve()))
+
+
 def task_spec(options: Options) -> TaskSpec:
-    """The task's spec (its variant's) with the options' overrides: what --explain, --check and the header read."""
-    return with_overrides(registry.get(options.task).variant(options.variant), epochs=options.epochs,
+    """The task's spec (its variant's, or the spec file's) with the options' overrides: what --explain, --check and the
+    header read."""
+    return with_overrides(base_spec(options), epochs=options.epochs,
                           batch_size=options.batch_size, lr=options.lr, seed=options.seed, optimizer=options.optimizer,
                           weight_decay=options.weight_decay, loss=options.loss)  # fmt: skip
 
@@ -123,7 +146,10 @@ def check_options(options: Options) -> Options:
     """Every check before a row runs (UsageError, UnknownTaskError, UnknownFrameworkError), and the options resolved:
     the framework names listed, --tf32 as precision tf32, --export and --import-weights as absolute paths."""
     check_conflicts(options)
-    registry.get(options.task).variant(options.variant)  # unknown task or variant -> a one-line error naming the valid ones
+    if options.spec is not None:
+        options = _with_spec_file(options)
+    else:
+        registry.get(options.task).variant(options.variant)  # unknown task or variant: one line naming the valid ones
     options = replace(options, frameworks=framework_list(options.frameworks), precision=options.effective_precision)
     for key in sweep_grid(options.sweep):
         if getattr(options, key) is not None:
@@ -144,26 +170,59 @@ def check_options(options: Options) -> Options:
     if options.export is not None:
         options = replace(options, export=str(_export_folder(options.export)))
     if options.import_weights is not None:  # the same file for every child
-        options = replace(options, import_weights=str(Path(options.import_weights).resolve()))
-    if options.data_dir is not None and Path(options.data_dir).exists() and not Path(options.data_dir).is_dir():
+        options = replace(options, import_weights=str(safe_path("--import-weights", options.import_weights)))
+    if options.data_dir is not None and safe_path("--data-dir", options.data_dir).exists() and not Path(options.data_dir).is_dir():
         raise UsageError(f"--data-dir {options.data_dir} is not a folder")
     _check_loss(options)
+    _check_counts(options)
     try:
-        with_augment(registry.get(options.task).spec, options.augment)  # --augment needs a task that states one
+        with_augment(base_spec(options), options.augment)  # --augment needs a task that states one
     except AugmentError as exc:
         raise UsageError(f"--augment: {exc}") from None
     return options
+
+
+def _with_spec_file(options: Options) -> Options:
+    """--spec: the file read and its network checked (UsageError), its data read and checked (a DataError), before any
+    row; the options' task becomes the spec's name."""
+    if options.variant is not None:
+        raise UsageError("--model picks a variant of a built-in task; a spec file is one network: drop --model")
+    spec = base_spec(options)
+    try:
+        check_model(spec.model, spec.data.num_classes)  # a file was checked as it was read; an API TaskSpec is checked here
+    except SpecCheckError as exc:
+        raise UsageError(f"spec {spec.name}: {exc}") from None
+    load_spec_data(spec, options.data_dir)  # UserDataError (a data error): the data cannot be used as stated
+    path = options.spec if isinstance(options.spec, TaskSpec) else str(Path(options.spec).resolve())
+    return replace(options, task=spec.name, spec=path)
 
 
 def _check_loss(options: Options) -> None:
     """--loss must fit the task's output: one logit (binary) or one per class."""
     if options.loss is None:
         return
-    task_loss = registry.get(options.task).variant(options.variant).model.loss
+    task_loss = base_spec(options).model.loss
     if (options.loss in ONE_LOGIT_LOSSES) != (task_loss in ONE_LOGIT_LOSSES):
         kind = "one logit (binary)" if task_loss in ONE_LOGIT_LOSSES else "one logit per class"
         valid = [n for n in ("cross_entropy", *ONE_LOGIT_LOSSES) if (n in ONE_LOGIT_LOSSES) == (task_loss in ONE_LOGIT_LOSSES)]
         raise UsageError(f"--loss {options.loss} does not fit task {options.task} ({kind}): use {' or '.join(valid)}")
+
+
+def _check_counts(options: Options) -> None:
+    """Seeds NumPy and scikit-learn take (the last one too: seed + repeats - 1); a warning for more threads than CPUs
+    or a very long --repeats."""
+    first = options.seed if options.seed is not None else task_spec(options).train.seed
+    last = first + options.repeats - 1
+    if last > MAX_SEED:
+        asked = f"--seed {first}" + (f" with --repeats {options.repeats} reaches seed {last}, which" if first <= MAX_SEED else "")
+        raise UsageError(f"{asked} is above {MAX_SEED} (2**32 - 1), the largest seed NumPy and scikit-learn take")
+    cpus = os.cpu_count() or 1
+    if options.threads > cpus:
+        print(f"framebench: warning: --threads {options.threads} is more than this machine's {cpus} CPUs; rows will "
+              f"compete for them", file=sys.stderr)  # fmt: skip
+    if options.repeats > REPEATS_WARNING:
+        print(f"framebench: warning: --repeats {options.repeats} runs every row {options.repeats} times "
+              f"(seeds {first}..{last})", file=sys.stderr)  # fmt: skip
 
 
 def check_writable(option: str, folder: Path) -> None:
@@ -174,22 +233,23 @@ def check_writable(option: str, folder: Path) -> None:
 
 def _check_output_paths(options: Options) -> None:
     """--output a file in a writable folder; --plot a .png in one; --report and --tensorboard folders that can be written
-    or created; --from only with something to build."""
+    or created; --from only with something to build. Nothing is written over a FIFO, a device, a link or a folder."""
     if options.output is not None:
         if Path(options.output).is_dir():
             raise UsageError(f"--output {options.output} is a folder: name a file in it")
-        folder = Path(options.output).resolve().parent
+        folder = safe_path("--output", options.output, file=True).parent
         if not folder.is_dir():
             raise UsageError(f"--output folder {folder} does not exist")
         check_writable("--output", folder)
     if options.plot is not None:
         if Path(options.plot).suffix.lower() != ".png":
             raise UsageError(f"--plot {options.plot}: the file name must end in .png")
-        if not Path(options.plot).resolve().parent.is_dir():
-            raise UsageError(f"--plot folder {Path(options.plot).resolve().parent} does not exist")
-        check_writable("--plot", Path(options.plot).resolve().parent)
+        folder = safe_path("--plot", options.plot, file=True).parent
+        if not folder.is_dir():
+            raise UsageError(f"--plot folder {folder} does not exist")
+        check_writable("--plot", folder)
     if options.report is not None:
-        _check_output_folder("--report", options.report)
+        _check_output_folder("--report", options.report, (REPORT_NAME, HTML_NAME, RESULTS_NAME, PLOT_NAME))
     if options.tensorboard is not None:
         _check_output_folder("--tensorboard", options.tensorboard)
         if importlib.util.find_spec("tensorboard") is None:
@@ -198,19 +258,33 @@ def _check_output_paths(options: Options) -> None:
         raise UsageError("--from needs --report DIR and/or --tensorboard DIR: what to build from the saved results")
 
 
-def _check_output_folder(option: str, text: str) -> None:
-    """A folder written after the run: it exists and can be written into, or its parent exists and can be written."""
-    folder = Path(text).resolve()
+def safe_path(option: str, text: str, file: bool = False) -> Path:
+    """The option's path resolved; a symlink loop, or (file=True) anything but a regular file or nothing, is a
+    one-line UsageError: a FIFO, a device node or a link is never replaced by the results."""
+    try:
+        if file:
+            check_target(text)
+        return resolve(text)
+    except UnsafeTarget as exc:
+        raise UsageError(f"{option} {exc}") from None
+
+
+def _check_output_folder(option: str, text: str, names: tuple[str, ...] = ()) -> None:
+    """A folder written after the run: it exists and can be written into, or its parent exists and can be written;
+    the files `names` it will get are regular files or absent."""
+    folder = safe_path(option, text)
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{option} {text} is a file, not a folder")
     if not folder.parent.is_dir():
         raise UsageError(f"{option} parent folder {folder.parent} does not exist")
     check_writable(option, folder if folder.is_dir() else folder.parent)  # written into, or created in
+    for name in names:
+        safe_path(option, str(folder / name), file=True)
 
 
 def _export_folder(text: str) -> Path:
     """--export DIR: a folder that exists or can be created, and can be written."""
-    folder = Path(text).resolve()
+    folder = safe_path("--export", text)
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"--export {text} is a file, not a folder")
     try:
@@ -261,9 +335,16 @@ def run_meta(options: Options, spec: TaskSpec, resolution: Resolution | None) ->
         threads=options.threads, seed=first_seed if options.repeats == 1 else f"{first_seed}..{last_seed}",
         dtype=options.dtype, tf32=options.precision == "tf32", optimizer=describe(spec.optimizer), loss=spec.model.loss,
         dry_run=options.dry_run, argv=list(options.argv), executor=options.executor, sweep=sweep_grid(options.sweep),
-        variant=registry.get(options.task).variant_names()[0] if options.variant is None else options.variant,
-        augment=augment,
+        variant=_variant_name(options), augment=augment,
+        spec_lines=resolved_lines(spec) if options.spec is not None else [],
     )  # fmt: skip
+
+
+def _variant_name(options: Options) -> str:
+    """The variant the header names: --model's, the task's default, or "spec file" for --spec."""
+    if options.spec is not None:
+        return "spec file" if isinstance(options.spec, TaskSpec) else f"spec file {options.spec}"
+    return registry.get(options.task).variant_names()[0] if options.variant is None else options.variant
 
 
 def make_plan(options: Options, resolution: Resolution | None = None, kept: dict[tuple, RunResult] | None = None,

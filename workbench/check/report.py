@@ -97,7 +97,7 @@ def check_task(task: str, frameworks: list[str], data_dir: str | None, spec=None
     start = time.perf_counter()
     spec = registry.get(task).spec if spec is None else spec
     config = replace(default_config(spec, tuple(frameworks)), device=device)
-    X, y, inputs = task_inputs(task, data_dir, config.batch_size * config.steps, config.seed)
+    X, y, inputs = task_inputs(task, data_dir, config.batch_size * config.steps, config.seed, spec)
     if config.steps < 50:
         inputs += f"; a larger model: {config.batch_size} samples per batch and {config.steps} steps to stay fast"
     report = run_checks(spec, X, y, config, inputs)

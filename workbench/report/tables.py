@@ -123,6 +123,7 @@ def header_lines(meta: RunMeta | dict, results: list[RunResult]) -> list[str]:
         lines.append(f"optimizer: {meta.optimizer} | loss: {meta.loss}")
     if meta.augment:  # --augment: what every network row trained on
         lines.append(f"augment: {meta.augment}")
+    lines += [f"spec: {line}" for line in meta.spec_lines]  # --spec: the resolved spec file, defaults included
     datasets = sorted({r.dataset for r in ran if r.dataset})
     lines += [f"dataset: {d}" for d in datasets]
     versions = {}

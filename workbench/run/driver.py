@@ -29,11 +29,11 @@ import numpy as np
 from tqdm import tqdm
 
 from frameworks.base import DEVICE_VAR, RunSettings, load_adapter_module, missing_packages
-from tasks import registry
 from tasks.flops import train_flops
 from tasks.init import init_weights
 from tasks.pipeline import Dataset, accuracy, epoch_order, mean_loss, subset
 from tasks.spec import TaskSpec, epoch_lr
+from tasks.user_data import load_task_data
 from workbench.process.adapters import determinism, precision_unsupported
 from workbench.process.ask import load_function
 from workbench.process.lines import one_line
@@ -48,7 +48,7 @@ DIVERGED_FACTOR = 5.0  # an epoch's training loss above this x ln(num_classes) i
 
 def load_data(request: RunRequest, spec: TaskSpec) -> Dataset:
     """The task's prepared data, cut to the subset or to one batch for a dry run."""
-    data = registry.get(request.task).load(request.data_dir)
+    data = load_task_data(request.task, spec, request.data_dir)  # a spec file's data, or the task's own
     if request.dry_run:
         n = min(spec.train.batch_size, request.subset or spec.train.batch_size)
         return subset(data, n, n)

@@ -28,6 +28,7 @@ class RunMeta:
     executor: str = "local"  # local or ray
     sweep: dict = field(default_factory=dict)  # the --sweep grid: key -> values
     argv: list[str] = field(default_factory=list)  # the command line: --resume parses it again
+    spec_lines: list[str] = field(default_factory=list)  # --spec: the resolved spec, every field (defaults included)
 
     def to_dict(self) -> dict:
         """The JSON form saved with the results."""
