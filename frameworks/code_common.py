@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tasks.spec import Embedding, TaskSpec, count_params
+from tasks.spec import Embedding, ModelSpec, TaskSpec, count_params, layer_inputs, layer_name
 from tasks.spec_attention import PAD_ID
 
 FIXED_BATCH = 2  # samples in the fixed input whose logits a script prints
@@ -95,3 +95,18 @@ def flags_code() -> list[str]:
 def print_code(name: str, expression: str) -> str:
     """One result line, `name: JSON`, full precision (Python's float repr round-trips)."""
     return f'print("{name}:", json.dumps({expression}))'
+
+
+def graph_variables(model: ModelSpec) -> tuple[str, list[str], list[list[str]]]:
+    """Variable names for a forward pass written line by line: (the input's, each layer's output, each layer's inputs).
+
+    An output that only the next layer reads is `x`, as in a chain, and so is the last one; any other is named like
+    its layer ('add_4'). The input is `x` too unless several layers read it: then `inputs`.
+    """
+    sources = layer_inputs(model)
+    last = len(model.layers) - 1
+    readers = {j: [i for i, reads in enumerate(sources) if j in reads] for j in range(-1, last + 1)}
+    names = {-1: "x" if readers[-1] == [0] else "inputs"}
+    for i, layer in enumerate(model.layers):
+        names[i] = "x" if i == last or readers[i] == [i + 1] else layer_name(i, layer)
+    return names[-1], [names[i] for i in range(last + 1)], [[names[j] for j in reads] for reads in sources]

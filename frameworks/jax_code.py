@@ -7,7 +7,7 @@ the spec's numbers, an `nnx.jit` training step, and the canonical weights, which
 
 from __future__ import annotations
 
-from frameworks.code_common import fixed_input_code, flags_code, header, number, print_code
+from frameworks.code_common import fixed_input_code, flags_code, graph_variables, header, number, print_code
 from tasks.optimizers import decoupled_rate
 from tasks.spec import (
     GELU,
@@ -31,8 +31,6 @@ from tasks.spec import (
     PositionEmbedding,
     ReLU,
     TaskSpec,
-    is_chain,
-    layer_inputs,
     layer_name,
     layer_shapes,
     param_key,
@@ -126,22 +124,22 @@ def _call(layer: object, name: str, out: str, ins: list[str]) -> list[str]:
 
 def _network(spec: TaskSpec) -> list[str]:
     """class Net(nnx.Module) and `model = Net(nnx.Rngs(0))`."""
-    shapes, sources, chain = layer_shapes(spec.model), layer_inputs(spec.model), is_chain(spec.model)
+    shapes = layer_shapes(spec.model)
     lines = ["class Net(nnx.Module):", f'    """{spec.title or spec.name}."""', "", "    def __init__(self, rngs: nnx.Rngs):",
              "        kw = dict(param_dtype=dtype, rngs=rngs)  # Flax's default param_dtype is float32"]  # fmt: skip
     for i, (layer, (in_shape, _)) in enumerate(zip(spec.model.layers, shapes)):
         built = _module(layer, in_shape)
         if built:
             lines.append(f"        self.{layer_name(i, layer)} = {built[0]}{'  # ' + built[1] if built[1] else ''}")
+    source, outs, ins = graph_variables(spec.model)
     lines += ["", "    def __call__(self, x: jax.Array) -> jax.Array:"]
     if any(uses_padding_mask(layer) for layer in spec.model.layers):
         lines.append(f"        keep = x != {PAD_ID}  # False at the padding slots (token id {PAD_ID}): attention and pooling skip them")
+    if source != "x":
+        lines.append(f"        {source} = x")
     for i, layer in enumerate(spec.model.layers):
-        name = layer_name(i, layer)
-        ins = ["x" if chain or j < 0 else layer_name(j, spec.model.layers[j]) for j in sources[i]]
-        lines += [f"        {line}" for line in _call(layer, name, "x" if chain else name, ins)]
-    last = len(spec.model.layers) - 1
-    return lines + [f"        return {'x' if chain else layer_name(last, spec.model.layers[last])}", "", "", "model = Net(nnx.Rngs(0))"]
+        lines += [f"        {line}" for line in _call(layer, layer_name(i, layer), outs[i], ins[i])]
+    return lines + ["        return x", "", "", "model = Net(nnx.Rngs(0))"]
 
 
 def _gru_cell() -> list[str]:

@@ -8,7 +8,7 @@ the three Keras backends: `KERAS_BACKEND=jax python keras_model.py`, as Keras us
 
 from __future__ import annotations
 
-from frameworks.code_common import fixed_input_code, flags_code, header, number, print_code
+from frameworks.code_common import fixed_input_code, flags_code, graph_variables, header, number, print_code
 from tasks.optimizers import decoupled_rate
 from tasks.spec import (
     GELU,
@@ -160,17 +160,17 @@ def _network(spec: TaskSpec) -> list[str]:
     lines = [f"inputs = keras.Input(shape={spec.model.input_shape}{dtype})"]
     if any(uses_padding_mask(layer) for layer in spec.model.layers):
         lines.append(f"keep = keras.ops.not_equal(inputs, {PAD_ID})  # False at the padding slots (token id {PAD_ID})")
-    sources, names = layer_inputs(spec.model), {}
+    sources, (_, outs, _) = layer_inputs(spec.model), graph_variables(spec.model)
     for i, (layer, (in_shape, _)) in enumerate(zip(spec.model.layers, shapes)):
         if i in fused:
-            names[i] = names[sources[i][0]]
             continue
-        ins = ["inputs" if j < 0 else names[j] for j in sources[i]]
-        out = names[i] = layer_name(i, layer) if i + 1 not in fused else layer_name(i + 1, spec.model.layers[i + 1])
+        ins = ["inputs" if j < 0 else outs[j] for j in sources[i]]
+        out = outs[i + 1] if i + 1 in fused else outs[i]  # the ReLU it carries is the output
         x = f"[{', '.join(ins)}]" if isinstance(layer, Add) else ins[0]
         built = _layers(layer, i, in_shape, i + 1 in fused)
         for code, why in built[:-1]:  # explicit zero padding first
-            lines.append(f"{x} = {code}({x}){'  # ' + why if why else ''}")
+            lines.append(f"{out} = {code}({x}){'  # ' + why if why else ''}")
+            x = out
         code, why = built[-1]
         if isinstance(layer, MultiHeadSelfAttention):
             mask = ", attention_mask=keras.ops.expand_dims(keep, 1)" if uses_padding_mask(layer) else ""
@@ -181,7 +181,7 @@ def _network(spec: TaskSpec) -> list[str]:
         else:
             call = f"({x})"
         lines.append(f"{out} = {code}{call}{'  # ' + why if why else ''}")
-    return lines + [f'model = keras.Model(inputs, {names[len(spec.model.layers) - 1]}, name="{spec.name}")']
+    return lines + [f'model = keras.Model(inputs, x, name="{spec.name}")']
 
 
 def _position_embedding_class() -> list[str]:

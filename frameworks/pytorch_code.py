@@ -7,7 +7,7 @@ with the spec's numbers, a training step, and the canonical weights loaded with 
 
 from __future__ import annotations
 
-from frameworks.code_common import fixed_input_code, flags_code, header, number, print_code
+from frameworks.code_common import fixed_input_code, flags_code, graph_variables, header, number, print_code
 from tasks.optimizers import decoupled_rate
 from tasks.spec import (
     GELU,
@@ -133,7 +133,7 @@ def _forward(layer: object, name: str, out: str, ins: list[str], in_shape: tuple
 
 def _network(spec: TaskSpec) -> list[str]:
     """`model = nn.Sequential(...)`, or a class Net(nn.Module) and `model = Net()`."""
-    shapes, sources = layer_shapes(spec.model), layer_inputs(spec.model)
+    shapes = layer_shapes(spec.model)
     if is_chain(spec.model) and all(isinstance(layer, PLAIN) for layer in spec.model.layers):
         lines = ["model = nn.Sequential("]
         for layer, (in_shape, _) in zip(spec.model.layers, shapes):
@@ -147,17 +147,15 @@ def _network(spec: TaskSpec) -> list[str]:
             lines.append(f"        self.{layer_name(i, layer)} = {built[0]}{'  # ' + built[1] if built[1] else ''}")
         if isinstance(layer, LSTM):
             lines.append(f"        self.{layer_name(i, layer)}.bias_hh_l0.requires_grad_(False)  # the spec's LSTM has one bias: b_hh stays 0")
-    chain = is_chain(spec.model)
+    source, outs, ins = graph_variables(spec.model)
     lines += ["", "    def forward(self, x: torch.Tensor) -> torch.Tensor:"]
     if any(uses_padding_mask(layer) for layer in spec.model.layers):
         lines.append(f"        padding = x == {PAD_ID}  # True at the padding slots (token id {PAD_ID}): attention and pooling skip them")
+    if source != "x":
+        lines.append(f"        {source} = x")
     for i, (layer, (in_shape, _)) in enumerate(zip(spec.model.layers, shapes)):
-        name = layer_name(i, layer)
-        out = "x" if chain else name
-        ins = ["x" if chain or j < 0 else layer_name(j, spec.model.layers[j]) for j in sources[i]]
-        lines += [f"        {line}" for line in _forward(layer, name, out, ins, in_shape)]
-    last = len(spec.model.layers) - 1
-    lines.append(f"        return {'x' if chain else layer_name(last, spec.model.layers[last])}")
+        lines += [f"        {line}" for line in _forward(layer, layer_name(i, layer), outs[i], ins[i], in_shape)]
+    lines.append("        return x")
     return lines + ["", "", "model = Net()"]
 
 

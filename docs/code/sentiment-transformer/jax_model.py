@@ -59,28 +59,28 @@ class Net(nnx.Module):
 
     def __call__(self, x: jax.Array) -> jax.Array:
         keep = x != 0  # False at the padding slots (token id 0): attention and pooling skip them
-        embedding_0 = self.embedding_0(x)
-        positionembedding_1 = embedding_0 + self.positionembedding_1(jnp.arange(embedding_0.shape[1]))  # slot t gets row t
-        layernorm_2 = self.layernorm_2(positionembedding_1)
-        multiheadselfattention_3 = self.multiheadselfattention_3(layernorm_2, mask=keep[:, None, None, :])  # self-attention: the padding keys masked out
-        add_4 = positionembedding_1 + multiheadselfattention_3
-        layernorm_5 = self.layernorm_5(add_4)
-        dense_6 = self.dense_6(layernorm_5)
-        gelu_7 = nnx.gelu(dense_6, approximate=False)  # exact (erf); Flax defaults to the tanh approximation
-        dense_8 = self.dense_8(gelu_7)
-        add_9 = add_4 + dense_8
-        layernorm_10 = self.layernorm_10(add_9)
-        multiheadselfattention_11 = self.multiheadselfattention_11(layernorm_10, mask=keep[:, None, None, :])  # self-attention: the padding keys masked out
-        add_12 = add_9 + multiheadselfattention_11
-        layernorm_13 = self.layernorm_13(add_12)
-        dense_14 = self.dense_14(layernorm_13)
-        gelu_15 = nnx.gelu(dense_14, approximate=False)  # exact (erf); Flax defaults to the tanh approximation
-        dense_16 = self.dense_16(gelu_15)
-        add_17 = add_12 + dense_16
-        real = keep[..., None].astype(add_17.dtype)
-        maskedmeanpooling_18 = (add_17 * real).sum(axis=1) / jnp.maximum(real.sum(axis=1), 1)  # the mean over the real tokens
-        dense_19 = self.dense_19(maskedmeanpooling_18)
-        return dense_19
+        x = self.embedding_0(x)
+        positionembedding_1 = x + self.positionembedding_1(jnp.arange(x.shape[1]))  # slot t gets row t
+        x = self.layernorm_2(positionembedding_1)
+        x = self.multiheadselfattention_3(x, mask=keep[:, None, None, :])  # self-attention: the padding keys masked out
+        add_4 = positionembedding_1 + x
+        x = self.layernorm_5(add_4)
+        x = self.dense_6(x)
+        x = nnx.gelu(x, approximate=False)  # exact (erf); Flax defaults to the tanh approximation
+        x = self.dense_8(x)
+        add_9 = add_4 + x
+        x = self.layernorm_10(add_9)
+        x = self.multiheadselfattention_11(x, mask=keep[:, None, None, :])  # self-attention: the padding keys masked out
+        add_12 = add_9 + x
+        x = self.layernorm_13(add_12)
+        x = self.dense_14(x)
+        x = nnx.gelu(x, approximate=False)  # exact (erf); Flax defaults to the tanh approximation
+        x = self.dense_16(x)
+        x = add_12 + x
+        real = keep[..., None].astype(x.dtype)
+        x = (x * real).sum(axis=1) / jnp.maximum(real.sum(axis=1), 1)  # the mean over the real tokens
+        x = self.dense_19(x)
+        return x
 
 
 model = Net(nnx.Rngs(0))

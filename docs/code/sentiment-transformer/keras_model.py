@@ -39,27 +39,27 @@ class PositionEmbedding(keras.layers.Layer):
 # The network
 inputs = keras.Input(shape=(200,), dtype="int32")
 keep = keras.ops.not_equal(inputs, 0)  # False at the padding slots (token id 0)
-embedding_0 = keras.layers.Embedding(20000, 64, name="embedding_0")(inputs)
-positionembedding_1 = PositionEmbedding(200, 64, name="positionembedding_1")(embedding_0)
-layernorm_2 = keras.layers.LayerNormalization(epsilon=1e-5, name="layernorm_2")(positionembedding_1)  # Keras' default eps is 0.001
-multiheadselfattention_3 = keras.layers.MultiHeadAttention(num_heads=4, key_dim=16, name="multiheadselfattention_3")(layernorm_2, layernorm_2, attention_mask=keras.ops.expand_dims(keep, 1))  # the padding keys masked out
-add_4 = keras.layers.Add()([positionembedding_1, multiheadselfattention_3])
-layernorm_5 = keras.layers.LayerNormalization(epsilon=1e-5, name="layernorm_5")(add_4)  # Keras' default eps is 0.001
-dense_6 = keras.layers.Dense(128, name="dense_6")(layernorm_5)
-gelu_7 = keras.layers.Activation(lambda x: 0.5 * x * (1.0 + keras.ops.erf(x / np.sqrt(2.0))))(dense_6)  # exact GELU written out: tf.nn.gelu, behind Activation("gelu"), is 5e-9 off in float64
-dense_8 = keras.layers.Dense(64, name="dense_8")(gelu_7)
-add_9 = keras.layers.Add()([add_4, dense_8])
-layernorm_10 = keras.layers.LayerNormalization(epsilon=1e-5, name="layernorm_10")(add_9)  # Keras' default eps is 0.001
-multiheadselfattention_11 = keras.layers.MultiHeadAttention(num_heads=4, key_dim=16, name="multiheadselfattention_11")(layernorm_10, layernorm_10, attention_mask=keras.ops.expand_dims(keep, 1))  # the padding keys masked out
-add_12 = keras.layers.Add()([add_9, multiheadselfattention_11])
-layernorm_13 = keras.layers.LayerNormalization(epsilon=1e-5, name="layernorm_13")(add_12)  # Keras' default eps is 0.001
-dense_14 = keras.layers.Dense(128, name="dense_14")(layernorm_13)
-gelu_15 = keras.layers.Activation(lambda x: 0.5 * x * (1.0 + keras.ops.erf(x / np.sqrt(2.0))))(dense_14)  # exact GELU written out: tf.nn.gelu, behind Activation("gelu"), is 5e-9 off in float64
-dense_16 = keras.layers.Dense(64, name="dense_16")(gelu_15)
-add_17 = keras.layers.Add()([add_12, dense_16])
-maskedmeanpooling_18 = keras.layers.GlobalAveragePooling1D()(add_17, mask=keep)  # the mean over the real tokens: the mask leaves the padding out
-dense_19 = keras.layers.Dense(1, name="dense_19")(maskedmeanpooling_18)
-model = keras.Model(inputs, dense_19, name="sentiment")
+x = keras.layers.Embedding(20000, 64, name="embedding_0")(inputs)
+positionembedding_1 = PositionEmbedding(200, 64, name="positionembedding_1")(x)
+x = keras.layers.LayerNormalization(epsilon=1e-5, name="layernorm_2")(positionembedding_1)  # Keras' default eps is 0.001
+x = keras.layers.MultiHeadAttention(num_heads=4, key_dim=16, name="multiheadselfattention_3")(x, x, attention_mask=keras.ops.expand_dims(keep, 1))  # the padding keys masked out
+add_4 = keras.layers.Add()([positionembedding_1, x])
+x = keras.layers.LayerNormalization(epsilon=1e-5, name="layernorm_5")(add_4)  # Keras' default eps is 0.001
+x = keras.layers.Dense(128, name="dense_6")(x)
+x = keras.layers.Activation(lambda x: 0.5 * x * (1.0 + keras.ops.erf(x / np.sqrt(2.0))))(x)  # exact GELU written out: tf.nn.gelu, behind Activation("gelu"), is 5e-9 off in float64
+x = keras.layers.Dense(64, name="dense_8")(x)
+add_9 = keras.layers.Add()([add_4, x])
+x = keras.layers.LayerNormalization(epsilon=1e-5, name="layernorm_10")(add_9)  # Keras' default eps is 0.001
+x = keras.layers.MultiHeadAttention(num_heads=4, key_dim=16, name="multiheadselfattention_11")(x, x, attention_mask=keras.ops.expand_dims(keep, 1))  # the padding keys masked out
+add_12 = keras.layers.Add()([add_9, x])
+x = keras.layers.LayerNormalization(epsilon=1e-5, name="layernorm_13")(add_12)  # Keras' default eps is 0.001
+x = keras.layers.Dense(128, name="dense_14")(x)
+x = keras.layers.Activation(lambda x: 0.5 * x * (1.0 + keras.ops.erf(x / np.sqrt(2.0))))(x)  # exact GELU written out: tf.nn.gelu, behind Activation("gelu"), is 5e-9 off in float64
+x = keras.layers.Dense(64, name="dense_16")(x)
+x = keras.layers.Add()([add_12, x])
+x = keras.layers.GlobalAveragePooling1D()(x, mask=keep)  # the mean over the real tokens: the mask leaves the padding out
+x = keras.layers.Dense(1, name="dense_19")(x)
+model = keras.Model(inputs, x, name="sentiment")
 print("parameters:", sum(int(np.prod(v.shape)) for v in model.trainable_weights))
 
 

@@ -48,28 +48,28 @@ class Net(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         padding = x == 0  # True at the padding slots (token id 0): attention and pooling skip them
-        embedding_0 = self.embedding_0(x)
-        positionembedding_1 = embedding_0 + self.positionembedding_1.weight[: embedding_0.shape[1]]  # slot t gets row t
-        layernorm_2 = self.layernorm_2(positionembedding_1)
-        multiheadselfattention_3, _ = self.multiheadselfattention_3(layernorm_2, layernorm_2, layernorm_2, key_padding_mask=padding, need_weights=False)
-        add_4 = positionembedding_1 + multiheadselfattention_3
-        layernorm_5 = self.layernorm_5(add_4)
-        dense_6 = self.dense_6(layernorm_5)
-        gelu_7 = nn.functional.gelu(dense_6, approximate="none")  # exact (erf), as the spec says
-        dense_8 = self.dense_8(gelu_7)
-        add_9 = add_4 + dense_8
-        layernorm_10 = self.layernorm_10(add_9)
-        multiheadselfattention_11, _ = self.multiheadselfattention_11(layernorm_10, layernorm_10, layernorm_10, key_padding_mask=padding, need_weights=False)
-        add_12 = add_9 + multiheadselfattention_11
-        layernorm_13 = self.layernorm_13(add_12)
-        dense_14 = self.dense_14(layernorm_13)
-        gelu_15 = nn.functional.gelu(dense_14, approximate="none")  # exact (erf), as the spec says
-        dense_16 = self.dense_16(gelu_15)
-        add_17 = add_12 + dense_16
-        keep = (~padding).unsqueeze(-1).to(add_17.dtype)
-        maskedmeanpooling_18 = (add_17 * keep).sum(dim=1) / keep.sum(dim=1).clamp(min=1)  # the mean over the real tokens
-        dense_19 = self.dense_19(maskedmeanpooling_18)
-        return dense_19
+        x = self.embedding_0(x)
+        positionembedding_1 = x + self.positionembedding_1.weight[: x.shape[1]]  # slot t gets row t
+        x = self.layernorm_2(positionembedding_1)
+        x, _ = self.multiheadselfattention_3(x, x, x, key_padding_mask=padding, need_weights=False)
+        add_4 = positionembedding_1 + x
+        x = self.layernorm_5(add_4)
+        x = self.dense_6(x)
+        x = nn.functional.gelu(x, approximate="none")  # exact (erf), as the spec says
+        x = self.dense_8(x)
+        add_9 = add_4 + x
+        x = self.layernorm_10(add_9)
+        x, _ = self.multiheadselfattention_11(x, x, x, key_padding_mask=padding, need_weights=False)
+        add_12 = add_9 + x
+        x = self.layernorm_13(add_12)
+        x = self.dense_14(x)
+        x = nn.functional.gelu(x, approximate="none")  # exact (erf), as the spec says
+        x = self.dense_16(x)
+        x = add_12 + x
+        keep = (~padding).unsqueeze(-1).to(x.dtype)
+        x = (x * keep).sum(dim=1) / keep.sum(dim=1).clamp(min=1)  # the mean over the real tokens
+        x = self.dense_19(x)
+        return x
 
 
 model = Net()
