@@ -7,12 +7,13 @@ import json
 import pytest
 from cli_helpers import assert_one_line_error, run_cli
 
-import compare
 from tasks import registry
 from tasks.init import init_weights
 from tasks.spec import GRU, LSTM, Add, Conv1D, Conv2D, GlobalAveragePooling2D, GlobalMaxPool1D, ReLU, is_chain, param_shapes
 from tasks.spec_io import spec_from_json, spec_to_json
-from workbench.run.driver import RunRequest, resolve_spec
+from workbench.options import Options
+from workbench.plan import check_options, make_plan, task_spec
+from workbench.run.request import RunRequest, make_request
 
 
 def test_sentiment_registers_lstm_gru_cnn_with_its_own_spec_first():
@@ -54,20 +55,19 @@ def test_variant_specs_round_trip_as_json_and_init(task, name):
 
 
 def test_the_variant_travels_in_the_run_request():
-    request = RunRequest(task="sentiment", framework="pytorch", model="spec", variant="gru", epochs=1)
+    request = make_request("sentiment", "pytorch", "spec", variant="gru", epochs=1)
     again = RunRequest.from_dict(request.to_dict())  # what a Ray task or a child process receives
-    assert again.variant == "gru"
-    spec = resolve_spec(again)
+    spec = again.task_spec()  # the resolved spec itself travels, not the flags that made it
     assert isinstance(spec.model.layers[1], GRU) and spec.train.epochs == 1
-    assert isinstance(resolve_spec(RunRequest(task="sentiment", framework="pytorch", model="spec")).model.layers[1], LSTM)
+    assert isinstance(make_request("sentiment", "pytorch", "spec").task_spec().model.layers[1], LSTM)
 
 
-def test_cli_variant_reaches_the_plan_and_resume_keeps_it():
-    args = compare.parse_args(["--task", "sentiment", "--model", "cnn", "--frameworks", "pytorch"])
-    plan = compare.make_plan(args)
-    assert {r.variant for r in plan.requests} == {"cnn"} and plan.meta["variant"] == "cnn"
-    assert "text CNN" in plan.meta["title"]
-    assert isinstance(compare.task_spec(args).model.layers[1], Conv1D)
+def test_the_variant_reaches_the_plan():
+    options = check_options(Options(task="sentiment", variant="cnn", frameworks=("pytorch",)))
+    plan = make_plan(options)
+    assert {type(r.task_spec().model.layers[1]) for r in plan.requests} == {Conv1D} and plan.meta.variant == "cnn"
+    assert "text CNN" in plan.meta.title
+    assert isinstance(task_spec(options).model.layers[1], Conv1D)
 
 
 def test_resume_refuses_another_variant(tmp_path):
