@@ -50,3 +50,22 @@ def test_threshold_and_unknown_readings():
     assert noisy.noisy and "load average" not in noisy.reason
     unknown = between(LoadSample(0.0, None, None, 0, None), LoadSample(1.0, None, None, 0, None))
     assert (unknown.other_cores, unknown.noisy) == (None, False)
+
+
+def test_a_row_timed_beside_a_busy_neighbour_says_so(tmp_path):
+    """The driver records the guard's verdict in the row: JSON fields, the timings table's column and a note."""
+    import json
+
+    from cli_helpers import run_cli
+
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]  # both cores taken
+    try:
+        done = run_cli("--task", "digits", "--frameworks", "sklearn", "--quiet", "--output", str(tmp_path / "r.json"))
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+    assert done.returncode == 0, done.stderr
+    rows = json.loads((tmp_path / "r.json").read_text())["results"]
+    assert rows and all(r["timing"] == "noisy" and r["other_cores"] >= NOISY_OTHER_CORES for r in rows)
+    assert "timing noisy: other processes used" in done.stdout and "  noisy" in done.stdout

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from workbench.report.statistics import ConfigStats, Spread
-from workbench.report.tables import MAIN_COLUMNS, TIMING_COLUMNS, _cell, config_title
+from workbench.report.tables import MAIN_COLUMNS, _cell, config_title, timings_columns
 from workbench.run.result import RunResult
 
 CHECK_ORDER = ("OK", "INFO", "DOWNCAST", "INACCURATE", "FAIL")  # worst last, as workbench.check.report
@@ -103,7 +103,7 @@ def results_table(results: list[RunResult]) -> str:
 
 def timings_table(results: list[RunResult]) -> str:
     """Import, data, build, first and steady epoch, latency, throughput, GFLOP/s; the node with several nodes."""
-    columns = _columns(results, TIMING_COLUMNS) + ((("node", "node"),) if len({r.node for r in results if r.node}) > 1 else ())
+    columns = _columns(results, timings_columns(results))
     rows = [[_value_cell(r, key) for key, _ in columns] for r in results]
     return table([h for _, h in columns], rows, "timings")
 
@@ -114,6 +114,8 @@ def notes_list(results: list[RunResult]) -> str:
         f"<li><b>{html.escape(row_label(r))}</b>: {html.escape(r.status)}"
         f"{' (' + html.escape(r.error_kind) + ')' if r.error_kind else ''}: {html.escape(r.message)}</li>"
         for r in results if r.status != "ok" or r.message)  # fmt: skip
+    items.update(dict.fromkeys(f"<li><b>{html.escape(row_label(r))}</b>: timing noisy: {html.escape(r.timing_note)}</li>"
+                               for r in results if r.timing == "noisy"))  # fmt: skip
     return f'<ul class="notes">{"".join(items)}</ul>' if items else ""
 
 

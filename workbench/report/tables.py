@@ -74,6 +74,13 @@ def _cell(key: str, value: object) -> object:
     return value
 
 
+def timings_columns(results: list[RunResult]) -> tuple[tuple[str, str], ...]:
+    """The timings table's columns: the node where rows ran on several, and whether the machine was quiet or busy."""
+    nodes = {r.node for r in results if r.node}
+    return TIMING_COLUMNS + ((("node", "node"),) if len(nodes) > 1 else ()) + \
+        ((("timing", "timing"),) if any(r.timing for r in results) else ())
+
+
 def _rows(results: list[RunResult], columns: tuple[tuple[str, str], ...]) -> list[list[object]]:
     return [[_cell(key, getattr(r, key)) for key, _ in columns] for r in results]
 
@@ -142,8 +149,9 @@ def header_lines(meta: RunMeta | dict, results: list[RunResult]) -> list[str]:
 
 
 def notes(results: list[RunResult]) -> list[str]:
-    """One line per row that is not ok, saying why."""
-    return [f"{r.framework} / {r.model}: {r.status}: {r.message}" for r in results if r.status != "ok" or r.message]
+    """One line per row that is not ok, saying why, and per row timed on a busy machine (timing noisy)."""
+    lines = [f"{r.framework} / {r.model}: {r.status}: {r.message}" for r in results if r.status != "ok" or r.message]
+    return lines + [f"{r.framework} / {r.model}: timing noisy: {r.timing_note}" for r in results if r.timing == "noisy"]
 
 
 def epoch_table(results: list[RunResult], fmt: str) -> str:
@@ -264,8 +272,7 @@ def render(meta: RunMeta | dict, results: list[RunResult], fmt: str = "simple") 
     summary = summary_blocks(results, fmt)
     if summary:
         parts += [*summary, "Every run"]
-    nodes = sorted({r.node for r in results if r.node})
-    timing_columns = TIMING_COLUMNS + ((("node", "node"),) if len(nodes) > 1 else ())
+    timing_columns = timings_columns(results)
     main_columns = MAIN_COLUMNS[:2] + ((("config", "config"),) if any(r.config for r in results) else ()) + MAIN_COLUMNS[2:]
     parts += [table(main_columns), "Timings", table(timing_columns)]
     epochs = epoch_table(results, fmt)

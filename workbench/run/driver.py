@@ -39,6 +39,7 @@ from workbench.process.ask import load_function
 from workbench.process.lines import one_line
 from workbench.process.timing import DRY_RUN_LATENCY_CALLS, LATENCY_CALLS, latency_ms
 from workbench.run.augmentation import epoch_images
+from workbench.run import machine_load
 from workbench.run.hardware import saved_peak
 from workbench.run.request import RunRequest
 from workbench.run.result import ArtifactRecord, EpochRecord, RunResult
@@ -149,6 +150,7 @@ def _configured_adapter(request: RunRequest, result: RunResult) -> tuple[ModuleT
 
 def _train(row, spec: TaskSpec, data: Dataset, result: RunResult, predict, progress: bool, augment) -> None:  # noqa: ANN001
     """A network epoch by epoch, or a baseline's one fit; the first warning becomes the row's note if it has none."""
+    before = machine_load.sample()  # the busy-machine guard: what else ran while this row was timed
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if row.kind == "network":
@@ -158,6 +160,10 @@ def _train(row, spec: TaskSpec, data: Dataset, result: RunResult, predict, progr
             result.epochs = row.fit(data.X_train, data.y_train, data.train_texts)
             result.train_s = time.perf_counter() - start
             result.throughput = len(data.y_train) / result.train_s if result.train_s else None
+    load = machine_load.between(before, machine_load.sample())
+    result.other_cores, result.load_avg = load.other_cores, load.load1
+    if load.other_cores is not None:
+        result.timing, result.timing_note = ("noisy" if load.noisy else "quiet"), load.reason
     if caught and not result.message:  # e.g. "lbfgs failed to converge": a note in the table
         result.message = f"{caught[0].category.__name__}: {str(caught[0].message).splitlines()[0]}"
 

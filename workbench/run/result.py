@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -102,6 +103,10 @@ class RunResult:
     determinism: str = ""  # the determinism settings its adapter applied on the row's device (its DETERMINISM); "" in
     #                        files saved before adapters declared them
     node: str = ""  # where the row ran: the host name (local executor) or Ray node "IP/node id"
+    timing: str = ""  # "quiet", or "noisy": other processes used the CPU while it trained ("" in older files)
+    timing_note: str = ""  # why its timing is noisy, one line (workbench/run/machine_load.py)
+    other_cores: float | None = None  # mean CPU cores other processes used while it trained
+    load_avg: float | None = None  # the 1-minute load average when its training ended
     exports: list[ArtifactRecord] = field(default_factory=list)  # --export: every artifact and its reload check
 
     @classmethod
@@ -112,6 +117,49 @@ class RunResult:
         kwargs["history"] = [EpochRecord(**h) for h in kwargs.get("history", [])]
         kwargs["exports"] = [ArtifactRecord(**a) for a in kwargs.get("exports", [])]
         return cls(**kwargs)
+
+
+SCALARS = (str, int, float, bool)  # what a sweep configuration's values may be
+
+
+def _type_problem(value: object, declared: str) -> str | None:
+    """Why `value` does not fit a field declared as `declared` ("str", "float | None", "list[str]", "dict"...), or None."""
+    if value is None and declared.endswith("| None"):
+        return None
+    kind = declared.removesuffix(" | None")
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    fits = {"str": isinstance(value, str), "bool": isinstance(value, bool), "float": number,
+            "int": number and isinstance(value, int),
+            "list[str]": isinstance(value, list) and all(isinstance(v, str) for v in value),
+            "dict": isinstance(value, dict) and all(isinstance(v, SCALARS) for v in value.values())}.get(kind, True)  # fmt: skip
+    return None if fits else f"holds {json.dumps(value, default=repr)[:40]} where {declared} is expected"
+
+
+def record_problem(record: object) -> str | None:
+    """The first field of a result, epoch or artifact record whose value is not of its declared type ("seed holds [0],
+    not an int"), or None; rows read back from a file are checked with it before they are trusted."""
+    for f in fields(record):
+        value = getattr(record, f.name)
+        problem = _type_problem(value, str(f.type))
+        if problem is not None:
+            return f"{f.name} {problem}"
+        for item in value if f.name in ("history", "exports") else ():
+            problem = record_problem(item)
+            if problem is not None:
+                return f"{f.name}: {problem}"
+    if isinstance(record, RunResult) and record.status not in STATUSES:
+        return f"status {record.status!r} is not one of {', '.join(STATUSES)}"
+    return None
+
+
+def non_finite(row: RunResult) -> str | None:
+    """The first number of the row (or of its epochs) that is NaN or infinite, as "test_loss nan", or None."""
+    for record in (row, *row.history):
+        for f in fields(record):
+            value = getattr(record, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                return f"{f.name} {value}" if record is row else f"epoch {record.epoch} {f.name} {value}"
+    return None
 
 
 def row_key(framework: str, model_id: str, seed: int, compiled: bool, config: dict | None = None) -> tuple:
