@@ -133,6 +133,7 @@ def build_parser() -> Parser:
     add("--quiet", action="store_true", help="no progress bars")
     add("--list", action="store_true", help="list tasks and frameworks (with availability) and exit")
     add("--explain", action="store_true", help="print each adapter's code, model summary and differing defaults; no training")
+    add("--code", metavar="DIR", help="write the network as each framework's users write it, one runnable script per engine, into DIR; no training")
     add("--plot", metavar="FILE.png", help="after the run, write learning curves to FILE.png")
     add("--report", metavar="DIR", help="after the run, write DIR/index.html (one self-contained page: results, learning "
                                         "curves, statistics, the engines' code), results.json and the Markdown report.md")
@@ -264,6 +265,10 @@ def main(argv: list[str] | None = None) -> int:
             text, errored = explain_text(task_spec(options), list(options.frameworks))
             print(text, end="")
             return EXIT_FAILED if errored else EXIT_OK
+        if options.code:
+            written, skipped = api.code(options)
+            print("\n".join([*map(str, written), *(f"{name}: skipped: {why}" for name, why in skipped.items())]))
+            return EXIT_OK
         check_text, check_failed = None, False
         if options.check:
             report = api.check(options, strict=False)

@@ -46,6 +46,7 @@ from workbench.run.execute import run_plan
 from workbench.run.meta import RunMeta
 from workbench.run.result import RunResult
 from workbench.run.runner import RunPlan
+from workbench.teach.code import scripts, write_code
 from workbench.teach.explain import Section, explain_text
 
 __all__ = ["CheckFailed", "CheckReport", "Comparison", "Options", "RowsFailed", "UsageError", "available", "check",
@@ -106,6 +107,16 @@ def compare(options: Options | None = None, /, *, strict: bool = True, **values:
     if strict and not comparison.ok:
         raise RowsFailed("; ".join(comparison.notes) or "no row ran")
     return comparison
+
+
+def code(options: Options | None = None, /, **values: object) -> tuple[list[Path], dict[str, str]]:
+    """--code DIR: each engine's generated script for the spec, written into the folder (options.code); the files
+    written, and {engine: why it has none}."""
+    options = options_from(options, values)
+    if options.code is None:
+        raise UsageError("api.code writes into a folder: give code=DIR")
+    spec = task_spec(options)
+    return write_code(Path(options.code), spec, list(options.frameworks)), scripts(spec, list(options.frameworks))[1]
 
 
 def explain(options: Options | None = None, /, **values: object) -> str:

@@ -66,6 +66,7 @@ class Options:
     quiet: bool = False  # --quiet: no progress bars
     list: bool = False  # --list: list tasks and frameworks and exit
     explain: bool = False  # --explain: the adapters' code, summaries and differing defaults; no training
+    code: str | None = None  # --code: each engine's generated script for the network into this folder; no training
     plot: str | None = None  # --plot: learning curves to this .png after the run
     report: str | None = None  # --report: index.html (one self-contained page), results.json and report.md into this folder
     report_from: tuple[str, ...] = ()  # --from: saved results files --report / --tensorboard are built from; nothing trains

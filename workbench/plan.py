@@ -248,6 +248,8 @@ def _check_output_paths(options: Options) -> None:
         if not folder.is_dir():
             raise UsageError(f"--plot folder {folder} does not exist")
         check_writable("--plot", folder)
+    if options.code is not None:
+        _check_output_folder("--code", options.code)
     if options.report is not None:
         _check_output_folder("--report", options.report, (REPORT_NAME, HTML_NAME, RESULTS_NAME, PLOT_NAME))
     if options.tensorboard is not None:
