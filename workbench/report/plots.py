@@ -7,10 +7,12 @@ dotted line at their final test accuracy.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 
+from workbench.process.files import atomic_write_bytes
 from workbench.run.result import RunResult
 
 FIGSIZE = (11.0, 4.2)  # inches; the PNG is FIGSIZE * DPI pixels
@@ -80,6 +82,8 @@ def plot_learning_curves(results: list[RunResult], path: Path, title: str, figsi
     fig.suptitle(title)
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=dpi)  # no bbox_inches="tight": the size stays figsize * dpi
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=dpi)  # no bbox_inches="tight": the size stays figsize * dpi
+    atomic_write_bytes(path, png.getvalue())  # never over a FIFO, a device or a link; an old file keeps its mode
     plt.close(fig)
     return path
