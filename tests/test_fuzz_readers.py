@@ -183,8 +183,6 @@ def test_fuzz_text_cache(tmp_path):
     assert counts["tried"] >= 50
 
 
-@pytest.mark.xfail(strict=True, reason="found by this test: read_saved_run formats a UnicodeDecodeError with exc.strerror, "
-                                      "which it lacks (AttributeError, exit 1); fix in workbench/run/resume.py, then drop this mark")
 def test_fuzz_results_file(tmp_path):
     path = tmp_path / "results.json"
     rows = [RunResult(task="digits", framework="pytorch", model="spec", seed=0, test_acc=0.9),

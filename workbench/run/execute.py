@@ -7,6 +7,7 @@ from typing import Callable, Iterator
 
 from workbench.run import ray_executor
 from workbench.run.result import RunResult, save_results
+from workbench.run.resume import carried_note, carried_rows
 from workbench.run.runner import Interrupted, RunPlan, local_rows
 
 EXECUTORS = ("local", "ray")  # --executor values
@@ -37,7 +38,10 @@ def run_plan(plan: RunPlan, on_result: Callable[[RunResult], bool] | None = None
     finished so far (saved once more if the last save missed); rows still running are stopped.
     """
     done: dict[int, RunResult] = {}
-    ordered = lambda: [done[i] for i in sorted(done)]  # noqa: E731
+    carried = carried_rows(plan)  # --resume: saved rows of engines this run does not have stay, after the others
+    if carried:
+        print(f"framebench: note: {carried_note(carried)}", file=sys.stderr)
+    ordered = lambda: [done[i] for i in sorted(done)] + carried  # noqa: E731
     saved = True
     rows = finished_rows(plan)
     try:

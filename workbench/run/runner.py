@@ -107,10 +107,16 @@ def run_in_child(request: RunRequest, timeout_s: float | None, env: dict[str, st
         return failed_row(request, "crashed", f"child process exited with code {code} and no result")
 
 
-def kept_row(request: RunRequest, plan: RunPlan) -> RunResult | None:
-    """The --resume row that stands for this request, if it finished ok before."""
+def request_key(request: RunRequest) -> tuple:
+    """The `row_key` of the row this request runs."""
     s = request.settings
-    return plan.kept.get(row_key(request.framework, request.model, s.seed, s.compile, dict(request.config)))
+    return row_key(request.framework, request.model, s.seed, s.compile, dict(request.config))
+
+
+def kept_row(request: RunRequest, plan: RunPlan) -> RunResult | None:
+    """The --resume row that stands for this request, if it finished ok before (the other saved rows run again)."""
+    row = plan.kept.get(request_key(request))
+    return row if row is not None and row.status == "ok" else None
 
 
 def finish_row(result: RunResult, request: RunRequest, plan: RunPlan, node: str) -> RunResult:
