@@ -64,6 +64,7 @@ def generate(spec: TaskSpec) -> str:
     lines += ["# The network, the loss (always softmax cross-entropy) and the optimizer: MLPClassifier builds them from its arguments"]
     lines += _estimator(spec)
     lines += ["# it creates its weights in the first partial_fit (which also takes one step); the canonical weights replace them",
+              "model.set_params(batch_size=len(X))  # the fixed batch is smaller than the spec's batch_size",
               f"model.partial_fit(X, y, classes=np.arange({classes}))",
               'print("parameters:", sum(c.size for c in model.coefs_) + sum(b.size for b in model.intercepts_))', "",
               "if args.weights:", "    w = np.load(args.weights)  # arrays only: np.load refuses pickles"]  # fmt: skip

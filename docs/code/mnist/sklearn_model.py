@@ -45,6 +45,7 @@ model = MLPClassifier(
     random_state=0,
 )
 # it creates its weights in the first partial_fit (which also takes one step); the canonical weights replace them
+model.set_params(batch_size=len(X))  # the fixed batch is smaller than the spec's batch_size
 model.partial_fit(X, y, classes=np.arange(10))
 print("parameters:", sum(c.size for c in model.coefs_) + sum(b.size for b in model.intercepts_))
 
