@@ -73,6 +73,8 @@ def test_atomic_write_takes_the_longest_name_the_file_system_takes(tmp_path):
     ("--output", lambda d: _fifo(d / "out.json"), "is a FIFO (named pipe), not a regular file"),
     ("--output", lambda d: _link(d / "out.json", d / "elsewhere.json"), "is a symbolic link (to"),
     ("--output", lambda d: _link(d / "loop.json", d / "loop.json"), "is a symbolic link loop"),
+    ("--output", lambda d: d / ("r" * (os.pathconf(d, "PC_NAME_MAX") - 4) + ".json"), "has a name too long for the file system"),
+    ("--output", lambda d: d, "is a folder, not a regular file"),
     ("--plot", lambda d: _fifo(d / "c.png"), "is a FIFO"),
     ("--plot", lambda d: _link(d / "loop.png", d / "loop.png"), "is a symbolic link loop"),
     ("--plot", lambda d: (d / "c.png").mkdir() or d / "c.png", "is a folder, not a regular file"),

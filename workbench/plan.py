@@ -235,9 +235,7 @@ def _check_output_paths(options: Options) -> None:
     """--output a file in a writable folder; --plot a .png in one; --report and --tensorboard folders that can be written
     or created; --from only with something to build. Nothing is written over a FIFO, a device, a link or a folder."""
     if options.output is not None:
-        if Path(options.output).is_dir():
-            raise UsageError(f"--output {options.output} is a folder: name a file in it")
-        folder = safe_path("--output", options.output, file=True).parent
+        folder = safe_path("--resume" if options.resume else "--output", options.output, file=True).parent  # saved into
         if not folder.is_dir():
             raise UsageError(f"--output folder {folder} does not exist")
         check_writable("--output", folder)
