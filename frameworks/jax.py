@@ -447,3 +447,4 @@ class Network:
 
 
 augment_native = jax_augment.augment_native  # --augment native: jax.random crop and flip, jitted
+attention_weights = jax_layers.attention_weights  # the attention maps: per-head weights of one review

@@ -193,3 +193,20 @@ def forward(graphdef: nnx.GraphDef, state: nnx.State, X: jax.Array) -> jax.Array
 def layer_outputs(graphdef: nnx.GraphDef, state: nnx.State, X: jax.Array) -> list[jax.Array]:
     """Every layer's output for X, jitted."""
     return nnx.merge(graphdef, state).layer_outputs(X)
+
+
+def attention_weights(network, ids) -> "np.ndarray":  # noqa: ANN001 - a frameworks.jax.Network, (L,) token ids
+    """The per-head weights of every attention layer for ONE review, (layers, H, L, L): each layer called again on
+    its input with sow_weights=True (Flax's weights path, in the input's dtype), the sown weights popped."""
+    import numpy as np
+
+    from tasks.spec import layer_inputs
+
+    batch = jnp.asarray(np.asarray(ids)[None])
+    outputs = network.layer_outputs(np.asarray(batch))
+    found = []
+    for layer, module, sources in zip(network.spec.model.layers, network.model.layers, layer_inputs(network.spec.model)):
+        if isinstance(layer, MultiHeadSelfAttention):
+            module(jnp.asarray(outputs[sources[0]]), batch, sow_weights=True)
+            found.append(np.asarray(nnx.pop(module, nnx.Intermediate)["attention_weights"].get_value()[0])[0])
+    return np.stack(found)

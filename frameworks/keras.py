@@ -30,7 +30,7 @@ else:
     raise ImportError(f"KERAS_BACKEND={BACKEND!r}: framebench runs Keras on tensorflow, jax or torch")
 import keras  # noqa: E402
 
-from frameworks import keras_augment, keras_export, layout  # noqa: E402
+from frameworks import keras_augment, keras_export, keras_layers, layout  # noqa: E402
 from frameworks.keras_layers import attention_layer, average_pooling, avg_pool_padding, graph_model, tf_same_pool_padding  # noqa: E402, F401
 from frameworks.base import default_of as _default  # noqa: E402
 from frameworks.keras_optimizers import (  # noqa: E402, F401 - re-exported for --explain
@@ -442,3 +442,4 @@ def load(artifact: str, path: str, spec: TaskSpec, settings: RunSettings) -> Cal
 
 
 augment_native = keras_augment.augment_native  # --augment native: Keras preprocessing layers
+attention_weights = keras_layers.attention_weights  # the attention maps: per-head weights of one review

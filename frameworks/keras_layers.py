@@ -139,3 +139,23 @@ def attention_layer(layer: object, in_shape: tuple[int, ...], name: str) -> kera
         pooling.padding_mask = uses_padding_mask(layer)
         return pooling
     return None
+
+
+def attention_weights(network, ids) -> "np.ndarray":  # noqa: ANN001 - a frameworks.keras Network, (L,) token ids
+    """The per-head weights of every attention layer for ONE review, (layers, H, L, L): each MultiHeadAttention
+    called again on its input (the output of its source layer) with return_attention_scores=True."""
+    import numpy as np
+
+    from tasks.spec import layer_inputs, layer_name
+
+    batch = np.asarray(ids)[None]
+    outputs = network.layer_outputs(batch)
+    mask = np.not_equal(batch, PAD_ID)[:, None, :]
+    found = []
+    for i, (layer, sources) in enumerate(zip(network.spec.model.layers, layer_inputs(network.spec.model))):
+        if isinstance(layer, MultiHeadSelfAttention):
+            x = outputs[sources[0]].astype(network.dtype)
+            attention = network.model.get_layer(layer_name(i, layer))
+            _, scores = attention(x, x, attention_mask=mask if uses_padding_mask(layer) else None, return_attention_scores=True)
+            found.append(keras.ops.convert_to_numpy(scores)[0])
+    return np.stack(found)

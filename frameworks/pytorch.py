@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from frameworks import layout, pytorch_augment, pytorch_export, torch_runtime
+from frameworks import layout, pytorch_augment, pytorch_export, pytorch_layers, torch_runtime
 from frameworks.pytorch_layers import Add, ChannelsLastConv1d, ChannelsLastLayerNorm, GlobalAvgPool2d, GlobalMaxPool1d
 from frameworks.pytorch_layers import GraphSequential, LastHidden, LastHiddenGRU, attention_module, attention_unsupported
 from frameworks.pytorch_optimizers import AdamUncorrectedEps, make_optimizer  # noqa: F401 - --explain shows them from here
@@ -422,3 +422,4 @@ def load(artifact: str, path: str, spec: TaskSpec, settings: RunSettings) -> Cal
 
 
 augment_native = pytorch_augment.augment_native  # --augment native: torchvision, or the same ops in torch
+attention_weights = pytorch_layers.attention_weights  # the attention maps: per-head weights of one review

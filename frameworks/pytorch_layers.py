@@ -174,3 +174,12 @@ def attention_unsupported(spec: TaskSpec) -> str | None:
         if isinstance(layer, MultiHeadSelfAttention) and layer.softmax_dtype != "input":
             return f"nn.MultiheadAttention's softmax runs in the input's dtype, not {layer.softmax_dtype}"
     return None
+
+
+def attention_weights(network, ids) -> "np.ndarray":  # noqa: ANN001 - a frameworks.pytorch.Network, (L,) token ids
+    """The per-head weights of every attention layer for ONE review, (layers, H, L, L) queries by keys (eval mode)."""
+    import numpy as np
+
+    network.predict(np.asarray(ids)[None])  # each PaddingMaskedAttention keeps its last weights
+    found = [m.weights[0].detach().cpu().numpy() for m in network.model if isinstance(m, PaddingMaskedAttention)]
+    return np.stack(found)
