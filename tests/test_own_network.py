@@ -1,0 +1,77 @@
+"""Bring your own network: the example spec files run in every engine, are checked against the float64 reference,
+and a user's own pytest can assert that their network is equivalent across engines through workbench.api."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from cli_helpers import assert_one_line_error, run_cli
+from conftest_data import real_data_dir
+
+from frameworks.base import FRAMEWORKS, missing_packages
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
+NEEDS_DATA = {"textcnn_imdb"}  # reuses the IMDB task's data
+ENGINES = [name for name in FRAMEWORKS if not missing_packages(name)]
+
+
+def _env(example: Path) -> dict[str, str]:
+    return {"FRAMEBENCH_DATA": str(real_data_dir())} if example.stem in NEEDS_DATA else {}
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_example_runs_in_every_engine(example, tmp_path):
+    out = tmp_path / "rows.json"
+    done = run_cli("--spec", str(example), "--frameworks", "all", "--dry-run", "--quiet", "--output", str(out),
+                   env=_env(example))  # fmt: skip
+    rows = {r["framework"]: r for r in json.loads(out.read_text())["results"]}
+    assert set(rows) == set(ENGINES), done.stderr
+    for name, row in rows.items():
+        if name == "sklearn":  # MLPClassifier builds Dense + ReLU only: a skipped row that names the layer
+            assert row["status"] == "skipped" and "model.layers[" in row["message"], row
+        else:
+            assert row["status"] == "ok", (name, row["message"])
+    assert "spec: model: input" in done.stdout  # the header prints the resolved spec
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_example_checks_equal_in_every_engine(example):
+    done = run_cli("--spec", str(example), "--frameworks", "all", "--check", env=_env(example), timeout=1800)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    counts = done.stdout.strip().splitlines()[-2]
+    assert counts.startswith("rows:") and " 0 FAIL" in counts and "OK" in counts
+
+
+def test_my_network_is_equivalent_across_engines():
+    """What a user's own test looks like: their spec file, two engines, the float64 reference."""
+    from workbench import api
+
+    report = api.check(spec=str(ROOT / "examples" / "residual_mlp_digits.toml"), frameworks=("pytorch", "jax"))
+    assert not report.failed and "pytorch vs reference" in report.text
+    comparison = api.compare(spec=str(ROOT / "examples" / "residual_mlp_digits.toml"), frameworks=("pytorch",),
+                             epochs=1, quiet=True)  # fmt: skip
+    assert comparison.ok and comparison.meta.task == "residual_mlp"
+
+
+def test_a_spec_object_runs_too():
+    from tasks.spec_file import read_spec_file
+    from workbench import api
+
+    spec = read_spec_file(ROOT / "examples" / "lenet5_digits.toml")
+    comparison = api.compare(spec=spec, frameworks=("pytorch",), epochs=1, quiet=True, dry_run=True)
+    assert comparison.ok and comparison.results[0].params == 21_386
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text((ROOT / "examples" / "lenet5_digits.toml").read_text().replace('type = "Flatten"', 'type = "Flaten"'))
+    assert_one_line_error(run_cli("--spec", str(bad), "--dry-run"), 2, "model.layers[6].type: unknown type 'Flaten'")
+    assert_one_line_error(run_cli("--spec", str(EXAMPLES[0]), "--task", "digits"), 2, "--spec and --task")
+    assert_one_line_error(run_cli("--spec", str(EXAMPLES[0]), "--model", "gru"), 2, "drop --model")
+    data = tmp_path / "net.toml"
+    data.write_text('name = "x"\n[data]\nfile = "missing.npz"\nnum_classes = 2\n[model]\ninput_shape = [3]\n'
+                    '[[model.layers]]\ntype = "Dense"\nunits = 2\n')  # fmt: skip
+    assert_one_line_error(run_cli("--spec", str(data), "--dry-run"), 3, "data.file", "no such file")
