@@ -68,4 +68,4 @@ def test_a_row_timed_beside_a_busy_neighbour_says_so(tmp_path):
     assert done.returncode == 0, done.stderr
     rows = json.loads((tmp_path / "r.json").read_text())["results"]
     assert rows and all(r["timing"] == "noisy" and r["other_cores"] >= NOISY_OTHER_CORES for r in rows)
-    assert "timing noisy: other processes used" in done.stdout and "  noisy" in done.stdout
+    assert "timing noisy: 2 of 2 rows were timed while other processes used" in done.stdout and "  noisy" in done.stdout

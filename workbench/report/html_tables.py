@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from workbench.report.statistics import ConfigStats, Spread
-from workbench.report.tables import MAIN_COLUMNS, _cell, config_title, timings_columns
+from workbench.report.tables import MAIN_COLUMNS, _cell, config_title, noisy_note, timings_columns
 from workbench.run.result import RunResult
 
 CHECK_ORDER = ("OK", "INFO", "DOWNCAST", "INACCURATE", "FAIL")  # worst last, as workbench.check.report
@@ -114,8 +114,7 @@ def notes_list(results: list[RunResult]) -> str:
         f"<li><b>{html.escape(row_label(r))}</b>: {html.escape(r.status)}"
         f"{' (' + html.escape(r.error_kind) + ')' if r.error_kind else ''}: {html.escape(r.message)}</li>"
         for r in results if r.status != "ok" or r.message)  # fmt: skip
-    items.update(dict.fromkeys(f"<li><b>{html.escape(row_label(r))}</b>: timing noisy: {html.escape(r.timing_note)}</li>"
-                               for r in results if r.timing == "noisy"))  # fmt: skip
+    items.update(dict.fromkeys([f"<li>{html.escape(noisy_note(results))}</li>"] if noisy_note(results) else []))
     return f'<ul class="notes">{"".join(items)}</ul>' if items else ""
 
 

@@ -149,9 +149,20 @@ def header_lines(meta: RunMeta | dict, results: list[RunResult]) -> list[str]:
 
 
 def notes(results: list[RunResult]) -> list[str]:
-    """One line per row that is not ok, saying why, and per row timed on a busy machine (timing noisy)."""
+    """One line per row that is not ok, saying why, and one for the rows timed on a busy machine (timing noisy)."""
     lines = [f"{r.framework} / {r.model}: {r.status}: {r.message}" for r in results if r.status != "ok" or r.message]
-    return lines + [f"{r.framework} / {r.model}: timing noisy: {r.timing_note}" for r in results if r.timing == "noisy"]
+    return lines + ([noisy_note(results)] if noisy_note(results) else [])
+
+
+def noisy_note(results: list[RunResult]) -> str:
+    """One line for the rows timed on a busy machine (their timing column says noisy), or ""."""
+    noisy = [r for r in results if r.timing == "noisy"]
+    if not noisy:
+        return ""
+    cores = sorted(r.other_cores for r in noisy if r.other_cores is not None)
+    used = f"{cores[0]:.2f}" + (f"-{cores[-1]:.2f}" if cores[-1] != cores[0] else "") if cores else "some"
+    return (f"timing noisy: {len(noisy)} of {len(results)} rows were timed while other processes used {used} cores "
+            f"(timing column): their speed figures are not comparable")  # fmt: skip
 
 
 def epoch_table(results: list[RunResult], fmt: str) -> str:
