@@ -25,7 +25,7 @@ from tasks.spec import TaskSpec
 from tasks.spec_io import spec_to_json
 from workbench.report.html_assets import CSS, JS
 from workbench.report.html_charts import Series, colour, heatmap, line_chart, strip_chart
-from workbench.report.html_code import code_css, code_html, defaults_html, summary_html
+from workbench.report.html_code import code_css, code_html, defaults_html, generated_html, summary_html
 from workbench.report.html_tables import (check_table, notes_list, pairs_table, results_table, row_label, summary_table,
                                           series_label, timings_table, worst_table)  # fmt: skip
 from workbench.report.statistics import summarize
@@ -246,6 +246,8 @@ def build_html(meta: object, results: list[RunResult], spec: TaskSpec | None, an
         left = "".join(f"<li>{_e(n)}</li>" for n in left_out)
         left = f"<ul>{left}</ul>" if left else ""  # engines not installed, or whose adapter failed to answer
         sections += [
+            ("generated", "The network as each engine's users write it (generated: --code DIR writes these scripts)",
+             generated_html(spec, list(answers))),
             ("code", "The model in each engine (the adapters' own code)", left + code_html(answers)),
             ("summary", "Model summary, layer by layer", summary_html(spec, answers)),
             ("defaults", "Framework defaults that differ, and what the spec sets", defaults_html(spec, answers)),

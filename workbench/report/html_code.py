@@ -15,6 +15,7 @@ from pygments.lexers import PythonLexer
 
 from tasks.spec import TaskSpec
 from workbench.report.html_tables import table
+from workbench.teach.code import SECTIONS, scripts, sections
 from workbench.teach.defaults import table_rows
 from workbench.teach.sources import ROLES, SourceBlock
 from workbench.teach.summary import summary_rows
@@ -27,9 +28,28 @@ def code_css() -> str:
     return HtmlFormatter(style="default").get_style_defs(f".{CODE_CLASS}")
 
 
-def highlighted(code: str) -> str:
-    """Python source as highlighted HTML (Pygments escapes every character of the code)."""
-    return highlight(code, PythonLexer(), HtmlFormatter(cssclass=CODE_CLASS, wrapcode=True))
+def highlighted(code: str, marked: list[int] | None = None) -> str:
+    """Python source as highlighted HTML (Pygments escapes every character of the code); `marked` 1-based lines get
+    Pygments' line highlight."""
+    return highlight(code, PythonLexer(), HtmlFormatter(cssclass=CODE_CLASS, wrapcode=True, hl_lines=marked or []))
+
+
+def generated_html(spec: TaskSpec, engines: list[str]) -> str:
+    """The generated scripts (workbench/teach/code.py) side by side, section by section, one column per script; the
+    lines that carry a comment, where an engine differs from the others (layouts, eps, from_logits...), highlighted."""
+    found, skipped = scripts(spec, engines)
+    parts = []
+    for title, _ in SECTIONS:
+        cells = []
+        for script in found:
+            lines = sections(script.source).get(title, [])
+            marked = [n for n, line in enumerate(lines, 1) if "  # " in line or line.lstrip().startswith("# ")]
+            where = f"{html.escape(', '.join(script.engines))} · {html.escape(script.file_name)}"
+            cells.append(f'<div><div class="where">{where}</div>{highlighted(chr(10).join(lines), marked)}</div>')
+        if cells:
+            parts.append(f'<h3>{html.escape(title)}</h3><div class="code-grid">{"".join(cells)}</div>')
+    notes = "".join(f"<li>{html.escape(name)}: {html.escape(why)}</li>" for name, why in skipped.items())
+    return "".join(parts) + (f'<ul class="notes">{notes}</ul>' if notes else "")
 
 
 def _block(block: SourceBlock) -> str:

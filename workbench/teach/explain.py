@@ -17,6 +17,7 @@ from frameworks.base import missing_packages
 from tasks.spec import TaskSpec
 from tasks.spec_io import spec_to_json
 from workbench.process.ask import AskError, ask
+from workbench.teach.code import side_by_side
 from workbench.teach.defaults import table_rows
 from workbench.teach.facts import answer as teach_answer
 from workbench.teach.sources import ROLES, SourceBlock
@@ -88,6 +89,8 @@ def explain_sections(spec: TaskSpec, frameworks: list[str]) -> tuple[list[Sectio
     errored = any(n.startswith("ERROR") for n in notes)
     notes += [f"{name}: cannot build this spec's network: {a['unsupported']}" for name, a in answers.items() if a["unsupported"]]
     sections = [
+        ("The network as each framework's users write it (generated; --code DIR writes the runnable scripts; * marks the "
+         "lines where an engine differs)", f"```\n{side_by_side(spec, frameworks)}\n```"),
         ("The model in each framework (the adapters' own code)", code_section(answers)),
         ("Model summary, layer by layer", summary_section(spec, answers)),
         ("Framework defaults that differ, and what the spec sets", defaults_section(spec, answers)),
@@ -101,5 +104,5 @@ def explain_text(spec: TaskSpec, frameworks: list[str]) -> tuple[str, bool]:
     """The whole --explain output as one Markdown document, and whether an installed framework's adapter failed."""
     head = f"# {spec.name}: {spec.title}\n\nOne spec (task `{spec.name}`), {len(frameworks)} adapters: {', '.join(frameworks)}."
     sections, errored = explain_sections(spec, frameworks)
-    body = [f"## ({'abcd'[i]}) {title}\n\n{text}" for i, (title, text) in enumerate(sections)]
+    body = [f"## ({'abcdefgh'[i]}) {title}\n\n{text}" for i, (title, text) in enumerate(sections)]
     return "\n\n".join([head, *body]) + "\n", errored
