@@ -1,10 +1,8 @@
 """framebench: train the same task in PyTorch, Keras (on TensorFlow, JAX or torch), JAX/Flax and scikit-learn, side by side.
 
-    python compare.py --task digits                      # the embedded task: no download
-    python compare.py --task cifar10 --frameworks pytorch,keras --epochs 2 --plot curves.png --report report/
-    python compare.py --list                             # or --task mnist --explain, or --check: no training
-    python compare.py --task mnist --export exports/     # save, export, reload-check
-    python compare.py --resume results/mnist-20260101-120000.json   # rerun only the rows that did not finish ok
+    python compare.py --task digits --frameworks all --report report/   # the embedded task: no download
+    python compare.py --spec examples/lenet5_digits.toml --check         # your own network (docs/own-network.md)
+    python compare.py --list                             # or --explain, --code DIR, --check: no training
     python compare.py --repeats 5 --sweep lr=1e-3,3e-3 --executor ray --ray-address auto   # on a Ray cluster
 
 Tables go to stdout, progress bars and logs to stderr. Every finished row is saved at once, to --output FILE or
@@ -209,11 +207,6 @@ def parse(argv: list[str]) -> tuple[Options, dict]:
     return check_options(options), kept
 
 
-def error(message: object) -> None:
-    """One line on stderr."""
-    print(f"compare.py: error: {message}", file=sys.stderr)
-
-
 def run_rows(options: Options, kept: dict, check_text: str | None, check_failed: bool) -> int:
     """Run every row, print the tables, write --plot/--report; the exit code."""
     options = replace(options, output=default_output(options))
@@ -227,7 +220,7 @@ def run_rows(options: Options, kept: dict, check_text: str | None, check_failed:
         print("compare.py: interrupted; the finished rows are above" + (f" and in {options.output}" if options.output else ""), file=sys.stderr)
         return EXIT_INTERRUPTED
     if results and fatal(results[-1]):
-        error(results[-1].message.split(": ", 1)[-1])  # "DataError: ..." -> the message for the user
+        print(f"compare.py: error: {results[-1].message.split(': ', 1)[-1]}", file=sys.stderr)  # "DataError: ..." -> the message
         return FATAL_KINDS[results[-1].error_kind]
     print(render(plan.meta, results, options.format), end="")
     comparison = api.Comparison(plan.meta, results, api.spec_title(task_spec(options)))
@@ -265,9 +258,9 @@ def main(argv: list[str] | None = None) -> int:
             text, errored = explain_text(task_spec(options), list(options.frameworks))
             print(text, end="")
             return EXIT_FAILED if errored else EXIT_OK
-        if options.code:
+        if options.code:  # the generated scripts, and the engines that have none
             written, skipped = api.code(options)
-            print("\n".join([*map(str, written), *(f"{name}: skipped: {why}" for name, why in skipped.items())]))
+            print("\n".join([*map(str, written), *(f"{n}: skipped: {why}" for n, why in skipped.items())]))
             return EXIT_OK
         check_text, check_failed = None, False
         if options.check:
@@ -277,17 +270,13 @@ def main(argv: list[str] | None = None) -> int:
             if not options.report:  # with --report, the comparison runs too and the report carries the tables
                 return EXIT_CHECK_FAILED if check_failed else EXIT_OK
         return run_rows(options, kept, check_text, check_failed)
-    except (UsageError, UnknownTaskError, UnknownFrameworkError, PluginSpecError, ResultsFileError) as exc:
-        error(exc)
-        return EXIT_USAGE
-    except DataError as exc:  # a bad --import-weights file, a tampered --verify-export folder
-        error(exc)
-        return EXIT_DATA
+    except (UsageError, UnknownTaskError, UnknownFrameworkError, PluginSpecError, ResultsFileError, DataError) as exc:
+        print(f"compare.py: error: {exc}", file=sys.stderr)  # a data error: bad data, weights file, tampered export folder
+        return EXIT_DATA if isinstance(exc, DataError) else EXIT_USAGE
 
 
 def _terminate(signum: int, frame: object) -> None:
-    """SIGTERM (`kill PID`) stops the run like Ctrl-C: the current child is killed, finished rows are kept."""
-    raise KeyboardInterrupt
+    raise KeyboardInterrupt  # SIGTERM (`kill PID`) stops the run like Ctrl-C: the current child is killed, rows are kept
 
 
 def run_main() -> int:
