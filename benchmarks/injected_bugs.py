@@ -19,6 +19,7 @@ from tabulate import tabulate  # noqa: E402
 from tiny_specs import MODELS, tiny_task  # noqa: E402
 
 from workbench.check import equivalence as eq  # noqa: E402
+from workbench.check.all_checks import run_checks  # noqa: E402
 
 BUGS = {  # engine module -> tiny spec
     "pytorch_bn_eps": "cnn",
@@ -46,7 +47,7 @@ def main() -> None:
         spec = tiny_task(MODELS[model])
         spec = replace(spec, optimizer=replace(spec.optimizer, eps=1e-8))  # not Keras' default 1e-7
         X, y = eq.random_inputs(spec, 8 * 5, 0)
-        report = eq.run_checks(spec, X, y, eq.CheckConfig(batch_size=8, steps=5, frameworks=(bug,)), "random")
+        report = run_checks(spec, X, y, eq.CheckConfig(batch_size=8, steps=5, frameworks=(bug,)), "random")
         judged = [r for r in report.rows if r.pair == f"{bug} vs reference" and r.status != "INFO" and r.dtype == "float64"]
         worst = max(judged, key=lambda r: r.max_abs / r.tol)
         first = min((r for r in judged if r.status == "FAIL"), key=lambda r: r.max_abs, default=worst)

@@ -17,6 +17,7 @@ from tiny_specs import MODELS, tiny_task
 from frameworks import layout
 from tasks import registry
 from workbench.check import equivalence as eq
+from workbench.check.all_checks import run_checks
 
 pytest.importorskip("torch")
 pytest.importorskip("keras")
@@ -98,7 +99,7 @@ def test_default_adam_drift_is_reported_as_info():
     spec = replace(spec, optimizer=replace(spec.optimizer, lr=1e-2))
     config = eq.CheckConfig(batch_size=8, steps=STEPS, dtypes=("float64",), frameworks=("pytorch", "keras"))
     X, y = eq.random_inputs(spec, 8 * STEPS, 0)
-    rows = [r for r in eq.run_checks(spec, X, y, config, "random").rows if r.variant.endswith("defaults")]
+    rows = [r for r in run_checks(spec, X, y, config, "random").rows if r.variant.endswith("defaults")]
     drift = max(r.max_abs for r in rows if r.pair == "keras vs pytorch")
     assert drift > 1e-8  # eps 1e-7 uncorrected vs 1e-8 corrected: a visible difference, as INFO
     assert {r.status for r in rows} == {"INFO"}
@@ -126,7 +127,7 @@ def bug_report(bug: str, monkeypatch) -> eq.Report:
     spec = replace(spec, optimizer=replace(spec.optimizer, eps=1e-8))  # not Keras' default 1e-7, or that bug hides
     X, y = eq.random_inputs(spec, 8 * STEPS, 0)
     config = eq.CheckConfig(batch_size=8, steps=STEPS, frameworks=(bug,))
-    return eq.run_checks(spec, X, y, config, "random")
+    return run_checks(spec, X, y, config, "random")
 
 
 @pytest.mark.parametrize("bug", sorted(BUGS))

@@ -51,7 +51,8 @@ def run_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def check_report():  # noqa: ANN201 - workbench.check.equivalence.Report
     """A real --check of the same engines (forward, gradients, trajectories against the NumPy reference)."""
-    from workbench.check.equivalence import default_config, run_checks, task_inputs
+    from workbench.check.all_checks import run_checks
+    from workbench.check.equivalence import default_config, task_inputs
 
     spec = registry.get("digits").spec
     config = dataclasses.replace(default_config(spec, tuple(FRAMEWORKS)), device="cpu")

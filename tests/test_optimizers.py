@@ -25,6 +25,7 @@ from tasks import reference
 from tasks.overrides import with_overrides
 from tasks.spec import Dense, ModelSpec, OptimizerSpec, ReLU
 from workbench.check import equivalence as eq
+from workbench.check.all_checks import run_checks
 from workbench.check.measure import DROP, SGD_LR
 
 TESTS = Path(__file__).resolve().parent
@@ -169,7 +170,7 @@ def _check(model: ModelSpec, optimizer: OptimizerSpec, frameworks: tuple[str, ..
     config = eq.CheckConfig(batch_size=8, steps=STEPS, fd_samples=2, fd_coords=2, dtypes=("float64",),
                             frameworks=frameworks, optimizers=EXTRA)  # fmt: skip
     X, y = eq.random_inputs(spec, 8 * STEPS, 0)
-    return eq.run_checks(spec, X, y, config, "random")
+    return run_checks(spec, X, y, config, "random")
 
 
 @pytest.fixture(scope="module")
@@ -249,7 +250,7 @@ def test_injected_optimizer_bugs_are_fail(monkeypatch):
     config = eq.CheckConfig(batch_size=8, steps=STEPS, fd_samples=1, fd_coords=1, dtypes=("float64",), frameworks=tuple(BUGS),
                             optimizers=(replace(opts.preset("momentum", BASE), velocity="step"),))  # fmt: skip
     X, y = eq.random_inputs(spec, 8 * STEPS, 0)
-    report = eq.run_checks(spec, X, y, config, "random")
+    report = run_checks(spec, X, y, config, "random")
     for bug, where in BUGS.items():
         own = [r for r in report.rows if r.pair == f"{bug} vs reference" and r.check == "trajectory" and "(matched)" in r.variant]
         failed = {r.variant for r in own if r.status == "FAIL"}

@@ -11,6 +11,7 @@ from tiny_specs import MODELS, tiny_task
 
 from tasks import registry
 from workbench.check import equivalence as eq
+from workbench.check.all_checks import run_checks
 
 
 # ---------------------------------------------------------------- numerical checks
@@ -23,7 +24,7 @@ def tiny_report(request) -> tuple[str, eq.Report]:
     """--check of one tiny spec (every layer type is in one of them), every engine."""
     spec = tiny_task(MODELS[request.param])
     X, y = eq.random_inputs(spec, CONFIG.batch_size * CONFIG.steps, 0)
-    return request.param, eq.run_checks(spec, X, y, CONFIG, "random")
+    return request.param, run_checks(spec, X, y, CONFIG, "random")
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -56,7 +57,7 @@ def test_check_every_task_spec(task):
     spec = registry.get(task).spec
     config = eq.CheckConfig(batch_size=2, steps=2, fd_samples=1, fd_coords=2, dtypes=("float64",), frameworks=tuple(EXACT))
     X, y = eq.random_inputs(spec, 4, 0)
-    report = eq.run_checks(spec, X, y, config, "random")
+    report = run_checks(spec, X, y, config, "random")
     assert not report.failed, [r for r in report.rows if r.status == "FAIL"][:5]
     for engine in EXACT:
         if (engine, task) in UNSUPPORTED:

@@ -12,6 +12,7 @@ from tiny_specs import tiny_task
 from tiny_transformer import TRANSFORMER
 
 from workbench.check import equivalence as eq
+from workbench.check.all_checks import run_checks
 
 TESTS = Path(__file__).resolve().parent
 STEPS = 2
@@ -33,7 +34,7 @@ def bug_report(bug: str, monkeypatch) -> eq.Report:
     spec = tiny_task(TRANSFORMER)
     X, y = eq.random_inputs(spec, 8 * STEPS, 0)
     config = eq.CheckConfig(batch_size=8, steps=STEPS, dtypes=("float64",), frameworks=(bug,), fd_samples=1, fd_coords=2)
-    return eq.run_checks(spec, X, y, config, "random")
+    return run_checks(spec, X, y, config, "random")
 
 
 def test_the_tiny_inputs_hold_padding():

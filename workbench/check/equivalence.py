@@ -427,35 +427,6 @@ def _pair_trajectory(dtype: str, variant: str, left: str, a: Measured, right: st
     return rows
 
 
-# ---------------------------------------------------------------- everything
-
-
-def run_checks(spec: TaskSpec, X: np.ndarray, y: np.ndarray, config: CheckConfig, inputs: str) -> Report:
-    """Forward, gradient and trajectory checks in every dtype; X holds at least steps * batch_size samples."""
-    spec = check_spec(spec, config.batch_size)
-    report = Report(task=spec.name, inputs=inputs, config=config)
-    weights = check_weights(spec, config.seed)
-    b = config.batch_size
-    X, y = X[: b * config.steps], y[: b * config.steps]
-    X0, y0 = X[:b], y[:b]
-    report.rows += finite_difference_rows(spec, weights, X0, y0, config)
-    measured = measure_all(spec, weights, X, y, config, report)
-    for dtype in config.dtypes:
-        report.rows += forward_rows(spec, measured, dtype, weights, X0)
-        report.rows += gradient_rows(spec, measured, dtype, weights, X0, y0)
-        report.rows += trajectory_rows(spec, measured, dtype, config.steps, config.judged_steps32)
-    from workbench.check.attention_rows import default_softmax_rows  # it builds on this module's rows
-
-    report.rows += default_softmax_rows(spec, measured, weights, X, y, config, report)
-    for name, m in measured.items():
-        if not m.facts["has_gradients"]:
-            report.notes.append(f"{name}: no public gradient API; its training steps are in the trajectory table")
-        for dtype in config.dtypes:
-            if m.downcast(dtype):
-                report.notes.append(f"{name} ({m.facts['version']}) computes {dtype} in float32: its {dtype} rows are DOWNCAST")
-    return report
-
-
 def task_inputs(task: str, data_dir: str | None, n: int, seed: int = 0, spec=None) -> tuple[np.ndarray, np.ndarray, str]:  # noqa: ANN001
     """The first n training samples of the task's real data (a spec file's, for its spec), or random inputs if it
     cannot be loaded."""

@@ -10,7 +10,8 @@ from dataclasses import replace
 
 from tabulate import tabulate
 
-from workbench.check.equivalence import INACCURATE_FACTOR, Report, Row, check_weights, default_config, run_checks, task_inputs
+from workbench.check.all_checks import run_checks
+from workbench.check.equivalence import INACCURATE_FACTOR, Report, Row, check_weights, default_config, task_inputs
 from workbench.check.mixed import MIXED_TOLERANCES, mixed_table
 
 from workbench.check.measure import SHOWN_STEPS  # noqa: E402 - trajectory steps printed (all are checked)
