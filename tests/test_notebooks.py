@@ -78,6 +78,7 @@ def test_notebook_runs(task, tmp_path, monkeypatch):
     assert "result: no FAIL" in printed  # the --check tables
     assert "differ" in printed.lower()  # the --explain defaults
     assert list(tmp_path.glob("*-curves.png"))  # the learning-curve plot
+    assert list((tmp_path / "code").glob("*_model.py")) and "parameters: " in printed  # a generated script, run
 
 
 def test_api_refuses_what_it_cannot_run_and_raises_on_a_row_not_ok():
