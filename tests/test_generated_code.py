@@ -27,6 +27,7 @@ from frameworks.code_common import fixed_input
 from tasks import reference, registry
 from tasks.init import init_weights
 from tasks.spec import Dense, Dropout, Layer, ModelSpec, ReLU, TaskSpec, count_params
+from tasks.spec_file import read_spec_file
 from tasks.spec_io import spec_to_json
 from workbench.deploy.weights_file import save_weights
 from workbench.teach.code import side_by_side, write_code
@@ -40,10 +41,12 @@ DOCS = {"mnist": ("mnist", None), "cifar10": ("cifar10", None), "sentiment-trans
 
 
 def _cases() -> dict[str, TaskSpec]:
-    """'task/variant' -> spec for every registered variant, then 'tiny/NAME' for the tiny example specs."""
+    """'task/variant' -> spec for every registered variant, 'tiny/NAME' for the tiny specs, 'example/NAME' for the
+    spec files of examples/ (issue 27)."""
     found = {f"{name}/{variant}": registry.get(name).variant(variant) for name in registry.names() for variant in registry.get(name).variant_names()}
     found |= {f"tiny/{name}": tiny_task(model) for name, model in MODELS.items()}
     found["tiny/dropout"] = tiny_task(ModelSpec(input_shape=(5,), layers=(Dense(4), ReLU(), Dropout(0.5), Dense(3))))
+    found |= {f"example/{path.stem}": read_spec_file(path) for path in sorted((ROOT / "examples").glob("*.toml"))}
     return found
 
 
