@@ -154,7 +154,7 @@ def test_explain_mnist_cli():
     out = proc.stdout
     assert inspect.getsource(sklearn_adapter.build_mlp).rstrip() in out
     assert "| 0   | Dense(units=256) |" in out and out.count("235,146") == 4  # spec, torch, keras, sklearn totals
-    assert "BatchNorm" not in out.split("## (c)")[1]  # no BatchNorm rows for an MLP
+    assert "BatchNorm" not in out.split("Framework defaults that differ")[1]  # no BatchNorm rows for an MLP
     for topic in ("kernel init", "Adam epsilon", "loss input", "batching and shuffling", "L2 penalty"):
         assert f"| {topic}" in out
 
@@ -177,4 +177,4 @@ def test_explain_with_a_missing_framework_explains_the_others_and_names_it_skipp
     proc = run_cli("--task", "digits", "--frameworks", "pytorch,missing", "--explain", env=env)
     assert proc.returncode == 0, proc.stderr
     assert "- missing: skipped, not installed (fault_adapters.not_there)" in proc.stdout
-    assert "| pytorch (NCHW) output" in proc.stdout and "missing (" not in proc.stdout.split("## (c)")[1]
+    assert "| pytorch (NCHW) output" in proc.stdout and "missing (" not in proc.stdout.split("Model summary, layer by layer")[1]

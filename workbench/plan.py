@@ -209,13 +209,13 @@ def _check_loss(options: Options) -> None:
 
 
 def _check_counts(options: Options) -> None:
-    """Seeds NumPy and scikit-learn take (the last one too: seed + repeats - 1); a warning for more threads than CPUs
+    """Seeds NumPy and the baseline library take (the last one too: seed + repeats - 1); a warning for more threads than CPUs
     or a very long --repeats."""
     first = options.seed if options.seed is not None else task_spec(options).train.seed
     last = first + options.repeats - 1
     if last > MAX_SEED:
         asked = f"--seed {first}" + (f" with --repeats {options.repeats} reaches seed {last}, which" if first <= MAX_SEED else "")
-        raise UsageError(f"{asked} is above {MAX_SEED} (2**32 - 1), the largest seed NumPy and scikit-learn take")
+        raise UsageError(f"{asked} is above {MAX_SEED} (2**32 - 1), the largest seed NumPy's generators take")
     cpus = os.cpu_count() or 1
     if options.threads > cpus:
         print(f"framebench: warning: --threads {options.threads} is more than this machine's {cpus} CPUs; rows will "
