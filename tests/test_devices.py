@@ -11,7 +11,8 @@ import json
 import pytest
 from cli_helpers import assert_one_line_error, run_cli
 
-import compare
+from workbench.options import Options
+from workbench.plan import check_options, make_plan
 from frameworks.base import RunSettings
 from tasks import registry
 from workbench.run import devices, driver, hardware
@@ -59,11 +60,11 @@ def test_resolve_for_asks_only_where_a_gpu_could_be(monkeypatch):
 
 
 def test_plan_puts_every_row_on_the_resolved_device():
-    args = compare.parse_args(["--task", "digits", "--frameworks", "pytorch,keras,sklearn", "--precision", "bf16"])
-    plan = compare.make_plan(args, devices.Resolution("cuda", "auto -> cuda"))
+    options = check_options(Options(task="digits", frameworks=("pytorch", "keras", "sklearn"), precision="bf16"))
+    plan = make_plan(options, devices.Resolution("cuda", "auto -> cuda"))
     placed = {(r.framework, r.settings.device, r.settings.precision) for r in plan.requests}
     assert placed == {("pytorch", "cuda", "bf16"), ("keras", "cuda", "bf16"), ("sklearn", "cpu", "bf16")}
-    assert plan.meta["device"] == "cuda" and plan.meta["precision"] == "bf16"
+    assert plan.meta.device == "cuda" and plan.meta.precision == "bf16"
 
 
 def test_device_label_is_the_adapters_own_name():
