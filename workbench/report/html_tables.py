@@ -114,7 +114,7 @@ def notes_list(results: list[RunResult]) -> str:
         f"<li><b>{html.escape(row_label(r))}</b>: {html.escape(r.status)}"
         f"{' (' + html.escape(r.error_kind) + ')' if r.error_kind else ''}: {html.escape(r.message)}</li>"
         for r in results if r.status != "ok" or r.message)  # fmt: skip
-    items.update(dict.fromkeys([f"<li>{html.escape(noisy_note(results))}</li>"] if noisy_note(results) else []))
+    items.update(dict.fromkeys([f"<li><b>timing</b>: {html.escape(noisy_note(results))}</li>"] if noisy_note(results) else []))
     return f'<ul class="notes">{"".join(items)}</ul>' if items else ""
 
 
