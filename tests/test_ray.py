@@ -66,7 +66,7 @@ def test_rows_are_dispatched_to_both_nodes(two_node_run):
     nodes = {r.node for r in load_results(out)[1]}
     assert len(nodes) == 2, nodes  # one CPU each and one thread per row: the second row must go to the other node
     timing_header = next(line for line in proc.stdout.splitlines() if line.startswith("framework") and "import s" in line)
-    assert timing_header.rstrip().endswith("node")  # the table shows where each row ran
+    assert "node" in timing_header.split()  # the table shows where each row ran (a busy machine adds a timing column)
     assert all(node in proc.stdout for node in nodes)
 
 

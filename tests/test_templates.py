@@ -26,8 +26,22 @@ from workbench.teach.explain import explain_sections
 
 TESTS = Path(__file__).resolve().parent
 PLUGIN = "numpyref"  # the fourth engine
-os.environ[EXTRA_FRAMEWORKS_VAR] = f"{PLUGIN}=engines.numpy_engine"  # children inherit it
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH", "")) if p)
+# Registered only while this module's tests run (children inherit it): set at import, the variable
+# would reach every later test of the same pytest worker.
+PLUGIN_ENV = {
+    EXTRA_FRAMEWORKS_VAR: f"{PLUGIN}=engines.numpy_engine",
+    "PYTHONPATH": os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH", "")) if p),
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _plugin_registered():
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in PLUGIN_ENV.items():
+            patch.setenv(name, value)
+        yield
+
+
 ENGINES = [name for name in FRAMEWORKS if not missing_packages(name)] + [PLUGIN]
 MLP_ONLY = "MLPClassifier builds Dense + ReLU networks only, not model.layers["  # the reason starts so, naming the layer
 # (engine, spec) pairs whose network cannot be built, and why: every other pair must run.
@@ -41,7 +55,9 @@ UNSUPPORTED = {
 }
 NO_DATA = {"digits"}  # tasks that need no data folder
 DOWNCAST = {"keras-jax", "keras-torch"}  # Keras 3.15.1 on these backends computes float64 in float32
-SPEC_ROW = {name: engine(name).spec_model for name in ENGINES}  # the model id of each engine's spec-network row
+with pytest.MonkeyPatch.context() as _patch:  # the plugin's registry entry, read once at import
+    _patch.setenv(EXTRA_FRAMEWORKS_VAR, PLUGIN_ENV[EXTRA_FRAMEWORKS_VAR])
+    SPEC_ROW = {name: engine(name).spec_model for name in ENGINES}  # the model id of each engine's spec-network row
 
 
 def _spec_rows(rows: dict[str, list[dict]]) -> list[dict]:
