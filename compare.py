@@ -207,7 +207,7 @@ def parse(argv: list[str]) -> tuple[Options, dict]:
     return check_options(options), kept
 
 
-def run_rows(options: Options, kept: dict, check_text: str | None, check_failed: bool) -> int:
+def run_rows(options: Options, kept: dict, check: api.CheckReport | None, check_failed: bool) -> int:
     """Run every row, print the tables, write --plot/--report; the exit code."""
     options = replace(options, output=default_output(options))
     plan = make_plan(options, resolve_device(options), kept, progress=api.progress_wanted(options))
@@ -224,7 +224,7 @@ def run_rows(options: Options, kept: dict, check_text: str | None, check_failed:
         return FATAL_KINDS[results[-1].error_kind]
     print(render(plan.meta, results, options.format), end="")
     comparison = api.Comparison(plan.meta, results, api.spec_title(task_spec(options)))
-    plot, report = api.write_outputs(options, comparison, check_text)
+    plot, report = api.write_outputs(options, comparison, check)
     written = {"learning curves": plot, "report": ", ".join(map(str, report)), "TensorBoard event files": options.tensorboard}
     for what, where in [(what, where) for what, where in written.items() if where]:
         print(f"compare.py: {what} written to {where}", file=sys.stderr)
@@ -262,14 +262,14 @@ def main(argv: list[str] | None = None) -> int:
             written, skipped = api.code(options)
             print("\n".join([*map(str, written), *(f"{n}: skipped: {why}" for n, why in skipped.items())]))
             return EXIT_OK
-        check_text, check_failed = None, False
+        check, check_failed = None, False
         if options.check:
-            report = api.check(options, strict=False)
-            check_text, check_failed = report.text, report.failed
-            print(check_text, end="")
+            check = api.check(options, strict=False)
+            check_failed = check.failed
+            print(check.text, end="")
             if not options.report:  # with --report, the comparison runs too and the report carries the tables
                 return EXIT_CHECK_FAILED if check_failed else EXIT_OK
-        return run_rows(options, kept, check_text, check_failed)
+        return run_rows(options, kept, check, check_failed)
     except (UsageError, UnknownTaskError, UnknownFrameworkError, PluginSpecError, ResultsFileError, DataError) as exc:
         print(f"compare.py: error: {exc}", file=sys.stderr)  # a data error: bad data, weights file, tampered export folder
         return EXIT_DATA if isinstance(exc, DataError) else EXIT_USAGE

@@ -1,31 +1,41 @@
 """The HTML report as a browser renders it: headless Chromium, network blocked, on results of a real tiny run.
 
-One real run (`compare.py --task digits --frameworks pytorch,sklearn --epochs 2 --subset 300 --repeats 2`) and one
-real --check of the same engines feed one page per module. Where Chromium is missing the browser tests are skipped
-with a one-line reason, except in CI (CI=true), where they fail.
+One real run (`compare.py --task digits --frameworks pytorch,sklearn --epochs 2 --subset 300 --repeats 2`), one
+real --check of the same engines and the same engines' attention maps of a tiny transformer feed one page per module.
+Where Chromium is missing the browser tests are skipped with a one-line reason, except in CI (CI=true), where they fail.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import os
+import re
 import struct
 from pathlib import Path
 
+import numpy as np
 import pytest
+from tiny_specs import tiny_task
+from tiny_transformer import HEADS, TRANSFORMER
 
 from tasks import registry
 from tasks.overrides import with_overrides
 from tests.cli_helpers import assert_one_line_error, run_cli
 from workbench.report.browser import Chromium, find_chromium
 from workbench.report.from_results import ResultsFileError, load_runs, rebuild_report
+from workbench import api
+from workbench.check.attention_maps import engine_maps
+from workbench.check.equivalence import check_weights
 from workbench.report.html import REPORT_NAME, RESULTS_NAME, build_html, write_html_report
 from workbench.run.result import load_results
 
 FRAMEWORKS = ["pytorch", "sklearn"]
 HOSTILE = "<script>window.__injected = 1</script><b>not bold</b> & \"quoted\""  # a message that must stay text
-SECTIONS = ("run", "results", "timings", "curves", "seeds", "check", "code", "summary", "defaults")
+SECTIONS = ("run", "results", "timings", "curves", "seeds", "check", "attention", "code", "summary", "defaults")
+REVIEW = np.array([0, 0, 3, 1, 4, 2])  # the tiny transformer's review: two padding tokens, four real ones
+DATA_PNG = re.compile(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
 FIGURES = ("train_loss", "test_loss", "test_acc", "samples_per_s", "spread-test_acc", "spread-throughput")
 
 
@@ -61,12 +71,20 @@ def check_report():  # noqa: ANN201 - workbench.check.equivalence.Report
 
 
 @pytest.fixture(scope="module")
-def page(run_file: Path, check_report, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: ANN001
-    """The page of the run, with the check, the engines' code, and one row whose message holds markup."""
+def attention():  # noqa: ANN201 - workbench.check.attention_maps.AttentionMaps
+    """The same engines' attention maps of one review through a tiny transformer (scikit-learn has none: skipped)."""
+    spec = tiny_task(TRANSFORMER)
+    return engine_maps(spec, check_weights(spec, 0), REVIEW, FRAMEWORKS)
+
+
+@pytest.fixture(scope="module")
+def page(run_file: Path, check_report, attention, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: ANN001
+    """The page of the run, with the check, the attention maps, the engines' code, and one row whose message holds markup."""
     meta, results = load_results(run_file)
     results[-1] = dataclasses.replace(results[-1], status="error", error_kind="adapter", message=HOSTILE)
     spec = with_overrides(registry.get("digits").spec, epochs=2)
-    return write_html_report(tmp_path_factory.mktemp("report"), results, meta, spec, FRAMEWORKS, check=check_report)[0]
+    folder = tmp_path_factory.mktemp("report")
+    return write_html_report(folder, results, meta, spec, FRAMEWORKS, check=check_report, attention=attention)[0]
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +108,9 @@ def test_page_is_one_file_that_names_nothing_outside(page: Path, run_file: Path)
     shown, saved = load_results(page.parent / RESULTS_NAME)[1], load_results(run_file)[1]
     key = lambda r: (r.framework, r.model, r.seed, r.test_acc)  # noqa: E731
     assert list(map(key, shown)) == list(map(key, saved))
+    inline = DATA_PNG.sub("", text.replace('xmlns="http://www.w3.org/2000/svg"', ""))  # the attention maps: data URIs
     for outside in ("<link", "src=", "@import", "url(", "http://", "https://"):
-        assert outside not in text.replace('xmlns="http://www.w3.org/2000/svg"', ""), outside
+        assert outside not in inline, outside
 
 
 def test_hostile_message_is_escaped_in_the_file(page: Path) -> None:
@@ -124,6 +143,9 @@ def test_every_section_table_and_figure_is_rendered_and_non_empty(browser: Chrom
     code = browser.evaluate("[...document.querySelectorAll('#code .hl pre')].filter(p => p.textContent.includes('def ')).length")
     assert code >= 2 * 3, code  # build, optimizer, epoch... of both engines, highlighted
     assert browser.evaluate("document.querySelectorAll('#code .hl span').length") > 50  # Pygments' tokens
+    maps = browser.evaluate("""[...document.querySelectorAll('#attention .amap-row')].map(r => [r.dataset.engine,
+        [...r.querySelectorAll('img')].filter(i => i.complete && i.naturalWidth === 4 && i.width > 100).length])""")
+    assert maps == [["reference", HEADS], ["pytorch", HEADS]], maps  # every head drawn, cropped to the 4 real tokens
     assert browser.console_errors == [] and browser.requests_left == []
 
 
@@ -235,13 +257,31 @@ def test_other_tasks_and_non_results_are_refused_in_one_line(run_file: Path, tmp
     assert not (tmp_path / "never").exists()
 
 
-def test_attention_maps_are_drawn_when_given(run_file: Path) -> None:
+def test_attention_maps_every_engine_every_head_with_its_difference(run_file: Path, attention) -> None:  # noqa: ANN001
     meta, results = load_results(run_file)
-    weights = [[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.3, 0.3, 0.4]]  # rows sum to 1, as a softmax over keys
-    text = build_html(meta, results, None, attention={"<engine>": weights})
+    text = build_html(meta, results, None, attention=attention)
     section = text.split('<section id="attention">')[1].split("</section>")[0]
-    assert section.count("<rect ") == 9 and "&lt;engine&gt;" in section and "<engine>" not in section
+    pngs = [base64.b64decode(data) for data in DATA_PNG.findall(section)]
+    assert len(pngs) == 2 * HEADS  # the reference's and pytorch's heads
+    assert all(struct.unpack(">II", png[16:24]) == (4, 4) for png in pngs)  # padding queries and keys left out
+    assert pngs[:HEADS] == pngs[HEADS:]  # float64 maps equal to the last bit of the 8-bit colours
+    row = section.split('id="attention-differences"')[1].split("</tr>")[1]
+    assert 'class="verdict-OK"' in row and "pytorch" in row and f"{attention.max_abs['pytorch']:.2e}" in row
+    assert "no maps from sklearn" in section
     assert 'id="attention"' not in build_html(meta, results, None)
+
+
+def test_cli_path_passes_the_check_rows_and_writes_no_second_html(run_file: Path, check_report, tmp_path: Path) -> None:  # noqa: ANN001
+    """compare.py --check --report: api.write_outputs gets the check's Report, so the page colours its rows by verdict."""
+    meta, results = load_results(run_file)
+    options = api.options_from(None, {"task": "digits", "frameworks": "sklearn", "report": str(tmp_path / "r")})
+    check = api.CheckReport("the tables as text", False, check_report)
+    written = api.write_outputs(options, api.Comparison(meta, results), check)[1]
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == sorted(["index.html", "learning_curves.png", "report.md", RESULTS_NAME])
+    assert {p.name for p in written} == {"index.html", "learning_curves.png", "report.md", RESULTS_NAME}
+    text = (tmp_path / "r" / REPORT_NAME).read_text(encoding="utf-8")
+    assert 'id="check-worst"' in text and 'class="verdict-OK"' in text and "the tables as text" not in text
+    assert "the tables as text" in (tmp_path / "r" / "report.md").read_text(encoding="utf-8")  # Markdown: the text
 
 
 # ---------------------------------------------------------------- the command line

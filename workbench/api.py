@@ -26,6 +26,8 @@ from tabulate import tabulate
 from frameworks.base import framework_names, missing_packages
 from tasks import registry
 from tasks.spec import TaskSpec
+from workbench.check.attention_maps import report_maps
+from workbench.check.equivalence import Report
 from workbench.check.report import check_task
 from workbench.deploy.manifest import sign_folders
 from workbench.deploy.signing import read_key
@@ -47,7 +49,7 @@ from workbench.run.meta import RunMeta
 from workbench.run.result import RunResult
 from workbench.run.runner import RunPlan
 from workbench.teach.code import scripts, write_code
-from workbench.teach.explain import Section, explain_text
+from workbench.teach.explain import Section, explain_text, gather
 
 __all__ = ["CheckFailed", "CheckReport", "Comparison", "Options", "RowsFailed", "UsageError", "available", "check",
            "compare", "explain", "options_from", "verify"]  # fmt: skip
@@ -131,17 +133,18 @@ class CheckReport:
 
     text: str
     failed: bool
+    report: Report | None = None  # the rows themselves: the HTML report colours them by verdict
 
 
 def check(options: Options | None = None, /, *, strict: bool = True, **values: object) -> CheckReport:
     """The tables of --check (forward, gradients, trajectories against the NumPy reference) on the options' device."""
     options = options_from(options, values)
     device = resolve_device(options).device  # DeviceError for device="cuda" where a framework sees none
-    text, failed = check_task(options.task, list(options.frameworks), options.data_dir, task_spec(options), device,
-                              options.precision)  # fmt: skip
+    text, failed, report = check_task(options.task, list(options.frameworks), options.data_dir, task_spec(options),
+                                      device, options.precision, options.mode)  # fmt: skip
     if strict and failed:
         raise CheckFailed(f"a --check comparison is FAIL:\n{text}")
-    return CheckReport(text, failed)
+    return CheckReport(text, failed, report)
 
 
 def check_import_weights(options: Options) -> None:
@@ -172,17 +175,22 @@ def verify_table(results: list[RunResult], fmt: str = "simple") -> tuple[str, bo
     return export_table(results, fmt), export_failed(results)
 
 
-def write_outputs(options: Options, comparison: Comparison, check_text: str | None = None) -> tuple[Path | None, list[Path]]:
-    """--plot and --report: the learning curves' file (or None) and the report's files (with the --check tables)."""
+def write_outputs(options: Options, comparison: Comparison, check: CheckReport | str | None = None) -> tuple[Path | None, list[Path]]:
+    """--plot and --report: the learning curves' file (or None) and the report's files (with the --check tables: the
+    HTML page colours a CheckReport's rows by verdict, and shows the attention maps of a network with attention)."""
     plot, written = None, []
     if options.plot:
         plot = comparison.plot(options.plot)
     if options.report:
-        extra: list[Section] = [("Numerical equivalence (--check)", f"```\n{check_text}```")] if check_text else []
-        written = write_report(Path(options.report), comparison.meta, comparison.results, task_spec(options),
-                               list(options.frameworks), extra)  # fmt: skip
-        written += write_html_report(Path(options.report), comparison.results, comparison.meta, task_spec(options),
-                                     list(options.frameworks), check=check_text)[:1]  # results.json: already written
+        spec, frameworks = task_spec(options), list(options.frameworks)
+        text = check.text if isinstance(check, CheckReport) else check
+        extra: list[Section] = [("Numerical equivalence (--check)", f"```\n{text}```")] if text else []
+        gathered = gather(spec, frameworks)  # one child per engine, for both pages
+        written = write_report(Path(options.report), comparison.meta, comparison.results, spec, frameworks, extra, gathered)
+        attention = report_maps(options.task, spec, frameworks, options.data_dir, options.threads)  # None: no attention
+        shown = (check.report or text) if isinstance(check, CheckReport) else check
+        written += write_html_report(Path(options.report), comparison.results, comparison.meta, spec, frameworks, shown,
+                                     attention=attention, gathered=gathered)[:1]  # results.json: already written
     if options.tensorboard:
         variant = comparison.meta.get("variant") if isinstance(comparison.meta, dict) else comparison.meta.variant
         write_tensorboard(Path(options.tensorboard), comparison.results, task_spec(options), variant or "default")

@@ -3,7 +3,8 @@ float64 reference, for a figure side by side.
 
 Each engine answers in its own child process through its adapter's optional `attention_weights(network, ids)`
 -> (layers, H, L, L), queries by keys, computed in float64 (an engine that computes float64 in float32 is compared at
-the float32 tolerance). `figure_maps` turns the result into the HTML report's attention hook (label -> one matrix).
+the float32 tolerance). `report_maps` picks a short test review and asks every engine, for `--report` on a network
+with attention; `figure_maps` gives one matrix per (engine, head).
 """
 
 from __future__ import annotations
@@ -14,12 +15,16 @@ import numpy as np
 
 from frameworks.base import engine, missing_packages
 from tasks.attention_maps import attention_maps as reference_maps
-from tasks.spec import TaskSpec, Weights
+from tasks.spec import MultiHeadSelfAttention, TaskSpec, Weights
+from tasks.spec_attention import real_tokens
 from tasks.spec_io import spec_from_json, spec_to_json
+from workbench.check.equivalence import check_weights, random_inputs
 from workbench.check.measure import _network
 from workbench.process.ask import AskError, ask
 
 REFERENCE = "reference"
+SHORT_REVIEW = (12, 48)  # real tokens of the review shown: long enough to have structure, short enough to read
+SEARCHED = 2000  # test reviews searched for one of that length
 
 
 @dataclass
@@ -32,6 +37,8 @@ class AttentionMaps:
     max_abs: dict[str, float] = field(default_factory=dict)  # engine -> max |engine - reference| over every weight
     tolerance: dict[str, float] = field(default_factory=dict)  # engine -> the tolerance it was judged at
     skipped: dict[str, str] = field(default_factory=dict)  # engine -> why it has no maps
+    computed_in: dict[str, str] = field(default_factory=dict)  # engine -> the dtype it computes float64 in
+    review: str = ""  # which review, and from where
 
     def within_tolerance(self) -> dict[str, bool]:
         """Engine -> whether its maps equal the reference's within its tolerance."""
@@ -72,7 +79,39 @@ def engine_maps(spec: TaskSpec, weights: Weights, ids: np.ndarray, frameworks: l
             continue
         maps.weights[name] = out["weights"]
         maps.max_abs[name] = float(np.max(np.abs(out["weights"] - maps.weights[REFERENCE])))
-        maps.tolerance[name] = t.forward32 if facts["dtypes"].get("float64") == "float32" else t.forward64
+        maps.computed_in[name] = facts["dtypes"].get("float64") or "float64"
+        maps.tolerance[name] = t.forward32 if maps.computed_in[name] == "float32" else t.forward64
+    return maps
+
+
+def has_attention(spec: TaskSpec) -> bool:
+    """Whether the spec's network has a multi-head self-attention layer."""
+    return any(isinstance(layer, MultiHeadSelfAttention) for layer in spec.model.layers)
+
+
+def pick_review(task: str, spec: TaskSpec, data_dir: str | None) -> tuple[np.ndarray, str]:
+    """A short test review's (L,) ids (the first of the first SEARCHED with SHORT_REVIEW real tokens, else the
+    shortest of them) and where it is from; a random one when the data cannot be loaded."""
+    from tasks.download import DataError
+    from tasks.user_data import load_task_data
+
+    try:
+        X = load_task_data(task, spec, data_dir).X_test[:SEARCHED]
+    except DataError as exc:
+        return random_inputs(spec, 1, 0)[0][0], f"random token ids (the data was not loaded: {str(exc).splitlines()[0]})"
+    lengths = real_tokens(X).sum(axis=1)
+    fits = np.flatnonzero((lengths >= SHORT_REVIEW[0]) & (lengths <= SHORT_REVIEW[1]))
+    i = int(fits[0]) if len(fits) else int(np.argmin(lengths))
+    return np.asarray(X[i]), f"test review {i} ({int(lengths[i])} tokens)"
+
+
+def report_maps(task: str, spec: TaskSpec, frameworks: list[str], data_dir: str | None, threads: int = 1) -> AttentionMaps | None:
+    """--report: one short test review's maps from every engine, with the check's seed-0 weights; None without attention."""
+    if not has_attention(spec):
+        return None
+    ids, review = pick_review(task, spec, data_dir)
+    maps = engine_maps(spec, check_weights(spec, 0), ids, frameworks, threads)
+    maps.review = review
     return maps
 
 

@@ -11,6 +11,7 @@ from dataclasses import replace
 from tabulate import tabulate
 
 from workbench.check.all_checks import run_checks
+from workbench.check.modes import check_modes, render_modes
 from workbench.check.equivalence import INACCURATE_FACTOR, Report, Row, check_weights, default_config, task_inputs
 from workbench.check.mixed import MIXED_TOLERANCES, mixed_table
 
@@ -90,9 +91,10 @@ def _result(report: Report) -> str:
 
 
 def check_task(task: str, frameworks: list[str], data_dir: str | None, spec=None, device: str = "cpu",  # noqa: ANN001
-               precision: str = "fp32") -> tuple[str, bool]:  # fmt: skip
+               precision: str = "fp32", modes: tuple[str, ...] = ()) -> tuple[str, bool, Report]:  # fmt: skip
     """Run every check of one task (`spec`: the task's spec with the CLI's overrides) on `device`, plus the mixed-precision
-    table for --precision bf16/fp16: (the tables as text, whether any row is FAIL or a framework's check failed)."""
+    table for --precision bf16/fp16: (the tables as text, whether any row is FAIL or a framework's check failed, the
+    Report itself for the HTML report's coloured tables)."""
     from tasks import registry
 
     start = time.perf_counter()
@@ -107,5 +109,8 @@ def check_task(task: str, frameworks: list[str], data_dir: str | None, spec=None
         b = config.batch_size
         mixed, mixed_failed = mixed_table(spec, precision, list(frameworks), X[:b], y[:b], check_weights(spec, config.seed), device)
         text, failed = text + "\n" + mixed, failed or mixed_failed
+    if "compiled" in modes:  # --check --mode compiled: each engine's compiled mode against its eager mode (modes.py)
+        compiled = check_modes(spec, X, y, config)
+        text, failed = text + "\n" + render_modes(compiled), failed or compiled.failed
     print(f"checked in {time.perf_counter() - start:.1f} s", file=sys.stderr)
-    return text, failed
+    return text, failed, report

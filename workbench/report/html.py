@@ -24,7 +24,8 @@ from tasks.optimizers import describe as describe_optimizer
 from tasks.spec import TaskSpec
 from tasks.spec_io import spec_to_json
 from workbench.report.html_assets import CSS, JS
-from workbench.report.html_charts import Series, colour, heatmap, line_chart, strip_chart
+from workbench.report.html_attention import attention_html
+from workbench.report.html_charts import Series, colour, line_chart, strip_chart
 from workbench.report.html_code import code_css, code_html, defaults_html, generated_html, summary_html
 from workbench.report.html_tables import (check_table, notes_list, pairs_table, results_table, row_label, summary_table,
                                           series_label, timings_table, worst_table)  # fmt: skip
@@ -161,14 +162,6 @@ def check_html(check: object) -> str:
     return "".join(parts)
 
 
-def attention_html(maps: dict[str, list[list[float]]] | None) -> str:
-    """Hook for attention maps: row label -> one head's weights (queries x keys), each drawn as a heatmap."""
-    if not maps:
-        return ""
-    figures = [f"<figure>{heatmap(f'{label}: attention weights', matrix)}</figure>" for label, matrix in maps.items()]
-    return f'<div class="figures">{"".join(figures)}</div>'
-
-
 def _layer_text(layer: object) -> str:
     values = ", ".join(f"{f.name}={getattr(layer, f.name)}" for f in fields(layer)) if is_dataclass(layer) else ""
     return f"{type(layer).__name__}({values})"
@@ -227,7 +220,7 @@ def header_html(meta: dict, results: list[RunResult], spec: TaskSpec | None, sou
 
 
 def build_html(meta: object, results: list[RunResult], spec: TaskSpec | None, answers: dict[str, dict] | None = None,
-               check: object = None, attention: dict[str, list[list[float]]] | None = None, sources: Sequence[str] = (),
+               check: object = None, attention: object = None, sources: Sequence[str] = (),
                left_out: Sequence[str] = ()) -> str:  # fmt: skip
     """The whole page as one string (pure: `answers` are the engines' teaching facts, already gathered). meta: the
     run's workbench.run.meta.RunMeta or its saved dict."""
@@ -266,16 +259,17 @@ def build_html(meta: object, results: list[RunResult], spec: TaskSpec | None, an
 
 
 def write_html_report(folder: Path, results: list[RunResult], meta: object, spec: TaskSpec | None, frameworks: list[str],
-                      check: object = None, explain: bool = True, attention: dict[str, list[list[float]]] | None = None,
-                      sources: Sequence[str] = ()) -> list[Path]:  # fmt: skip
+                      check: object = None, explain: bool = True, attention: object = None, sources: Sequence[str] = (),
+                      gathered: tuple[dict[str, dict], list[str]] | None = None) -> list[Path]:  # fmt: skip
     """Write FOLDER/index.html and FOLDER/results.json (the rows shown, as --output saves them); return both paths.
 
     check: the --check result (a workbench.check.equivalence.Report, or its text). explain: ask each installed
-    framework for its code, summary and defaults (one child process each; nothing trains). attention: row label ->
-    attention weights. sources: the result files a rebuilt page was made from.
+    framework for its code, summary and defaults (one child process each; nothing trains), unless `gathered` holds
+    workbench.teach.explain.gather's answer already. attention: a workbench.check.attention_maps.AttentionMaps.
+    sources: the result files a rebuilt page was made from.
     """
-    answers, left_out = None, []
-    if explain and spec is not None and frameworks:
+    answers, left_out = gathered if gathered is not None else (None, [])
+    if explain and gathered is None and spec is not None and frameworks:
         from workbench.teach.explain import gather
 
         answers, left_out = gather(spec, list(frameworks))

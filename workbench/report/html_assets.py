@@ -62,12 +62,17 @@ svg.chart .mean { stroke-width: 2.5; }
 .hl pre, pre.text { margin: 0; padding: 8px; overflow-x: auto; font-size: .78rem; line-height: 1.35; }
 pre.text { background: var(--soft); border-radius: 6px; }
 details > summary { cursor: pointer; color: var(--accent); }
+.amap-row { display: flex; flex-wrap: wrap; align-items: flex-start; gap: 6px; margin: 8px 0; }
+.amap-label { flex: 0 0 150px; font-size: .85rem; overflow-wrap: anywhere; }
+figure.amap { padding: 2px; text-align: center; font-size: .75rem; color: var(--muted); }
+figure.amap img { display: block; image-rendering: pixelated; }
 @media (max-width: 600px) {
   body { font-size: 14px; }
   main { padding: 8px 8px 32px; }
   dl.facts { grid-template-columns: 1fr; }
   dl.facts dt { margin-top: 4px; }
   th, td { padding: 3px 5px; }
+  .amap-label { flex-basis: 100%; }
 }
 """
 

@@ -1,4 +1,5 @@
 """Inline SVG figures for the HTML report, drawn in Python: no plotting library, no script needed to show them.
+Attention maps are pixel grids (L x L cells): a PNG data URI each, written by matplotlib, is far smaller than a rect per cell.
 
 Every figure scales with its container (a viewBox, width 100 %). A series is one <g class="series"> whose
 data-series attribute names its row label, so the page's legend can hide or show it in every figure at once.
@@ -7,9 +8,13 @@ Text goes through html.escape: a label from a result can never become markup.
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 import math
 from dataclasses import dataclass, field
+
+import numpy as np
 
 WIDTH, HEIGHT = 480, 300  # viewBox units of a line chart; the page scales it to its column
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 62, 12, 28, 40
@@ -210,26 +215,12 @@ def strip_chart(title: str, x_label: str, rows: list[tuple[str, int, dict[int, f
             f'xmlns="http://www.w3.org/2000/svg">{"".join(body)}</svg>')  # fmt: skip
 
 
-def heatmap(title: str, matrix: list[list[float]], x_label: str = "key position", y_label: str = "query position") -> str:
-    """A matrix (e.g. one head's attention weights, rows = queries) as a grid of shaded cells; '' for an empty one."""
-    rows = [[float(v) for v in row] for row in matrix if row]
-    if not rows:
-        return ""
-    n_rows, n_cols = len(rows), max(len(r) for r in rows)
-    flat = [v for r in rows for v in r if math.isfinite(v)]
-    lo, hi = (min(flat), max(flat)) if flat else (0.0, 1.0)
-    side = min(360 / n_cols, 360 / n_rows)
-    left, top = 40, 28
-    body = [f'<text class="title" x="{left + side * n_cols / 2:.0f}" y="16" text-anchor="middle">{html.escape(title)}</text>']
-    for i, r in enumerate(rows):
-        for j, v in enumerate(r):
-            shade = 0.0 if not math.isfinite(v) or hi == lo else (v - lo) / (hi - lo)
-            body.append(f'<rect x="{left + j * side:.2f}" y="{top + i * side:.2f}" width="{side:.2f}" height="{side:.2f}" '
-                        f'fill="{PALETTE[0]}" fill-opacity="{0.05 + 0.95 * shade:.3f}">'
-                        f"<title>{i}, {j}: {v:.3g}</title></rect>")  # fmt: skip
-    w, h = left + side * n_cols + 8, top + side * n_rows + 34
-    body.append(_text("label", left + side * n_cols / 2, h - 8, x_label))
-    body.append(f'<text class="label" transform="translate(14 {top + side * n_rows / 2:.0f}) rotate(-90)" '
-                f'text-anchor="middle">{html.escape(y_label)}</text>')  # fmt: skip
-    return (f'<svg class="chart heatmap" viewBox="0 0 {w:.0f} {h:.0f}" role="img" aria-label="{html.escape(title)}" '
-            f'xmlns="http://www.w3.org/2000/svg">{"".join(body)}</svg>')  # fmt: skip
+def heatmap_png(matrix: np.ndarray, vmax: float) -> str:
+    """A matrix (e.g. one head's attention weights, rows = queries) as a PNG data URI, one pixel per cell, coloured by
+    viridis from 0 to vmax (every engine's map on the same scale), through matplotlib's image writer."""
+    from matplotlib.image import imsave
+
+    buffer = io.BytesIO()
+    imsave(buffer, np.nan_to_num(np.asarray(matrix, dtype=np.float64)), vmin=0.0, vmax=vmax or 1.0, cmap="viridis",
+           format="png", metadata={"Software": None}, pil_kwargs={"optimize": True})  # fmt: skip
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -1,14 +1,14 @@
-"""`compare.py --report DIR`: one self-contained Markdown handout of a whole run.
+"""`compare.py --report DIR`: the Markdown handout of a whole run, beside the HTML page (index.html).
 
 DIR gets report.md, the learning-curve PNG it links relatively, and results.json. Sections:
 environment, results tables, learning curves, extra sections (e.g. the equivalence checks),
-the defaults that differ, the model summaries and the adapters' code side by side.
-HTML is written too when the `markdown` package is installed.
+the defaults that differ, the model summaries and the adapters' code side by side. It is kept because it is cheap:
+text from the same answers the HTML page shows (no child process of its own when given them) and one PNG; it
+diffs, pastes into an issue, and renders on GitHub. The page to look at is index.html (workbench/report/html.py).
 """
 
 from __future__ import annotations
 
-import html
 import os
 import platform
 from datetime import datetime, timezone
@@ -61,14 +61,15 @@ def plot_section(directory: Path, results: list[RunResult], title: str) -> str:
 
 
 def build_markdown(meta: RunMeta | dict, results: list[RunResult], spec: TaskSpec, frameworks: list[str],
-                   extra_sections: Sequence[Section], plot_markdown: str) -> str:  # fmt: skip
-    """The whole report as Markdown (pure except for reading the adapters' source)."""
+                   extra_sections: Sequence[Section], plot_markdown: str,
+                   gathered: tuple[dict[str, dict], list[str]] | None = None) -> str:  # fmt: skip
+    """The whole report as Markdown (gathered: workbench.teach.explain.gather's answer; None asks the engines)."""
     sections: list[Section] = [
         ("Environment", environment_section(meta, results)),
         ("Results", results_section(meta, results)),
         ("Learning curves", plot_markdown),
         *extra_sections,
-        *explain_sections(spec, frameworks)[0],  # an adapter that failed is named there; the rows set the exit code
+        *explain_sections(spec, frameworks, gathered)[0],  # an adapter that failed is named there; the rows set the exit code
     ]
     head = f"# framebench: {spec.title or spec.name}\n\nTask `{spec.name}`: the same spec trained in {', '.join(frameworks)}."
     contents = "\n".join(f"{i}. [{title}](#{_anchor(title)})" for i, (title, _) in enumerate(sections, 1))
@@ -83,26 +84,23 @@ def _anchor(title: str) -> str:
 
 
 def write_report(directory: Path, meta: RunMeta | dict, results: list[RunResult], spec: TaskSpec, frameworks: list[str],
-                 extra_sections: Sequence[Section] = ()) -> list[Path]:  # fmt: skip
+                 extra_sections: Sequence[Section] = (),
+                 gathered: tuple[dict[str, dict], list[str]] | None = None) -> list[Path]:  # fmt: skip
     """Write the report folder and return the files written.
 
     `extra_sections` is the hook for more (title, Markdown) sections, e.g. the --check tables;
-    they follow the learning curves.
+    they follow the learning curves. `gathered`: the engines' teaching answers, when already asked for the HTML page.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     title = f"{spec.name}: {spec.title}" if spec.title else spec.name
     plot_markdown = plot_section(directory, results, title)
-    text = build_markdown(meta, results, spec, frameworks, extra_sections, plot_markdown)
+    text = build_markdown(meta, results, spec, frameworks, extra_sections, plot_markdown, gathered)
     atomic_write_text(directory / REPORT_NAME, text)
     save_results(directory / RESULTS_NAME, as_meta(meta), results)
     written = [directory / REPORT_NAME, directory / RESULTS_NAME]
     if (directory / PLOT_NAME).exists() and PLOT_NAME in plot_markdown:
         written.append(directory / PLOT_NAME)
-    html = _to_html(text, title)
-    if html is not None:
-        atomic_write_text(directory / "report.html", html)
-        written.append(directory / "report.html")
     _make_readable(written)
     return written
 
@@ -114,12 +112,3 @@ def _make_readable(paths: list[Path]) -> None:
     for path in paths:
         path.chmod(0o666 & ~umask)
 
-
-def _to_html(text: str, title: str) -> str | None:
-    """The report as HTML if the `markdown` package is installed, else None (Markdown only)."""
-    try:
-        import markdown
-    except ImportError:
-        return None
-    body = markdown.markdown(text, extensions=["tables", "fenced_code"])
-    return f"<!doctype html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>\n<body>\n{body}\n</body></html>\n"

@@ -82,10 +82,12 @@ def defaults_section(spec: TaskSpec, answers: dict[str, dict]) -> str:
     return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
 
 
-def explain_sections(spec: TaskSpec, frameworks: list[str]) -> tuple[list[Section], bool]:
+def explain_sections(spec: TaskSpec, frameworks: list[str], gathered: tuple[dict[str, dict], list[str]] | None = None
+                     ) -> tuple[list[Section], bool]:  # fmt: skip
     """The three parts as (title, Markdown) sections, for the frameworks that are installed, and whether an installed
-    framework's adapter failed to answer (said in "Frameworks left out" as ERROR)."""
-    answers, notes = gather(spec, frameworks)
+    framework's adapter failed to answer (said in "Frameworks left out" as ERROR). gathered: gather's answer, if asked."""
+    answers, notes = gathered if gathered is not None else gather(spec, frameworks)
+    notes = list(notes)
     errored = any(n.startswith("ERROR") for n in notes)
     notes += [f"{name}: cannot build this spec's network: {a['unsupported']}" for name, a in answers.items() if a["unsupported"]]
     sections = [
