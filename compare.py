@@ -41,7 +41,7 @@ from workbench.teach.explain import explain_text
 
 # --resume keeps these from the saved run: changing them would mix rows that are not comparable
 ROW_FLAGS = ("task", "spec", "frameworks", "device", "epochs", "batch_size", "lr", "seed", "subset", "threads", "dtype",
-             "dry_run", "repeats", "compile", "tf32", "precision", "sweep", "optimizer", "weight_decay", "loss", "export",
+             "dry_run", "repeats", "compile", "mode", "tf32", "precision", "sweep", "optimizer", "weight_decay", "loss", "export",
              "import_weights", "augment", "variant")  # fmt: skip
 RESUME_VALUED, RESUME_SWITCHES = ("format", "timeout", "data_dir", "executor", "ray_address"), ("quiet", "in_process")  # may change
 DEFAULTS = Options()
@@ -115,7 +115,8 @@ def build_parser() -> Parser:
     add("--output", metavar="FILE", help="save results as JSON to FILE after every row (default: results/TASK-TIMESTAMP.json; none for --dry-run)")
     add("--resume", metavar="FILE", help="rerun the rows of the run saved in FILE that did not finish ok; saves back into FILE")
     add("--repeats", type=typed(positive_int), default=DEFAULTS.repeats, help="runs per framework, with seeds seed..seed+N-1")
-    add("--compile", action="store_true", help="add the compiled mode's rows: each framework's own compiler (its model column says which)")
+    add("--mode", type=lambda text: tuple(text.split(",")), default=(), help="execution modes, comma-separated: eager, compiled (each engine's MODES say what they run; default: each engine's own)")
+    add("--compile", action="store_true", help="the same as --mode eager,compiled")
     add("--precision", default=DEFAULTS.precision, choices=PRECISION_NAMES,
         help="fp32: float32, TF32 off in every framework; tf32: float32 matmuls on TensorFloat-32 (CUDA); "
              "bf16/fp16: each framework's mixed precision (fp16 with loss scaling); needs --dtype float32")

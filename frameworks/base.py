@@ -34,14 +34,13 @@ class Engine:
     env: tuple[tuple[str, str], ...] = ()  # environment the module reads when imported (Keras: its backend)
     spec_model: str = SPEC_MODEL  # model id of its row of the spec's own network (the id result files carry)
     baselines: bool = False  # its rows are the spec's baselines (TaskSpec.baselines), not the spec network
-    compile_variant: bool = False  # --compile adds a compiled row (torch.compile, XLA)
     cpu_only: bool = False  # has no GPU build: its rows run on the CPU under every --device, and the header says so
 
 
 FRAMEWORKS: dict[str, Engine] = {
-    "pytorch": Engine("frameworks.pytorch", ("torch",), compile_variant=True),
+    "pytorch": Engine("frameworks.pytorch", ("torch",)),
     # the three Keras engines: one adapter (frameworks/keras.py) on the backend KERAS_BACKEND names
-    "keras": Engine("frameworks.keras", ("keras", "tensorflow"), compile_variant=True, env=(("KERAS_BACKEND", "tensorflow"),)),
+    "keras": Engine("frameworks.keras", ("keras", "tensorflow"), env=(("KERAS_BACKEND", "tensorflow"),)),
     "keras-jax": Engine("frameworks.keras", ("keras", "jax", "jaxlib"), env=(("KERAS_BACKEND", "jax"),)),
     "keras-torch": Engine("frameworks.keras", ("keras", "torch"), env=(("KERAS_BACKEND", "torch"),)),
     "jax": Engine("frameworks.jax", ("jax", "jaxlib", "flax", "optax")),
@@ -52,6 +51,10 @@ DEFAULT_FRAMEWORKS = ("pytorch", "keras", "sklearn")  # `--frameworks all` runs 
 # bf16 and fp16 (each framework's mixed precision: float32 weights, half-precision compute; fp16 with loss scaling).
 # Each adapter module says where it runs which: PRECISIONS = {device kind: {precision: None, or why not}}.
 PRECISION_NAMES = ("fp32", "tf32", "bf16", "fp16")
+# --mode: execution modes. Each adapter module says what they mean for it: MODES = {mode: what runs, in words}, its
+# default mode first (the row a run without --mode gets); a mode it lacks is a skipped row naming the ones it has.
+MODE_NAMES = ("eager", "compiled")
+DEFAULT_MODES = {"eager": "as its adapter runs it (the module declares no MODES)"}  # a plugin module without MODES
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,7 @@ class RunSettings:
     deterministic: bool = True  # deterministic kernels where the framework offers them
     tf32: bool = False  # TensorFloat-32 matmuls on CUDA (off for a fair float32 comparison): precision == "tf32"
     precision: str = "fp32"  # one of PRECISION_NAMES; mixed precision (bf16, fp16) needs dtype float32
-    compile: bool = False  # optional variant: torch.compile / Keras jit_compile (XLA)
+    mode: str = ""  # execution mode, a name of the adapter's MODES ("": its default, the first); the driver resolves it
     progress: bool = True  # tqdm bars on stderr
 
 
@@ -172,6 +175,8 @@ class AdapterModule(Protocol):
     Facts the workbench asks for (it never names a framework itself):
         DTYPES             dtype asked for -> dtype the framework really computes in
         PRECISIONS         {"cpu" | "cuda": {precision: None if it runs there, else why not}}; missing: fp32 only
+        MODES              {mode: what it means for this engine}, names from MODE_NAMES, the default first;
+                           missing: DEFAULT_MODES. Optional: mode_unsupported(spec, mode) -> why not, or None
         EPS_STYLES         per optimizer family, the eps placements it runs exactly, e.g. {"adam": ("corrected",)}
         HAS_GRADIENTS      whether its Network offers loss_and_gradients
         UNBIASED_MOVING_VAR  BatchNorm running variance: unbiased (n - 1) or biased batch variance
@@ -182,7 +187,8 @@ class AdapterModule(Protocol):
         defaults(spec)     its cells of the differing-defaults table, read from the installed library
         source_names(spec) role -> names of its functions shown by --explain
         summary_column(spec)  its model summary, one (shape, params) per spec layer
-    Rows: create(spec, settings, model) -> Network | Baseline.
+    Rows: create(spec, settings, model) -> Network | Baseline (settings.mode: the row's mode, resolved). A Network may
+    offer compilations() -> int | None: how often its training step was compiled so far (1: never recompiled).
     The model (what --explain shows): build_model, make_optimizer, make_loss, Network, Baseline (those it has).
     Deployment (optional: a module without them gets "skipped: <framework> has no export" artifacts; the code
     lives in <engine>_export.py):
@@ -214,7 +220,7 @@ class AdapterModule(Protocol):
 
 PROTOCOL_ORDER = (
     "NAME", "version", "devices", "DETERMINISM", "configure",
-    "DTYPES", "PRECISIONS", "EPS_STYLES", "HAS_GRADIENTS", "UNBIASED_MOVING_VAR", "SUMMARY_TITLE",
+    "DTYPES", "PRECISIONS", "MODES", "mode_unsupported", "EPS_STYLES", "HAS_GRADIENTS", "UNBIASED_MOVING_VAR", "SUMMARY_TITLE",
     "unsupported", "default_optimizer", "peak_gpu_mb", "defaults", "source_names", "summary_column",
     "create", "build_model", "make_optimizer", "make_loss", "Network", "Baseline",
     "EXPORTS", "export", "load", "augment_native",

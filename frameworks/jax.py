@@ -26,6 +26,7 @@ from frameworks.jax_layers import (  # noqa: E402, F401 - re-exported for --expl
     ATTENTION_LAYERS, ATTENTION_SOFTMAX, PaddingMaskedAttention, attention_module,
 )  # fmt: skip
 from frameworks.jax_optimizers import NATIVE_VELOCITY, make_optimizer, scale_by_adam_uncorrected_eps, spec_optimizer  # noqa: E402, F401
+from tasks.flops import train_flops  # noqa: E402
 from tasks.pipeline import batch_slices  # noqa: E402
 from tasks.reference import mse_targets  # noqa: E402
 from tasks.spec import (  # noqa: E402
@@ -81,6 +82,14 @@ PRECISIONS = {
     "cpu": {"fp32": None, "tf32": "TF32 is a CUDA matmul mode (Ampere and newer GPUs)", "bf16": None, "fp16": NO_FP16},
     "cuda": {"fp32": None, "tf32": None, "bf16": None, "fp16": NO_FP16},
 }
+MODES = jax_runtime.JAX_MODES  # --mode: jax.jit (the default) or op by op under jax.disable_jit (small networks only)
+
+
+def mode_unsupported(spec: TaskSpec, mode: str) -> str | None:
+    """Why the spec's network cannot run in `mode`: op by op is for teaching on small networks, else None."""
+    return jax_runtime.op_by_op_refused(train_flops(spec.model)) if mode == "eager" else None
+
+
 # eps placements run exactly, per family: optax.adam and scale_by_adam_uncorrected_eps; optax.rmsprop's eps_in_sqrt
 EPS_STYLES = {"adam": ("corrected", "uncorrected"), "rmsprop": ("outside", "inside")}
 HAS_GRADIENTS = True
@@ -124,21 +133,7 @@ def default_optimizer(name: str) -> OptimizerSpec | None:
 
 
 peak_gpu_mb = jax_runtime.peak_gpu_mb
-
-
-def _initializer(fn: object) -> str:
-    """A jax.nn.initializers function in words, read from its closure (e.g. variance_scaling's arguments)."""
-    code = getattr(fn, "__code__", None)
-    if code is None or not fn.__closure__:
-        return getattr(fn, "__name__", repr(fn))
-    free = {k: c.cell_contents for k, c in zip(code.co_freevars, fn.__closure__)}
-    args = ", ".join(f"{k}={free[k]!r}" for k in ("scale", "mode", "distribution") if k in free)
-    known = {
-        (1.0, "fan_in", "truncated_normal"): " = lecun_normal",
-        (1.0, "fan_in", "normal"): " = lecun_normal (untruncated)",
-    }
-    name = known.get((free.get("scale"), free.get("mode"), free.get("distribution")), "")
-    return f"{fn.__qualname__.split('.')[0]}({args}){name}"
+_initializer = jax_runtime.initializer_words  # a jax.nn.initializers function in words
 
 
 def defaults(spec: TaskSpec) -> dict[str, str]:
@@ -317,20 +312,19 @@ class Network:
     """The spec's network in Flax NNX: an explicit loop over device arrays calling a jitted step."""
 
     kind = "network"
-    model_label = "flax.nnx.Module + jax.jit step"
 
     def __init__(self, spec: TaskSpec, settings: RunSettings, model: str = SPEC_MODEL):
         if settings.dtype == "float64" and not jax.config.jax_enable_x64:
             raise RuntimeError("float64 needs jax_enable_x64: call frameworks.jax.configure(settings) first")
         self.spec, self.settings, self.model_name = spec, settings, model
         self.dtype = jnp.dtype(settings.dtype)
+        self.compiled = settings.mode != "eager"  # "" or "compiled": jax.jit; "eager": op by op (jax.disable_jit)
+        self.model_label = "flax.nnx.Module + " + ("jax.jit step" if self.compiled else "op-by-op step (jax.disable_jit)")
+        self.running = functools.partial(jax_runtime.running, self.compiled)  # the mode's context for every call
         self.loss_fn = make_loss(spec)
         self._train_step = make_train_step(self.loss_fn)
-        self._loss_and_grad = jax.jit(
-            lambda graphdef, state, X, y: nnx.value_and_grad(lambda m: self.loss_fn(m(X), y))(
-                nnx.merge(graphdef, state)
-            )
-        )
+        grad_fn = lambda graphdef, state, X, y: nnx.value_and_grad(lambda m: self.loss_fn(m(X), y))(nnx.merge(graphdef, state))  # noqa: E731
+        self._loss_and_grad = jax.jit(grad_fn)
         self.model: SpecModel | None = None
 
     # -------------------------------------------------------------- model and weights
@@ -347,11 +341,8 @@ class Network:
 
     def _variables(self) -> dict[str, nnx.Variable]:
         """Every Param and BatchStat of the model by dotted path, e.g. 'layers.0.kernel'."""
-        return {
-            ".".join(map(str, path)): node
-            for path, node in nnx.iter_graph(self.model)
-            if isinstance(node, (nnx.Param, nnx.BatchStat))
-        }
+        kinds = (nnx.Param, nnx.BatchStat)
+        return {".".join(map(str, path)): node for path, node in nnx.iter_graph(self.model) if isinstance(node, kinds)}
 
     def get_weights(self) -> Weights:
         """Every weight in the canonical layout."""
@@ -396,13 +387,18 @@ class Network:
                 variable[...] = variable[...] * factor
         state.hyperparams["learning_rate"][...] = lr
 
+    def compilations(self) -> int | None:
+        """XLA compilations of the jitted step so far (its cache: one per batch shape); None op by op."""
+        return self._train_step._cache_size() if self.compiled else None
+
     def fit_epoch(self, order: np.ndarray, on_batch: OnBatch) -> float:
         """One epoch over the device arrays in the shared order; mean loss over samples."""
         graphdef, state = nnx.split((self.model, self.optimizer))
         losses, sizes = [], []
         for batch in batch_slices(len(order), self.spec.train.batch_size):
             idx = order[batch]
-            state, loss = self._train_step(graphdef, state, self.X, self.y, idx)
+            with self.running():
+                state, loss = self._train_step(graphdef, state, self.X, self.y, idx)
             losses.append(loss)  # still on the device: the loop does not wait for the step
             sizes.append(len(idx))
             on_batch(len(idx))
@@ -413,7 +409,8 @@ class Network:
     def train_step(self, X: np.ndarray, y: np.ndarray) -> float:
         """One optimizer step on one batch (used by the trajectory checks)."""
         graphdef, state = nnx.split((self.model, self.optimizer))
-        state, loss = self._train_step(graphdef, state, self._inputs(X), self._targets(y), np.arange(len(X)))
+        with self.running():
+            state, loss = self._train_step(graphdef, state, self._inputs(X), self._targets(y), np.arange(len(X)))
         nnx.update((self.model, self.optimizer), state)
         return float(loss)
 
@@ -423,7 +420,8 @@ class Network:
         The running statistics are left untouched: the jitted copy updates its own, never merged back.
         """
         view = nnx.view(self.model, use_running_average=False, deterministic=True, raise_if_not_found=False)
-        loss, grads = self._loss_and_grad(*nnx.split(view), self._inputs(X), self._targets(y))
+        with self.running():
+            loss, grads = self._loss_and_grad(*nnx.split(view), self._inputs(X), self._targets(y))
         flat = {".".join(map(str, path)): np.asarray(v[...]) for path, v in nnx.to_flat_state(grads)}
         canonical = layout.from_flax(self.spec.model, flat)
         return float(loss), {k: v for k, v in canonical.items() if k.split(".")[1] not in NON_TRAINABLE}
@@ -436,14 +434,16 @@ class Network:
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Logits in evaluation mode, as NumPy in the dtype computed."""
         graphdef, state = self._eval_split()
-        outputs = [jax_layers.forward(graphdef, state, self._inputs(X[i : i + EVAL_BATCH])) for i in range(0, len(X), EVAL_BATCH)]
+        with self.running():
+            outputs = [jax_layers.forward(graphdef, state, self._inputs(X[i : i + EVAL_BATCH])) for i in range(0, len(X), EVAL_BATCH)]
         logits = np.concatenate(jax.device_get(outputs))
         return logits.astype(np.float32) if self.settings.precision in COMPUTE_DTYPES else logits  # bfloat16 -> float32
 
     def layer_outputs(self, X: np.ndarray) -> list[np.ndarray]:
         """Every layer's output for X (evaluation mode); Flax's NHWC is already the canonical layout."""
         graphdef, state = self._eval_split()
-        return [np.asarray(out) for out in jax_layers.layer_outputs(graphdef, state, self._inputs(X))]
+        with self.running():
+            return [np.asarray(out) for out in jax_layers.layer_outputs(graphdef, state, self._inputs(X))]
 
 
 augment_native = jax_augment.augment_native  # --augment native: jax.random crop and flip, jitted

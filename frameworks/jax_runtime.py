@@ -6,6 +6,7 @@ computation): importing this module sets them from the row's child environment, 
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from frameworks.base import DEVICE_VAR, THREADS_VAR, RunSettings, device_kind
@@ -57,3 +58,42 @@ def peak_gpu_mb() -> float | None:
     found = gpus()
     stats = found[0].memory_stats() if found else None
     return stats["peak_bytes_in_use"] / 2**20 if stats else None
+
+
+JAX_MODES = {  # --mode of the JAX engine (frameworks/jax.py): jit first, its default
+    "compiled": "jax.jit of the whole training step (forward, backward, optax update): XLA compiles it once per "
+    "batch shape, a smaller last batch once more (its compilations count shows it)",
+    "eager": "op by op under jax.disable_jit (for teaching, small networks only): every jnp call dispatched from "
+    "Python, nothing compiled as one program",
+}
+OP_BY_OP_MAX_FLOPS = 5_000_000  # training FLOPs per sample above which the op-by-op mode is refused (mnist's MLP: 1.4M)
+
+
+def op_by_op_refused(flops_per_sample: int) -> str | None:
+    """Why a network this size does not run op by op (one line), or None."""
+    if flops_per_sample <= OP_BY_OP_MAX_FLOPS:
+        return None
+    return (f"op-by-op JAX (--mode eager) is for small networks: this one needs {flops_per_sample:,} training FLOPs per "
+            f"sample, above {OP_BY_OP_MAX_FLOPS:,}; use --mode compiled")  # fmt: skip
+
+
+def running(compiled: bool):  # noqa: ANN201 - a context manager
+    """The mode's context around each call: nothing for jax.jit, jax.disable_jit() op by op."""
+    return contextlib.nullcontext() if compiled else jax.disable_jit()
+
+
+def initializer_words(fn: object) -> str:
+    """A jax.nn.initializers function in words, read from its closure (e.g. variance_scaling's arguments)."""
+    code = getattr(fn, "__code__", None)
+    if code is None or not fn.__closure__:
+        return getattr(fn, "__name__", repr(fn))
+    free = {k: c.cell_contents for k, c in zip(code.co_freevars, fn.__closure__)}
+    args = ", ".join(f"{k}={free[k]!r}" for k in ("scale", "mode", "distribution") if k in free)
+    known = {
+        (1.0, "fan_in", "truncated_normal"): " = lecun_normal",
+        (1.0, "fan_in", "normal"): " = lecun_normal (untruncated)",
+    }
+    name = known.get((free.get("scale"), free.get("mode"), free.get("distribution")), "")
+    return f"{fn.__qualname__.split('.')[0]}({args}){name}"
+
+

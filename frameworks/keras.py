@@ -73,6 +73,7 @@ PRECISIONS = {  # --precision per device kind: None where it runs, else why not 
     "cpu": {"fp32": None, "tf32": "TF32 is a CUDA matmul mode (Ampere and newer GPUs)", "bf16": None, "fp16": None},
     "cuda": {"fp32": None, "tf32": None, "bf16": None, "fp16": None},
 }
+MODES = backend.MODES  # --mode: what each execution mode runs on this backend (the first is the default)
 # eps placements run exactly, per family: Adam's torch style via AdamCorrectedEps, its Keras style via AdamUncorrectedEps
 # on TensorFlow (exact in float64) and stock Adam on JAX and torch (exact in float32; their float64 is float32: their
 # DTYPES); RMSprop both ways.
@@ -295,7 +296,7 @@ class KerasNetwork:
     def model_label(self) -> str:
         """Model name shown in the table."""
         built = "keras.Sequential" if is_chain(self.spec.model) else "keras.Model (functional)"  # a graph spec
-        return built + " + fit" + (" + XLA" if self.settings.compile else "")
+        return built + " + fit" + (backend.COMPILED_LABEL if self.settings.mode == "compiled" else "")
 
     def placed(self):  # noqa: ANN201 - a context manager
         """Where the model's variables and steps live (TensorFlow: tf.device; others: their default)."""
@@ -322,8 +323,12 @@ class KerasNetwork:
             )
 
     def jit_compile(self) -> bool:
-        """Keras' jit_compile, stated: XLA is the optional --compile variant (a backend may differ)."""
-        return self.settings.compile
+        """Keras' jit_compile, stated: on in the compiled mode (its backend's MODES say what that is)."""
+        return self.settings.mode == "compiled"
+
+    def compilations(self) -> int | None:
+        """Traces of the training step so far where the backend counts them (tf.function's), else None."""
+        return self.model.train_function.experimental_get_tracing_count() if backend.COUNTS_TRACES else None
 
     def uncompiled_copy(self) -> keras.Model:
         """A fresh model from the spec with these weights and no optimizer (what the .keras export saves)."""

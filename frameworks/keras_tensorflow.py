@@ -68,6 +68,13 @@ def configure(settings: RunSettings) -> str:
 
 
 DTYPES = {"float32": "float32", "float64": "float64"}  # dtype asked -> dtype really computed
+MODES = {  # --mode on TensorFlow: Keras' default is a graph, not op-by-op eager; the compiled mode adds XLA
+    "eager": "tf.function graph (Keras' default, jit_compile=False): the traced train step runs TensorFlow's own "
+    "kernels one by one, no XLA (Keras' run_eagerly=True, true op-by-op eager, is not a mode here)",
+    "compiled": "XLA (jit_compile=True): the traced train step compiled by XLA into fused kernels",
+}
+COMPILED_LABEL = " + XLA"  # what the model column adds in the compiled mode
+COUNTS_TRACES = True  # model.train_function is a tf.function: its tracing count is the row's compilations
 
 
 def peak_gpu_mb() -> float | None:

@@ -39,6 +39,12 @@ configure = torch_runtime.configure  # threads, determinism, TF32 and the device
 # measured float32-sized errors in them (logits 5e-7, gradients 1e-7 against the float64 reference):
 # float64 is computed in float32, without a warning.
 DTYPES = {"float32": "float32", "float64": "float32"}
+MODES = {  # --mode on torch: Keras' jit_compile="auto" runs eagerly on torch, so both are stated
+    "eager": "Keras on torch eagerly (jit_compile=False): every Keras op a torch call from Python",
+    "compiled": "jit_compile=True: Keras wraps its train, test and predict steps in torch.compile (dynamo + inductor)",
+}
+COMPILED_LABEL = " + torch.compile"  # what the model column adds in the compiled mode
+COUNTS_TRACES = False  # Keras' torch.compile'd step exposes no count of its own (dynamo's counts every graph)
 peak_gpu_mb = torch_runtime.peak_gpu_mb
 
 

@@ -78,6 +78,11 @@ PRECISIONS = {
             "fp16": "float16 autocast on the CPU: no float16 LSTM in oneDNN and no float16 matmul units; use bf16"},
     "cuda": {"fp32": None, "tf32": None, "bf16": None, "fp16": None},
 }  # fmt: skip
+MODES = {  # --mode: what each execution mode runs (the first is the default)
+    "eager": "PyTorch eager: every op dispatched from Python as the loop reaches it",
+    "compiled": "torch.compile of the model (dynamo + inductor): forward and backward as compiled graphs, the "
+    "optimizer step eager (the per-epoch lr is a Python float dynamo would specialise on: a recompile per epoch)",
+}
 # eps placements run exactly, per optimizer family (AdamUncorrectedEps rescales eps per step; RMSprop adds eps outside only)
 EPS_STYLES = {"adam": ("corrected", "uncorrected"), "rmsprop": ("outside",)}
 HAS_GRADIENTS = True
@@ -271,11 +276,12 @@ class Network:
         # (matmuls and convolutions in half precision, the loss in float32); fp16 scales the loss (GradScaler).
         self.autocast_dtype = AUTOCAST.get(settings.precision)
         self.scaler = torch.amp.GradScaler(self.device.type) if settings.precision == "fp16" else None
+        self.compiled, self.graphs = settings.mode == "compiled", 0  # graphs: training-step compilations so far
 
     @property
     def model_label(self) -> str:
         """Model name shown in the table."""
-        return "nn.Module + explicit loop" + (" + torch.compile" if self.settings.compile else "")
+        return "nn.Module + explicit loop" + (" + torch.compile" if self.compiled else "")
 
     # -------------------------------------------------------------- model and weights
     def build(self, weights: Weights) -> None:
@@ -283,8 +289,8 @@ class Network:
         self.model = build_model(self.spec).to(device=self.device, dtype=self.dtype)
         self.set_weights(weights)
         self.optimizer = make_optimizer(self.spec.optimizer, self.model.parameters())
-        # The optional variant compiles the forward pass; compilation happens in the first steps.
-        self.forward = torch.compile(self.model) if self.settings.compile else self.model
+        # The compiled mode compiles the model (forward and, through AOTAutograd, backward) in the first steps.
+        self.forward = torch.compile(self.model) if self.compiled else self.model
 
     def num_params(self) -> int:
         """Trainable parameters as PyTorch counts them."""
@@ -338,6 +344,10 @@ class Network:
             self.optimizer.step()
         return loss.detach()
 
+    def compilations(self) -> int | None:
+        """Graphs dynamo compiled for the training step so far (a new batch shape or a graph break adds one); None eager."""
+        return self.graphs if self.compiled else None
+
     def set_learning_rate(self, lr: float) -> None:
         """Use this learning rate from the next step on (the driver's per-epoch schedule).
 
@@ -357,10 +367,12 @@ class Network:
         self.model.train()
         order_t = torch.as_tensor(order, device=self.device)
         total = torch.zeros((), dtype=torch.float64, device=self.device)
+        graphs = torch_runtime.graphs_compiled() if self.compiled else 0  # predict's own graphs are not counted
         for batch in batch_slices(len(order), self.spec.train.batch_size):
             idx = order_t[batch]
             total += self._step(self.X[idx], self.y[idx]).double() * len(idx)
             on_batch(len(idx))
+        self.graphs += torch_runtime.graphs_compiled() - graphs if self.compiled else 0
         return total.item() / len(order)  # one device sync per epoch, not per step
 
     def train_step(self, X: np.ndarray, y: np.ndarray) -> float:

@@ -57,6 +57,7 @@ DTYPES = {"float32": "float32", "float64": "float64"}  # MLPClassifier keeps the
 # --precision: NumPy/SciPy compute in float32 or float64 only, on the CPU (scikit-learn has no GPU build)
 PRECISIONS = {"cpu": {"fp32": None, "tf32": "no TF32: scikit-learn runs on the CPU only",
                       "bf16": "no mixed precision: NumPy has no bfloat16 matmul", "fp16": "no mixed precision in scikit-learn"}}
+MODES = {"eager": "NumPy and SciPy calls as scikit-learn makes them: nothing is compiled (its one mode)"}  # --mode
 EPS_STYLES = {"adam": ("uncorrected",)}  # eps placements it runs exactly: MLPClassifier's Adam adds eps to the uncorrected sqrt(v)
 HAS_GRADIENTS = False  # no public gradient API: its partial_fit steps are compared in the trajectories
 UNBIASED_MOVING_VAR = None  # no BatchNorm

@@ -46,6 +46,13 @@ def configure(settings: RunSettings) -> str:
     return device_kind(settings.device, torch.cuda.is_available(), "torch sees no CUDA device")
 
 
+def graphs_compiled() -> int:
+    """Graphs torch.compile (dynamo) compiled in this process so far, every function and recompilation counted."""
+    from torch._dynamo.utils import counters  # imported on first use: eager rows never load dynamo
+
+    return counters["stats"]["unique_graphs"]
+
+
 def peak_gpu_mb() -> float | None:
     """Peak memory allocated by torch's CUDA caching allocator in this process."""
     return torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None

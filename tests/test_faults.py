@@ -417,14 +417,14 @@ def test_kept_rows_are_matched_by_model_seed_and_variant(monkeypatch):
     from workbench.run.driver import RunRequest
 
     rows = [("a", 0, False), ("a", 1, False), ("a", 1, True), ("b", 0, False)]
-    requests = [RunRequest(task="digits", framework="sklearn", model=m, settings=RunSettings(seed=seed, compile=c))
+    requests = [RunRequest(task="digits", framework="sklearn", model=m, settings=RunSettings(seed=seed, mode="compiled" if c else ""))
                 for m, seed, c in rows]  # fmt: skip
     saved = RunResult(task="digits", framework="sklearn", model="a", model_id="a", seed=1, message="from the saved run")
     failed = RunResult(task="digits", framework="sklearn", model="b", model_id="b", status="error")  # not ok: reruns
     ran = []
 
     def child(request, timeout_s):  # noqa: ANN001, ANN202
-        ran.append((request.model, request.settings.seed, request.settings.compile))
+        ran.append((request.model, request.settings.seed, request.settings.mode == "compiled"))
         return RunResult(task="digits", framework="sklearn", model=request.model, seed=request.settings.seed)
 
     monkeypatch.setattr(runner, "run_in_child", child)

@@ -14,7 +14,9 @@ Glossary (one name per meaning, in flags, JSON keys, table headers and code):
                 RunRequest.model, and `model_id` in a result (the key --resume matches on)
     model label how a row's model is shown: RunResult.model, the tables' "model" column (e.g. "nn.Module + explicit
                 loop"); JSON key "model", kept so that old result files stay readable
-    mode        eager or compiled (--compile adds the compiled row): RunResult.compiled
+    mode        how an engine executes a row: "eager" or "compiled" (frameworks.base.MODE_NAMES), each engine saying
+                what they mean in its adapter's MODES, its default first: --mode, RunResult.mode (--compile is
+                --mode eager,compiled; RunResult.compiled, kept for older readers, is mode == "compiled")
     row         one run: a sweep configuration x a seed x a framework x a model x a mode
     spec        the TaskSpec a row trains, resolved once in plan() with every override and carried by its request
     spec.model  the network's layers, loss and shapes (a ModelSpec): the architecture, not a row's model
@@ -54,7 +56,8 @@ class Options:
     output: str | None = None  # --output: the results JSON (None: results/TASK-TIMESTAMP.json, nothing for a dry run)
     resume: str | None = None  # --resume: a saved results file whose rows that are not ok run again
     repeats: int = 1  # --repeats: runs per framework, seeds seed..seed+N-1
-    compile: bool = False  # --compile: add the compiled mode's rows
+    compile: bool = False  # --compile: the same as --mode eager,compiled
+    mode: tuple[str, ...] = ()  # --mode: execution modes, each a row per engine (empty: each engine's default mode)
     precision: str = "fp32"  # --precision: fp32, tf32, bf16 or fp16
     tf32: bool = False  # --tf32: the same as precision "tf32" (old command lines)
     timeout: float | None = None  # --timeout: seconds per row (None: none)

@@ -17,7 +17,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from frameworks.base import RunSettings, check_framework, engine, framework_names, missing_packages, model_names
+from frameworks.base import MODE_NAMES, RunSettings, check_framework, engine, framework_names, missing_packages, model_names
 from tasks import registry
 from tasks.augment import AugmentError, describe as describe_augment, with_augment
 from tasks.optimizers import describe
@@ -48,6 +48,7 @@ from workbench.run.runner import RunPlan
 
 DTYPES = ("float32", "float64")  # --dtype values
 AUGMENT_MODES = ("shared", "native")  # --augment values
+COMPILE_MODES = ("eager", "compiled")  # what --compile asks for
 
 
 def flag(name: str) -> str:
@@ -124,12 +125,26 @@ def framework_list(names: tuple[str, ...]) -> tuple[str, ...]:
     return names
 
 
+def mode_list(options: Options) -> tuple[str, ...]:
+    """The modes asked for, checked: --compile as eager,compiled; () for each engine's default mode."""
+    modes = COMPILE_MODES if options.compile else tuple(m.strip() for m in options.mode if m.strip())
+    for mode in modes:
+        if mode not in MODE_NAMES:
+            raise UsageError(f"unknown --mode {mode!r}: use {' or '.join(MODE_NAMES)} (comma-separated for both)")
+    repeated = sorted({mode for mode in modes if modes.count(mode) > 1})
+    if repeated:
+        raise UsageError(f"--mode names {', '.join(repeated)} twice")
+    return modes
+
+
 def check_conflicts(options: Options) -> None:
     """Options that make no sense together: one line naming both."""
     if options.tf32 and options.precision not in ("fp32", "tf32"):
         raise UsageError(f"--tf32 cannot be combined with --precision {options.precision}: --tf32 means --precision tf32")
     if options.effective_precision != "fp32" and options.dtype != "float32":
         raise UsageError(f"--precision {options.effective_precision} needs --dtype float32 (it changes how float32 computes)")
+    if options.compile and options.mode and tuple(options.mode) != COMPILE_MODES:
+        raise UsageError(f"--compile means --mode {','.join(COMPILE_MODES)}: drop one of --compile and --mode")
     if options.in_process and options.timeout is not None:
         raise UsageError("--timeout cannot be enforced with --in-process (a row in this process cannot be stopped): "
                          "drop one")  # fmt: skip
@@ -150,7 +165,8 @@ def check_options(options: Options) -> Options:
         options = _with_spec_file(options)
     else:
         registry.get(options.task).variant(options.variant)  # unknown task or variant: one line naming the valid ones
-    options = replace(options, frameworks=framework_list(options.frameworks), precision=options.effective_precision)
+    options = replace(options, frameworks=framework_list(options.frameworks), precision=options.effective_precision,
+                      mode=mode_list(options), compile=False)  # fmt: skip
     for key in sweep_grid(options.sweep):
         if getattr(options, key) is not None:
             raise UsageError(f"--sweep {key} cannot be combined with {flag(key)}: put the value in the sweep")
@@ -315,12 +331,12 @@ def resolve_device(options: Options) -> Resolution:
     return resolve_for(options.device, installed, cpu_only)
 
 
-def export_dir(options: Options, framework: str, model: str, seed: int, compiled: bool, config: dict) -> str | None:
+def export_dir(options: Options, framework: str, model: str, seed: int, mode: str, config: dict) -> str | None:
     """DIR/<task>-<framework>-<model> for one row; a seed, variant or sweep suffix only where a run has several."""
     if options.export is None:
         return None
     suffix = (f"-{options.variant}" if options.variant else "") + (f"-seed{seed}" if options.repeats > 1 else "")
-    suffix += ("-compiled" if compiled else "") + "".join(f"-{part.replace('=', '')}" for part in config_title(config).split(", ") if part)
+    suffix += (f"-{mode}" if mode and len(options.mode) > 1 else "") + "".join(f"-{part.replace('=', '')}" for part in config_title(config).split(", ") if part)
     return str(Path(options.export) / row_folder(options.task, framework, model, suffix))
 
 
@@ -349,29 +365,30 @@ def _variant_name(options: Options) -> str:
 
 def make_plan(options: Options, resolution: Resolution | None = None, kept: dict[tuple, RunResult] | None = None,
               progress: bool = False) -> RunPlan:  # fmt: skip
-    """One RunRequest per row (sweep configuration x seed x framework x model x mode), each carrying its resolved spec."""
+    """One RunRequest per row (sweep configuration x seed x framework x model x mode), each carrying its resolved spec;
+    an engine without an asked mode gets a skipped row naming its modes (its child finds out: modes are the adapter's)."""
     spec = task_spec(options)
     grid = sweep_grid(options.sweep)
     configs = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
     data_dir = str(Path(options.data_dir).resolve()) if options.data_dir else None  # the same for a Ray worker elsewhere
     first_seed = spec.train.seed
-    modes = [False, True] if options.compile else [False]
+    modes = list(options.mode or mode_list(options)) or [""]  # "": each engine's default mode (its MODES' first)
     device = resolution.device if resolution is not None else options.device
     requests = [
         RunRequest(
             task=options.task, framework=fw, model=model, spec=spec_to_json(row_spec(spec, options, config, seed)),
             subset=options.subset, data_dir=data_dir, dry_run=options.dry_run, config=config,
             import_weights=options.import_weights, load_weights=function_path(load_weights),
-            export_dir=export_dir(options, fw, model, seed, compiled, config), export=function_path(export_row),
+            export_dir=export_dir(options, fw, model, seed, mode, config), export=function_path(export_row),
             settings=RunSettings(device=row_device(fw, device), threads=options.threads, dtype=options.dtype, seed=seed,
-                                 tf32=options.precision == "tf32", precision=options.precision, compile=compiled,
+                                 tf32=options.precision == "tf32", precision=options.precision, mode=mode,
                                  progress=progress and options.executor == "local"),  # parallel rows: one line each
         )
         for config in configs
         for seed in range(first_seed, first_seed + options.repeats)
         for fw in options.frameworks
         for model in model_names(fw, spec)
-        for compiled in (modes if engine(fw).compile_variant else [False])
+        for mode in modes
     ]  # fmt: skip
     output = Path(options.output) if options.output else None
     return RunPlan(requests=requests, timeout_s=options.timeout, in_process=options.in_process, output=output,

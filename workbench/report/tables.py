@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import statistics
 from dataclasses import asdict, fields
 
@@ -74,15 +75,54 @@ def _cell(key: str, value: object) -> object:
     return value
 
 
+MODE_COLUMNS = (("compile_s", "compile s"), ("compilations", "compiles"))  # after the steady epoch, where rows name modes
+BREAK_EVEN = ("break_even", "break-even steps")  # the text table's: computed here from a compiled row and its eager row
+
+
 def timings_columns(results: list[RunResult]) -> tuple[tuple[str, str], ...]:
-    """The timings table's columns: the node where rows ran on several, and whether the machine was quiet or busy."""
+    """The timings table's columns: the mode, compile time and compilations where rows name their mode, the node where
+    rows ran on several, and whether the machine was quiet or busy."""
     nodes = {r.node for r in results if r.node}
-    return TIMING_COLUMNS + ((("node", "node"),) if len(nodes) > 1 else ()) + \
+    modes = any(r.mode for r in results)
+    columns = TIMING_COLUMNS[:2] + ((("mode", "mode"),) if modes else ()) + TIMING_COLUMNS[2:7] + \
+        (MODE_COLUMNS if modes else ()) + TIMING_COLUMNS[7:]  # fmt: skip
+    return columns + ((("node", "node"),) if len(nodes) > 1 else ()) + \
         ((("timing", "timing"),) if any(r.timing for r in results) else ())
 
 
+def eager_partner(row: RunResult, results: list[RunResult]) -> RunResult | None:
+    """The eager row of a compiled row's engine, model, seed, sweep values, dtype and precision (ok), or None."""
+    same = lambda r: (r.framework, r.model_id, r.seed, config_key(r.config), r.dtype, r.precision)  # noqa: E731
+    return next((r for r in results if r.mode == "eager" and r.status == "ok" and same(r) == same(row)), None)
+
+
+def break_even_steps(compiled: RunResult, eager: RunResult) -> int | None:
+    """Training steps after which the compiled row's total time (its warm-up, then its steady speed) beats the eager
+    row's; 0 when it never trails, None when it never catches up (or a figure is missing)."""
+    figures = (compiled.compile_s, eager.compile_s, compiled.throughput, eager.throughput, compiled.batch_size)
+    if compiled.status != "ok" or any(f is None for f in figures) or not compiled.throughput or not eager.throughput:
+        return None
+    extra_s = compiled.compile_s - eager.compile_s  # the compiled row's extra warm-up
+    saved_per_sample = 1 / eager.throughput - 1 / compiled.throughput
+    if extra_s <= 0:
+        return 0 if saved_per_sample >= 0 else None
+    return math.ceil(extra_s / saved_per_sample / compiled.batch_size) if saved_per_sample > 0 else None
+
+
+def _break_even(results: list[RunResult]) -> dict[int, object]:
+    """The break-even cell of every compiled row with an eager partner, by id(row)."""
+    cells = {}
+    for row in results:
+        partner = eager_partner(row, results) if row.mode == "compiled" else None
+        if partner is not None:
+            cells[id(row)] = _cell("params", break_even_steps(row, partner))  # a count: thousands separated
+    return cells
+
+
 def _rows(results: list[RunResult], columns: tuple[tuple[str, str], ...]) -> list[list[object]]:
-    return [[_cell(key, getattr(r, key)) for key, _ in columns] for r in results]
+    even = _break_even(results) if BREAK_EVEN in columns else {}
+    return [[even.get(id(r), "-") if key == BREAK_EVEN[0] else _cell(key, getattr(r, key)) for key, _ in columns]
+            for r in results]  # fmt: skip
 
 
 PRECISION_WORDS = {
@@ -283,8 +323,9 @@ def render(meta: RunMeta | dict, results: list[RunResult], fmt: str = "simple") 
     summary = summary_blocks(results, fmt)
     if summary:
         parts += [*summary, "Every run"]
-    timing_columns = timings_columns(results)
-    main_columns = MAIN_COLUMNS[:2] + ((("config", "config"),) if any(r.config for r in results) else ()) + MAIN_COLUMNS[2:]
+    timing_columns = timings_columns(results) + ((BREAK_EVEN,) if _break_even(results) else ())
+    main_columns = MAIN_COLUMNS[:2] + ((("config", "config"),) if any(r.config for r in results) else ()) + \
+        ((("mode", "mode"),) if any(r.mode for r in results) else ()) + MAIN_COLUMNS[2:]  # fmt: skip
     parts += [table(main_columns), "Timings", table(timing_columns)]
     epochs = epoch_table(results, fmt)
     if epochs:

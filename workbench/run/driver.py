@@ -28,7 +28,7 @@ from typing import Callable
 import numpy as np
 from tqdm import tqdm
 
-from frameworks.base import DEVICE_VAR, RunSettings, load_adapter_module, missing_packages
+from frameworks.base import DEFAULT_MODES, DEVICE_VAR, RunSettings, load_adapter_module, missing_packages
 from tasks.flops import train_flops
 from tasks.init import init_weights
 from tasks.pipeline import Dataset, accuracy, epoch_order, mean_loss, subset
@@ -66,7 +66,7 @@ def run_one(request: RunRequest) -> RunResult:
     result = RunResult(task=request.task, framework=request.framework, model=request.model,
                        threads=request.settings.threads, dtype=request.settings.dtype, seed=spec.train.seed,
                        target_accuracy=spec.target_accuracy, tf32=request.settings.tf32,
-                       precision=request.settings.precision)  # fmt: skip
+                       precision=request.settings.precision, mode=request.settings.mode)  # fmt: skip
     missing = missing_packages(request.framework)
     if missing:
         result.status, result.message = "skipped", f"not installed: {', '.join(missing)}"
@@ -86,7 +86,8 @@ def run_one(request: RunRequest) -> RunResult:
     row = module.create(spec, settings, request.model)
     result.model = row.model_label
     network = row.kind == "network"
-    reason = module.unsupported(spec) if network else None
+    result.batch_size = spec.train.batch_size if network else None  # a one-shot baseline takes no steps of the spec's
+    reason = (module.unsupported(spec) or mode_unsupported(module, spec, settings.mode)) if network else None
     if request.import_weights and not network:
         reason = "--import-weights starts the spec network; a one-shot baseline has no such weights"
     if reason:  # e.g. an optimizer the framework cannot express: a row that says so, not a wrong number
@@ -110,6 +111,7 @@ def run_one(request: RunRequest) -> RunResult:
     _train(row, spec, data, result, predict, settings.progress, augment)
     result.model = row.model_label  # a baseline's label says if it trained on a subset
     result.params = row.num_params()
+    result.compilations = row.compilations() if hasattr(row, "compilations") else None
     _efficiency(spec, result, settings.threads, network, settings.precision)
     if result.status == "ok":
         # a network's test loss is its spec loss; a baseline's, the cross-entropy of its scores
@@ -137,6 +139,11 @@ def _configured_adapter(request: RunRequest, result: RunResult) -> tuple[ModuleT
     settings = replace(settings, device=kind)
     result.device = device_label(kind, module.devices() if hasattr(module, "devices") else [kind])  # a plugin may not say
     result.determinism = determinism(module, kind)
+    modes = getattr(module, "MODES", DEFAULT_MODES)
+    settings = replace(settings, mode=settings.mode or next(iter(modes)))  # "": the engine's default mode
+    result.mode = settings.mode
+    if settings.mode not in modes:
+        return module, settings, f"{request.framework} has no {settings.mode} mode: its modes are {', '.join(modes)}"
     computed = module.DTYPES.get(settings.dtype)
     if computed is None:
         return module, settings, f"{request.framework} does not compute in {settings.dtype}"
@@ -166,6 +173,12 @@ def _train(row, spec: TaskSpec, data: Dataset, result: RunResult, predict, progr
         result.timing, result.timing_note = ("noisy" if load.noisy else "quiet"), load.reason
     if caught and not result.message:  # e.g. "lbfgs failed to converge": a note in the table
         result.message = f"{caught[0].category.__name__}: {str(caught[0].message).splitlines()[0]}"
+
+
+def mode_unsupported(module: ModuleType, spec: TaskSpec, mode: str) -> str | None:
+    """Why the adapter cannot run this spec's network in `mode` (its optional mode_unsupported), or None."""
+    check = getattr(module, "mode_unsupported", None)
+    return check(spec, mode) if check is not None else None
 
 
 def device_label(kind: str, seen: list[str]) -> str:

@@ -74,6 +74,7 @@ class RunResult:
     params: int | None = None  # trainable parameters as the framework counts them
     epochs: int | None = None  # epochs run (iterations, for one-shot baselines)
     train_samples: int | None = None
+    batch_size: int | None = None  # the spec's training batch (the break-even column counts steps of it)
     test_samples: int | None = None
     train_loss: float | None = None  # last epoch's mean training loss
     test_loss: float | None = None
@@ -98,7 +99,10 @@ class RunResult:
     time_to_target_s: float | None = None  # training time until test accuracy first reached the target
     history: list[EpochRecord] = field(default_factory=list)
     model_id: str = ""  # the model the row was asked for ("spec" or a baseline's name); --resume matches on it
-    compiled: bool = False  # the torch.compile / XLA variant row
+    compiled: bool = False  # mode == "compiled" (kept for readers of files saved before modes)
+    mode: str = ""  # the execution mode it ran: a name of its adapter's MODES ("" in files saved before modes)
+    compilations: int | None = None  # times its training step was compiled or traced (1: never recompiled); None:
+    #                                  nothing compiled, or its engine does not count them
     config: dict = field(default_factory=dict)  # the --sweep values of this row, e.g. {"lr": 0.003}; --resume matches on it
     determinism: str = ""  # the determinism settings its adapter applied on the row's device (its DETERMINISM); "" in
     #                        files saved before adapters declared them
@@ -116,6 +120,8 @@ class RunResult:
         kwargs = {k: v for k, v in data.items() if k in known}
         kwargs["history"] = [EpochRecord(**h) for h in kwargs.get("history", [])]
         kwargs["exports"] = [ArtifactRecord(**a) for a in kwargs.get("exports", [])]
+        if "mode" not in kwargs and kwargs.get("compiled"):  # saved before modes: only the compiled rows are known
+            kwargs["mode"] = "compiled"
         return cls(**kwargs)
 
 
@@ -162,9 +168,10 @@ def non_finite(row: RunResult) -> str | None:
     return None
 
 
-def row_key(framework: str, model_id: str, seed: int, compiled: bool, config: dict | None = None) -> tuple:
-    """What identifies a row of a run: --resume matches saved rows to requests with it."""
-    return (framework, model_id, seed, compiled, config_key(config or {}))
+def row_key(framework: str, model_id: str, seed: int, mode: str = "", config: dict | None = None) -> tuple:
+    """What identifies a row of a run: --resume matches saved rows to requests with it ("" mode: the engine's default,
+    which a saved row of that run matches whatever the default is called)."""
+    return (framework, model_id, seed, mode, config_key(config or {}))
 
 
 def config_key(config: dict) -> tuple:

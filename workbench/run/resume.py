@@ -14,7 +14,7 @@ from pathlib import Path
 from frameworks.base import framework_names
 from workbench.errors import UsageError
 from workbench.run.result import RunResult, load_results, non_finite, record_problem, row_key
-from workbench.run.runner import RunPlan, request_key
+from workbench.run.runner import RunPlan, request_key, same_row
 
 
 class ResumeError(UsageError):
@@ -50,7 +50,7 @@ def kept_rows(results: list[RunResult]) -> dict[tuple, RunResult]:
         bad = non_finite(row) if row.status == "ok" else None
         if bad is not None:
             row = replace(row, status="error", error_kind="data", message=f"saved as ok with a non-finite {bad}")
-        key = row_key(row.framework, row.model_id or row.model, row.seed, row.compiled, row.config)
+        key = row_key(row.framework, row.model_id or row.model, row.seed, row.mode, row.config)
         if key not in kept or kept[key].status != "ok":
             kept[key] = row
     return kept
@@ -59,8 +59,8 @@ def kept_rows(results: list[RunResult]) -> dict[tuple, RunResult]:
 def carried_rows(plan: RunPlan) -> list[RunResult]:
     """The saved rows no request of this plan asks for (their engine is not installed or registered now): kept as they
     were, in their saved order."""
-    asked = {request_key(request) for request in plan.requests}
-    return [row for key, row in plan.kept.items() if key not in asked]
+    asked = [request_key(request) for request in plan.requests]
+    return [row for key, row in plan.kept.items() if not any(same_row(a, key) for a in asked)]
 
 
 def carried_note(rows: list[RunResult]) -> str:

@@ -110,18 +110,31 @@ def run_in_child(request: RunRequest, timeout_s: float | None, env: dict[str, st
 def request_key(request: RunRequest) -> tuple:
     """The `row_key` of the row this request runs."""
     s = request.settings
-    return row_key(request.framework, request.model, s.seed, s.compile, dict(request.config))
+    return row_key(request.framework, request.model, s.seed, s.mode, dict(request.config))
+
+
+def same_row(asked: tuple, saved: tuple) -> bool:
+    """Whether a saved row's key answers a request's: equal, or equal but for the mode where the request asked for the
+    engine's default mode ("", which the saved row names, e.g. "eager")."""
+    return asked == saved or (asked[3] == "" and asked[:3] + asked[4:] == saved[:3] + saved[4:])
+
+
+def saved_row(request: RunRequest, plan: RunPlan) -> RunResult | None:
+    """The saved row (--resume) that answers this request, ok or not, or None."""
+    asked = request_key(request)
+    return plan.kept.get(asked) or next((row for key, row in plan.kept.items() if same_row(asked, key)), None)
 
 
 def kept_row(request: RunRequest, plan: RunPlan) -> RunResult | None:
     """The --resume row that stands for this request, if it finished ok before (the other saved rows run again)."""
-    row = plan.kept.get(request_key(request))
+    row = saved_row(request, plan)
     return row if row is not None and row.status == "ok" else None
 
 
 def finish_row(result: RunResult, request: RunRequest, plan: RunPlan, node: str) -> RunResult:
     """Shared facts every executor sets on a fresh row: what was asked for and where it ran."""
-    result.model_id, result.compiled = request.model, request.settings.compile
+    result.mode = result.mode or request.settings.mode  # the child names the mode it resolved; a crashed one cannot
+    result.model_id, result.compiled = request.model, result.mode == "compiled"
     result.config, result.node = dict(request.config), node
     return result
 
