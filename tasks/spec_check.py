@@ -7,6 +7,7 @@ engine starts. Each error is one line naming the layer by its key path (`model.l
 from __future__ import annotations
 
 from tasks.spec import (
+    GELU,
     GRU,
     LSTM,
     Add,
@@ -15,18 +16,22 @@ from tasks.spec import (
     Conv1D,
     Conv2D,
     Dense,
+    Dropout,
     Embedding,
     GlobalAveragePooling2D,
     GlobalMaxPool1D,
+    InitSpec,
     MaskedMeanPooling,
     MaxPool2D,
     ModelSpec,
     MultiHeadSelfAttention,
     PositionEmbedding,
+    count_params,
     layer_inputs,
     output_shape,
 )
 from tasks.reference import LOSSES, ONE_LOGIT_LOSSES
+from tasks.spec_attention import MASKS
 
 # The input ranks (axes of one sample) each layer takes; a layer not listed takes any rank.
 TAKES = {
@@ -45,11 +50,30 @@ TAKES = {
     PositionEmbedding: ((2,), "a sequence (L, dim)"),
     MaskedMeanPooling: ((2,), "a sequence (L, n)"),
 }
+# The values a string field takes (read by tasks/init.py, tasks/reference_attention.py, tasks/spec_attention.py):
+# anything else is refused as the file is read, not by the first engine that meets it
+CHOICES: dict[tuple[type, str], tuple[str, ...]] = {
+    (InitSpec, "kernel"): ("glorot_uniform", "he_uniform", "torch_default"),
+    (InitSpec, "bias"): ("zeros", "torch_default"),
+    (InitSpec, "recurrent"): ("orthogonal", "glorot_uniform"),
+    (MultiHeadSelfAttention, "mask"): MASKS,
+    (MultiHeadSelfAttention, "softmax_dtype"): ("input", "float32"),
+    (MaskedMeanPooling, "mask"): MASKS,
+    (GELU, "approximate"): ("none", "tanh"),
+}
+MAX_PARAMS = 100_000_000  # trainable scalars of a spec file's network: every engine and the float64 reference hold copies
 HINTS = {Dense: "put a Flatten (or a global pooling) before it", BatchNorm: "", Embedding: "it must read the model's input"}
 
 
 class SpecCheckError(ValueError):
     """A network that no engine can build as written: one line naming the layer's key path and the shapes."""
+
+
+def check_choice(cls: type, key: str, value: object, path: str) -> None:
+    """Raise SpecCheckError if `value` is not one of the values the field `key` of `cls` takes."""
+    choices = CHOICES.get((cls, key))
+    if choices is not None and value not in choices:
+        raise SpecCheckError(f"{path}: {value!r} is not one of {', '.join(choices)}")
 
 
 def _where(index: int, layer: object, prefix: str) -> str:
@@ -96,7 +120,13 @@ def check_model(model: ModelSpec, num_classes: int, prefix: str = "model.layers"
             raise SpecCheckError(f"{where}: {exc}") from None
         if any(d <= 0 for d in out):
             raise SpecCheckError(f"{where} turns the shape {shape} of {came_from} into {out}: every axis must stay positive")
+        if isinstance(layer, Dropout) and not 0 <= layer.rate < 1:
+            raise SpecCheckError(f"{prefix}[{i}].rate {layer.rate} (Dropout): must be >= 0 and < 1")
+        if getattr(layer, "eps", 1.0) <= 0:
+            raise SpecCheckError(f"{prefix}[{i}].eps {layer.eps} ({type(layer).__name__}): must be > 0")
         outputs.append(out)
+    if count_params(model) > MAX_PARAMS:
+        raise SpecCheckError(f"{prefix}: {count_params(model):,} trainable parameters, more than a spec file's {MAX_PARAMS:,}")
     _check_logits(model, outputs[-1], num_classes, _where(len(model.layers) - 1, model.layers[-1], prefix))
 
 

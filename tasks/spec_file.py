@@ -34,7 +34,7 @@ from pathlib import Path
 from tasks import optimizers
 from tasks.spec import (SPEC_MODEL, BaselineSpec, DataSource, DataSpec, InitSpec, Layer, ModelSpec, OptimizerSpec, TaskSpec,
                         Tolerances, TrainSpec)  # fmt: skip
-from tasks.spec_check import SpecCheckError, check_model
+from tasks.spec_check import SpecCheckError, check_choice, check_model
 from tasks.spec_graph import INPUT, Node, graph_model
 
 MAX_SPEC_BYTES = 1_000_000  # a spec file is a page of text: anything larger is refused before it is parsed
@@ -103,10 +103,24 @@ def spec_from_mapping(data: object, base: Path) -> TaskSpec:
         tolerances=_dataclass(Tolerances, table.get("tolerances", {}), "tolerances"),
         baselines=(BASELINE,),
     )
-    if spec.train.batch_size < 1 or spec.train.epochs < 0:
-        raise SpecFileError("train.batch_size must be >= 1 and train.epochs >= 0")
+    _check_numbers(spec)
     check_model(spec.model, spec.data.num_classes)
     return spec
+
+
+def _check_numbers(spec: TaskSpec) -> None:
+    """[train] and [tolerances] values in their ranges (the layers' are check_model's)."""
+    train = spec.train
+    for ok, message in [(train.batch_size >= 1, f"train.batch_size {train.batch_size}: must be >= 1"),
+                        (train.epochs >= 0, f"train.epochs {train.epochs}: must be >= 0"),
+                        (train.seed >= 0, f"train.seed {train.seed}: must be >= 0"),
+                        (train.lr_decay > 0, f"train.lr_decay {train.lr_decay}: must be > 0 (1: a constant lr)")]:  # fmt: skip
+        if not ok:
+            raise SpecFileError(message)
+    for f in fields(Tolerances):
+        value = getattr(spec.tolerances, f.name)
+        if not 0 <= value < float("inf"):
+            raise SpecFileError(f"tolerances.{f.name} {value}: must be a finite number >= 0")
 
 
 def resolved_lines(spec: TaskSpec) -> list[str]:
@@ -188,7 +202,7 @@ def _layer(entry: object, path: str) -> tuple[str, Layer, tuple[str, ...]]:
         got = "no type" if kind is None else f"unknown type {kind!r}"
         raise SpecFileError(f"{path}.type: {got}; valid: {', '.join(VOCABULARY)}")
     rest = {k: v for k, v in entry.items() if k not in ("type", *GRAPH_KEYS)}
-    layer = _dataclass(VOCABULARY[kind], rest, path)
+    layer = _dataclass(VOCABULARY[kind], rest, path, also=("type", *GRAPH_KEYS))
     name = _value(entry.get("name", ""), str, f"{path}.name")
     inputs = _value(entry.get("inputs", []), tuple, f"{path}.inputs", item=str)
     if name == INPUT:
@@ -228,10 +242,10 @@ def _table(value: object, path: str, keys: tuple[str, ...]) -> dict:
     return value
 
 
-def _dataclass(cls: type, table: object, path: str):  # noqa: ANN202 - an instance of cls
-    """cls(**table), each value checked against the field's type; omitted fields keep their defaults."""
-    names = tuple(f.name for f in fields(cls))
-    table = _table(table, path, names)
+def _dataclass(cls: type, table: object, path: str, also: tuple[str, ...] = ()):  # noqa: ANN202 - an instance of cls
+    """cls(**table), each value checked against the field's type; omitted fields keep their defaults (`also`: the
+    table's other valid keys, read by the caller and not in `table`)."""
+    table = _table(table, path, (*(f.name for f in fields(cls)), *also))
     return cls(**{key: _field_value(cls, key, value, path) for key, value in table.items()})
 
 
@@ -242,7 +256,9 @@ def _field_value(cls: type, key: str, value: object, path: str) -> object:
         return None
     kind = next((t for t in typing.get_args(hint) if t is not type(None)), hint) if optional else hint
     item = int if typing.get_origin(kind) is tuple else None
-    return _value(value, typing.get_origin(kind) or kind, f"{path}.{key}", item=item)
+    checked = _value(value, typing.get_origin(kind) or kind, f"{path}.{key}", item=item)
+    check_choice(cls, key, checked, f"{path}.{key}")
+    return checked
 
 
 def _value(value: object, kind: type, path: str, required: bool = False, item: type | None = int):  # noqa: ANN202
