@@ -66,7 +66,7 @@ JAX_MODES = {  # --mode of the JAX engine (frameworks/jax.py): jit first, its de
     "eager": "op by op under jax.disable_jit (for teaching, small networks only): every jnp call dispatched from "
     "Python, nothing compiled as one program",
 }
-OP_BY_OP_MAX_FLOPS = 5_000_000  # training FLOPs per sample above which the op-by-op mode is refused (mnist's MLP: 1.4M)
+OP_BY_OP_MAX_FLOPS = 100_000  # training FLOPs per sample above which op by op is refused: digits (28,608) runs, mnist (1.4M) not
 
 
 def op_by_op_refused(flops_per_sample: int) -> str | None:

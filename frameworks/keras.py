@@ -326,10 +326,6 @@ class KerasNetwork:
         """Keras' jit_compile, stated: on in the compiled mode (its backend's MODES say what that is)."""
         return self.settings.mode == "compiled"
 
-    def compilations(self) -> int | None:
-        """Traces of the training step so far where the backend counts them (tf.function's), else None."""
-        return self.model.train_function.experimental_get_tracing_count() if backend.COUNTS_TRACES else None
-
     def uncompiled_copy(self) -> keras.Model:
         """A fresh model from the spec with these weights and no optimizer (what the .keras export saves)."""
         copy = build_model(self.spec)

@@ -45,7 +45,6 @@ MODES = {  # --mode on JAX: jit only (Backend.jit_compile says why there is no e
     "compiled": "jax.jit of Keras' train step (how Keras runs on JAX; XLA compiles it once per batch shape)",
 }
 COMPILED_LABEL = ""  # the model column says nothing more: every keras-jax row is jitted
-COUNTS_TRACES = False  # the jitted step lives in a closure of Keras' trainer: no count it exposes
 peak_gpu_mb = jax_runtime.peak_gpu_mb
 
 

@@ -74,7 +74,6 @@ MODES = {  # --mode on TensorFlow: Keras' default is a graph, not op-by-op eager
     "compiled": "XLA (jit_compile=True): the traced train step compiled by XLA into fused kernels",
 }
 COMPILED_LABEL = " + XLA"  # what the model column adds in the compiled mode
-COUNTS_TRACES = True  # model.train_function is a tf.function: its tracing count is the row's compilations
 
 
 def peak_gpu_mb() -> float | None:
@@ -92,6 +91,22 @@ class Backend:
     def placed(self):  # noqa: ANN201 - a context manager
         """Variables and steps on the row's device."""
         return tf.device("/GPU:0" if self.settings.device == "cuda" else "/CPU:0")
+
+    def build(self, weights: Weights) -> None:
+        """The shared build, then Keras' train step wrapped to count its traces: its Python body runs only while
+        tf.function traces it (once per input signature, with XLA or without)."""
+        super().build(weights)
+        step, self.traces = self.model.train_step, 0
+
+        def counted_step(data):  # noqa: ANN001, ANN202 - Keras' (x, y) batch in, its logs out
+            self.traces += 1
+            return step(data)
+
+        self.model.train_step = counted_step
+
+    def compilations(self) -> int:
+        """Traces of the training step so far (1: never retraced; a smaller last batch may add one)."""
+        return self.traces
 
     def set_train_data(self, X: np.ndarray, y: np.ndarray) -> None:
         """Convert the training arrays to tensors on the device, once (fit on NumPy would copy them every call)."""

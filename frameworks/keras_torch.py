@@ -44,7 +44,6 @@ MODES = {  # --mode on torch: Keras' jit_compile="auto" runs eagerly on torch, s
     "compiled": "jit_compile=True: Keras wraps its train, test and predict steps in torch.compile (dynamo + inductor)",
 }
 COMPILED_LABEL = " + torch.compile"  # what the model column adds in the compiled mode
-COUNTS_TRACES = False  # Keras' torch.compile'd step exposes no count of its own (dynamo's counts every graph)
 peak_gpu_mb = torch_runtime.peak_gpu_mb
 
 

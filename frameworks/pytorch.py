@@ -385,7 +385,7 @@ class Network:
         saved = {k: v.clone() for k, v in self.model.state_dict().items()}
         self.model.train()
         self.model.zero_grad(set_to_none=True)
-        loss = self.loss_fn(self.model(self._inputs(X)), self._targets(y))
+        loss = self.loss_fn(self.forward(self._inputs(X)), self._targets(y))  # the row's mode: compiled or not
         loss.backward()
         # frozen tensors (the LSTM's second bias) have no gradient: zeros, so the canonical sum is exact
         grads = {k: (p.grad if p.grad is not None else torch.zeros_like(p)).cpu().numpy() for k, p in self.model.named_parameters()}
