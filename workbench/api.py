@@ -28,6 +28,7 @@ from tasks import registry
 from tasks.spec import TaskSpec
 from workbench.check.attention_maps import report_maps
 from workbench.check.equivalence import Report
+from workbench.check.mixed import MIXED_TOLERANCES
 from workbench.check.report import check_task
 from workbench.deploy.manifest import sign_folders
 from workbench.deploy.signing import read_key
@@ -188,7 +189,8 @@ def write_outputs(options: Options, comparison: Comparison, check: CheckReport |
         gathered = gather(spec, frameworks)  # one child per engine, for both pages
         written = write_report(Path(options.report), comparison.meta, comparison.results, spec, frameworks, extra, gathered)
         attention = report_maps(options.task, spec, frameworks, options.data_dir, options.threads)  # None: no attention
-        shown = (check.report or text) if isinstance(check, CheckReport) else check
+        coloured = isinstance(check, CheckReport) and check.report is not None and options.precision not in MIXED_TOLERANCES
+        shown = check.report if coloured else text  # a mixed-precision table exists only as text: the text, whole
         written += write_html_report(Path(options.report), comparison.results, comparison.meta, spec, frameworks, shown,
                                      attention=attention, gathered=gathered)[:1]  # results.json: already written
     if options.tensorboard:

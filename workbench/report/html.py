@@ -1,10 +1,11 @@
 """`compare.py --report DIR`: DIR/index.html, one self-contained page of a whole run that opens offline.
 
 No script, style, font or image is fetched: the style sheet and the one small script are inlined
-(workbench/report/html_assets.py), the figures are inline SVG drawn in Python (html_charts.py), the code is
-highlighted by Pygments into inline markup. Sections: the run header, results (sortable), learning curves (hide or
-show an engine from the legend), the summary over seeds with the per-seed spread, timings (sortable), the --check
-verdicts, the engines' code side by side with the defaults table, and attention maps when a run carries them.
+(workbench/report/html_assets.py), the figures are inline SVG drawn in Python (html_charts.py; the attention maps are
+PNG data URIs, html_attention.py), the code is highlighted by Pygments into inline markup. Sections: the run header,
+results (sortable), learning curves (hide or show an engine from the legend), the summary over seeds with the per-seed
+spread, timings (sortable), the --check verdicts, the attention maps of a network with attention, and the engines'
+code side by side with the defaults table.
 Every string from a spec, a result or an error is escaped.
 """
 
