@@ -79,6 +79,19 @@ class Backend:
     """What the Keras Network does on torch: Adam in _foreach ops, gradients by torch autograd."""
 
     faster_optimizers = {AdamCorrectedEps: TorchAdamCorrectedEps}
+    graphs = 0  # graphs dynamo compiled during `fit` so far (the compiled mode)
+
+    def fit_epoch(self, order: np.ndarray, on_batch) -> float:  # noqa: ANN001 - OnBatch
+        """The shared epoch of `fit`, counting the graphs torch.compile made for it (fit runs no other step)."""
+        compiled = self.settings.mode == "compiled"
+        before = torch_runtime.graphs_compiled() if compiled else 0
+        loss = super().fit_epoch(order, on_batch)
+        self.graphs += torch_runtime.graphs_compiled() - before if compiled else 0
+        return loss
+
+    def compilations(self) -> int | None:
+        """Graphs dynamo compiled for Keras' train step so far (a new batch shape may add one); None eager."""
+        return self.graphs if self.settings.mode == "compiled" else None
 
     def loss_and_gradients(self, X: np.ndarray, y: np.ndarray) -> tuple[float, Weights]:
         """Training-mode loss and canonical gradients; moving statistics are restored afterwards."""
