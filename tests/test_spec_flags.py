@@ -6,10 +6,14 @@ export is weights.npz alone: the cheapest to check again), on a local Ray instan
 
 from __future__ import annotations
 
+import json
+import tomllib
+
 import pytest
 from cli_helpers import ROOT, run_cli
 from test_faults import assert_no_traceback
 
+from tasks.spec_file import SpecFileError, read_spec_file
 from workbench import api
 from workbench.deploy.manifest import ArtifactError
 from workbench.run.result import load_results
@@ -53,3 +57,31 @@ def test_exports_are_signed_and_verify_again(spec_run):
     (export / "residual_mlp-jax-spec-seed1" / "weights.npz").write_bytes(b"changed")  # refused before any reload
     with pytest.raises(ArtifactError, match="residual_mlp-jax-spec-seed1"):
         api.verify(export / "residual_mlp-jax-spec-seed1", KEY)
+
+
+
+# Values the reader refuses at once (before, some failed inside an engine's row, or fell back silently): (table, key,
+# value) set in the residual example, and the one line; table "layer" appends a layer before the logits
+OUT_OF_RANGE = [
+    ("init", "kernel", "os.system", "init.kernel: 'os.system' is not one of glorot_uniform, he_uniform, torch_default"),
+    ("init", "recurrent", "zeros", "init.recurrent: 'zeros' is not one of orthogonal, glorot_uniform"),
+    ("train", "seed", -1, "train.seed -1: must be >= 0"),
+    ("train", "lr_decay", 0.0, "train.lr_decay 0.0: must be > 0 (1: a constant lr)"),
+    ("tolerances", "forward64", -1e-10, "tolerances.forward64 -1e-10: must be a finite number >= 0"),
+    ("layer", "Dropout", {"rate": 1.0}, "model.layers[8].rate 1.0 (Dropout): must be >= 0 and < 1"),
+    ("layer", "LayerNorm", {"eps": 0.0}, "model.layers[8].eps 0.0 (LayerNorm): must be > 0"),
+]
+
+
+@pytest.mark.parametrize("table, key, value, message", OUT_OF_RANGE, ids=[m.split(":")[0] for *_, m in OUT_OF_RANGE])
+def test_values_out_of_range_are_one_line_errors(tmp_path, table, key, value, message):
+    spec = tomllib.loads(EXAMPLE.read_text())
+    if table == "layer":
+        spec["model"]["layers"].insert(8, {"name": "extra", "type": key, **value})
+    else:
+        spec.setdefault(table, {})[key] = value
+    path = tmp_path / "net.json"  # the same structure as JSON
+    path.write_text(json.dumps(spec))
+    with pytest.raises(SpecFileError) as caught:
+        read_spec_file(path)
+    assert str(caught.value) == f"{path}: {message}"
