@@ -114,3 +114,31 @@ def test_sweep_summary_has_one_block_per_configuration():
     assert text.count("Summary over seeds: lr=0.001") == 1 and text.count("Summary over seeds: lr=0.003") == 1
     assert text.count("ties count half") == 2
     assert "2/2" in text and "4/2" not in text  # each block counts its own rows
+
+
+def mode_row(framework: str, mode: str, seed: int, status: str = "ok", acc: float | None = 0.9) -> RunResult:
+    """One row of digits in `mode` (a skipped row has no figures)."""
+    ok = status == "ok"
+    return RunResult(task="digits", framework=framework, model="spec", seed=seed, status=status, mode=mode,
+                     compiled=mode == "compiled", test_acc=acc if ok else None, throughput=1000.0 + seed if ok else None)
+
+
+def test_modes_are_rows_of_their_own_and_named_where_an_engine_ran_several():
+    """--compile: sklearn's skipped compiled rows are not counted with its ok eager rows; JAX's default jit rows
+    (its only mode here) keep the bare engine name."""
+    results = [row for seed in (0, 1) for row in (
+        mode_row("sklearn", "eager", seed, acc=0.90 + seed / 100), mode_row("sklearn", "compiled", seed, "skipped"),
+        mode_row("jax", "compiled", seed, acc=0.80 + seed / 100))]  # fmt: skip
+    [block] = st.summarize(results)
+    assert [(r.framework, r.mode, r.runs, r.seeds) for r in block.rows] == [
+        ("sklearn", "eager", 2, [0, 1]), ("sklearn", "compiled", 2, []), ("jax", "compiled", 2, [0, 1])]
+    assert st.labels(block.rows) == ["sklearn (eager)", "sklearn (compiled)", "jax"]
+    assert {p.a for p in block.pairs} | {p.b for p in block.pairs} == {"sklearn (eager)", "sklearn (compiled)", "jax"}
+    summary = render(META, results, "simple").split("Every run")[0]
+    lines = {line.split()[2]: line for line in summary.splitlines() if line.startswith("sklearn")}
+    assert "2/2" in lines["eager"] and "0/2" in lines["compiled"] and "1/2" not in summary
+    assert "sklearn (eager) higher by 10.00 points" in summary
+    old = RunResult.from_dict({"task": "digits", "framework": "pytorch", "model": "spec", "compiled": True})
+    assert old.mode == "compiled"  # a file saved before modes: its compiled rows read back as such
+    assert st.labels(st.summarize([old, RunResult(task="digits", framework="pytorch", model="spec")])[0].rows) == [
+        "pytorch (compiled)", "pytorch (default)"]

@@ -108,3 +108,17 @@ def test_writing_imports_no_framework(run: tuple[Path, list[RunResult]], tmp_pat
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
     assert list(tmp_path.rglob("events.out.tfevents.*"))
+
+
+def test_run_names_name_the_mode_where_an_engine_ran_several(tmp_path: Path) -> None:
+    """--mode eager,compiled: pytorch's two rows get default+eager and default+compiled; JAX's default jit row (its
+    only mode) keeps the bare variant, as a row of a file saved before modes does."""
+    rows = [RunResult(task="digits", framework="pytorch", model="spec", mode="eager"),
+            RunResult(task="digits", framework="pytorch", model="spec", mode="compiled", compiled=True),
+            RunResult(task="digits", framework="jax", model="spec", mode="compiled", compiled=True),
+            RunResult.from_dict({"task": "digits", "framework": "keras", "model": "spec", "compiled": True})]  # fmt: skip
+    written = write_tensorboard(tmp_path, rows, SPEC)
+    assert [p.relative_to(tmp_path).as_posix() for p in written] == [
+        "digits/pytorch/default+eager/seed0", "digits/pytorch/default+compiled/seed0", "digits/jax/default/seed0",
+        "digits/keras/default/seed0"]  # fmt: skip
+    assert all(list(p.glob("events.out.tfevents.*")) for p in written)

@@ -30,7 +30,7 @@ from workbench.report.html_charts import Series, colour, line_chart, strip_chart
 from workbench.report.html_code import code_css, code_html, defaults_html, generated_html, summary_html
 from workbench.report.html_tables import (check_table, notes_list, pairs_table, results_table, row_label, summary_table,
                                           series_label, timings_table, worst_table)  # fmt: skip
-from workbench.report.statistics import summarize
+from workbench.report.statistics import mixed_modes, shown_mode, summarize
 from workbench.report.tables import PRECISION_WORDS, config_title
 from workbench.run.result import RunResult, atomic_write_text, save_results
 
@@ -58,7 +58,8 @@ def _e(value: object) -> str:
 
 def series_labels(results: list[RunResult]) -> dict[str, int]:
     """Every row label in first-seen order -> its colour index (the same in every figure and legend)."""
-    return {label: i for i, label in enumerate(dict.fromkeys(row_label(r) for r in results))}
+    mixed = mixed_modes(results)
+    return {label: i for i, label in enumerate(dict.fromkeys(row_label(r, mixed) for r in results))}
 
 
 def _epoch_value(r: RunResult, h, key: str) -> float:  # noqa: ANN001 - an EpochRecord
@@ -72,9 +73,10 @@ def curve_series(results: list[RunResult], key: str, scale: float, index: dict[s
     """One series per row label over its ok seeds: the mean per epoch and, with several seeds, the min-max band.
     A one-shot baseline (no history) is a flat line at its final value, on the two test figures."""
     groups: dict[str, list[RunResult]] = {}
+    mixed = mixed_modes(results)
     for r in results:
         if r.status == "ok":
-            groups.setdefault(row_label(r), []).append(r)
+            groups.setdefault(row_label(r, mixed), []).append(r)
     out = []
     for label, runs in groups.items():
         if all(r.history for r in runs):
@@ -118,6 +120,7 @@ def statistics_html(results: list[RunResult], labels: dict[str, int]) -> str:
     blocks = summarize(results)
     if len(blocks) < 2 and all(row.runs < 2 for b in blocks for row in b.rows):
         return ""
+    mixed = mixed_modes(results)  # as series_labels: a row names its mode where its engine and model ran in several
     parts = []
     for block in blocks:
         title = config_title(block.config)
@@ -129,7 +132,7 @@ def statistics_html(results: list[RunResult], labels: dict[str, int]) -> str:
         for metric, name, fmt in (("test_acc", "test accuracy (%)", ".2f"), ("throughput", "training samples/s", ",.0f")):
             rows = []
             for row in block.rows:
-                label = series_label(row.framework, row.model, config=block.config)
+                label = series_label(row.framework, row.model, shown_mode(row, mixed), block.config)
                 s = row.metrics[metric]
                 ci = (s.ci_low, s.ci_high) if s.ci_low is not None else None
                 rows.append((label, labels.get(label, 0), row.values[metric], ci))

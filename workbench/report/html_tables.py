@@ -9,14 +9,15 @@ from __future__ import annotations
 import html
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Collection, Sequence
 
-from workbench.report.statistics import ConfigStats, Spread
-from workbench.report.tables import MAIN_COLUMNS, _cell, config_title, noisy_note, timings_columns
+from workbench.report.statistics import ConfigStats, Spread, mixed_modes, shown_mode
+from workbench.report.tables import (BREAK_EVEN, MAIN_COLUMNS, _cell, break_even_steps, config_title, eager_partner,
+                                     noisy_note, timings_columns)  # fmt: skip
 from workbench.run.result import RunResult
 
 CHECK_ORDER = ("OK", "INFO", "DOWNCAST", "INACCURATE", "FAIL")  # worst last, as workbench.check.report
-TEXT_KEYS = ("framework", "model", "device", "config", "node", "status")  # the columns that are not numbers
+TEXT_KEYS = ("framework", "model", "device", "config", "mode", "node", "timing", "status")  # the columns that are not numbers
 REFERENCE = "reference"  # the NumPy float64 reference's name in a check row's pair
 VERDICT_BADGES = {"OK": "status-ok", "INFO": "status-skipped", "FAIL": "status-error"}  # the others: amber
 
@@ -61,14 +62,15 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Cell | str]], table_id
             f'<tbody>{"".join(body)}</tbody></table></div>')
 
 
-def series_label(framework: str, model: str, compiled: bool = False, config: dict | None = None) -> str:
-    """What names a series in the figures and legends: framework · model (· compiled) (· sweep values)."""
-    return " · ".join([framework, model] + (["compiled"] if compiled else []) + ([config_title(config)] if config else []))
+def series_label(framework: str, model: str, mode: str = "", config: dict | None = None) -> str:
+    """What names a series in the figures and legends: framework · model (· mode) (· sweep values)."""
+    return " · ".join([framework, model] + ([mode] if mode else []) + ([config_title(config)] if config else []))
 
 
-def row_label(r: RunResult) -> str:
-    """The series label of a result row."""
-    return series_label(r.framework, r.model, r.compiled, r.config)
+def row_label(r: RunResult, mixed: Collection[tuple[str, str]] = ()) -> str:
+    """The series label of a result row; it names the row's mode where its (framework, model) is in `mixed` (ran in
+    several modes: statistics.mixed_modes), so an engine's default mode alone (e.g. JAX's jit) is not named."""
+    return series_label(r.framework, r.model, shown_mode(r, mixed), r.config)
 
 
 def status_cell(r: RunResult) -> Cell:
@@ -88,9 +90,12 @@ def _value_cell(r: RunResult, key: str) -> Cell:
 
 
 def _columns(results: list[RunResult], columns: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
-    """The columns, plus config (a sweep) and seed (several seeds) after the model."""
+    """The columns, plus config (a sweep), mode (rows that name it, unless the columns have it) and seed (several
+    seeds) after the model."""
+    mode = ("mode", "mode")
     extra = ((("config", "config"),) if any(r.config for r in results) else ()) + (
-        (("seed", "seed"),) if len({r.seed for r in results}) > 1 else ())
+        (mode,) if any(r.mode for r in results) and mode not in columns else ()) + (
+        (("seed", "seed"),) if len({r.seed for r in results}) > 1 else ())  # fmt: skip
     return columns[:2] + extra + columns[2:]
 
 
@@ -101,17 +106,31 @@ def results_table(results: list[RunResult]) -> str:
     return table([h for _, h in columns], rows, "results")
 
 
+def break_even(r: RunResult, results: list[RunResult]) -> int | None:
+    """The text table's break-even steps of a compiled row against its eager partner (None: no partner, or never)."""
+    partner = eager_partner(r, results) if r.mode == "compiled" else None
+    return break_even_steps(r, partner) if partner is not None else None
+
+
 def timings_table(results: list[RunResult]) -> str:
-    """Import, data, build, first and steady epoch, latency, throughput, GFLOP/s; the node with several nodes."""
-    columns = _columns(results, timings_columns(results))
-    rows = [[_value_cell(r, key) for key, _ in columns] for r in results]
+    """The text timings table's columns (import, data, build, first and steady epoch, the mode, compile s, compiles,
+    latency, throughput, GFLOP/s; the node with several nodes; break-even steps where a compiled row has its eager
+    row), as the text table shows them."""
+    partnered = any(r.mode == "compiled" and eager_partner(r, results) is not None for r in results)
+    columns = _columns(results, timings_columns(results) + ((BREAK_EVEN,) if partnered else ()))
+    rows = []
+    for r in results:
+        even = break_even(r, results)
+        rows.append([num(even, str(_cell("params", even))) if key == BREAK_EVEN[0] else _value_cell(r, key)
+                     for key, _ in columns])  # fmt: skip
     return table([h for _, h in columns], rows, "timings")
 
 
 def notes_list(results: list[RunResult]) -> str:
     """One item per row with a message (why it is not ok, or a note), escaped."""
+    mixed = mixed_modes(results)
     items = dict.fromkeys(  # one note for a message that every seed repeats
-        f"<li><b>{html.escape(row_label(r))}</b>: {html.escape(r.status)}"
+        f"<li><b>{html.escape(row_label(r, mixed))}</b>: {html.escape(r.status)}"
         f"{' (' + html.escape(r.error_kind) + ')' if r.error_kind else ''}: {html.escape(r.message)}</li>"
         for r in results if r.status != "ok" or r.message)  # fmt: skip
     items.update(dict.fromkeys([f"<li><b>timing</b>: {html.escape(noisy_note(results))}</li>"] if noisy_note(results) else []))
@@ -126,10 +145,13 @@ def _spread_cells(s: Spread, fmt: str) -> list[Cell]:
 
 
 def summary_table(block: ConfigStats) -> str:
-    """One row per (framework, model) of a configuration over its seeds: mean, std and 95 % CI of each metric."""
-    headers = ["framework", "model", "ok runs", "seeds", "test acc % mean", "std", "95 % CI",
-               "samples/s mean", "std", "95 % CI"]  # fmt: skip
-    rows = [[row.framework, row.model, num(len(row.seeds), f"{len(row.seeds)}/{row.runs}"),
+    """One row per (framework, model, mode) of a configuration over its seeds: mean, std and 95 % CI of each metric;
+    a mode column where the rows ran in several modes."""
+    modes = len({row.mode for row in block.rows}) > 1
+    headers = ["framework", "model", *(["mode"] if modes else []), "ok runs", "seeds", "test acc % mean", "std",
+               "95 % CI", "samples/s mean", "std", "95 % CI"]  # fmt: skip
+    rows = [[row.framework, row.model, *([row.mode or "-"] if modes else []),
+             num(len(row.seeds), f"{len(row.seeds)}/{row.runs}"),
              ", ".join(map(str, row.seeds)) or "-",
              *_spread_cells(row.metrics["test_acc"], ".2f"), *_spread_cells(row.metrics["throughput"], ",.0f")]
             for row in block.rows]  # fmt: skip

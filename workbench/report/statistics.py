@@ -11,6 +11,7 @@ import math
 import statistics
 import warnings
 from dataclasses import dataclass, field
+from typing import Collection, Iterable
 
 from scipy import stats
 
@@ -37,7 +38,7 @@ class Spread:
 
 @dataclass
 class RowStats:
-    """One (framework, model) row of one configuration over its seeds."""
+    """One (framework, model, mode) row of one configuration over its seeds."""
 
     framework: str
     model: str
@@ -45,6 +46,7 @@ class RowStats:
     seeds: list[int]  # seeds of the ok rows
     metrics: dict[str, Spread]  # by METRICS key
     values: dict[str, dict[int, float]] = field(default_factory=dict)  # metric -> seed -> value (display units)
+    mode: str = ""  # the execution mode its runs ran ("" in files saved before modes)
 
 
 @dataclass
@@ -142,33 +144,55 @@ def compare_pair(a: RowStats, b: RowStats, metric: str, label_a: str, label_b: s
     return PairStats(label_a, label_b, metric, len(va), len(vb), diff, p, beats, paired, words)
 
 
-def row_stats(framework: str, model: str, runs: list[RunResult]) -> RowStats:
-    """The spread of every metric over the ok rows of one (framework, model, configuration)."""
+def row_stats(framework: str, model: str, runs: list[RunResult], mode: str = "") -> RowStats:
+    """The spread of every metric over the ok rows of one (framework, model, mode, configuration)."""
     ok = [r for r in runs if r.status == "ok"]
     values: dict[str, dict[int, float]] = {}
     for metric, (name, scale, _) in METRICS.items():
         values[metric] = {r.seed: scale * getattr(r, name) for r in ok if _finite(getattr(r, name)) is not None}
     metrics = {metric: spread(list(v.values())) for metric, v in values.items()}
-    return RowStats(framework, model, len(runs), [r.seed for r in ok], metrics, values)
+    return RowStats(framework, model, len(runs), [r.seed for r in ok], metrics, values, mode)
+
+
+def mixed_modes(rows: Iterable[RunResult | RowStats]) -> set[tuple[str, str]]:
+    """The (framework, model) pairs that have rows in more than one mode: where a label must name the mode (an engine's
+    default mode alone, e.g. JAX's jit, is not named)."""
+    modes: dict[tuple[str, str], set[str]] = {}
+    for r in rows:
+        modes.setdefault((r.framework, r.model), set()).add(r.mode)
+    return {key for key, names in modes.items() if len(names) > 1}
+
+
+def shown_mode(row: RunResult | RowStats, mixed: Collection[tuple[str, str]]) -> str:
+    """The mode a label names: the row's where its (framework, model) is in `mixed` ("default" for a row saved before
+    modes), else ""."""
+    return (row.mode or "default") if (row.framework, row.model) in mixed else ""
 
 
 def labels(rows: list[RowStats]) -> list[str]:
-    """The framework's name, or 'framework/model' where a framework has several rows."""
-    counts = {f: sum(r.framework == f for r in rows) for f in {r.framework for r in rows}}
-    return [r.framework if counts[r.framework] == 1 else f"{r.framework}/{r.model}" for r in rows]
+    """The framework's name, or 'framework/model' where a framework has several models; then ' (mode)' where that
+    framework and model ran in several modes."""
+    models = {f: {r.model for r in rows if r.framework == f} for f in {r.framework for r in rows}}
+    mixed = mixed_modes(rows)
+    out = []
+    for r in rows:
+        name, mode = r.framework if len(models[r.framework]) == 1 else f"{r.framework}/{r.model}", shown_mode(r, mixed)
+        out.append(f"{name} ({mode})" if mode else name)
+    return out
 
 
 def summarize(results: list[RunResult]) -> list[ConfigStats]:
-    """One ConfigStats per configuration, in order of first appearance; every pair of its rows compared."""
-    groups: dict[tuple, dict[tuple[str, str], list[RunResult]]] = {}
+    """One ConfigStats per configuration, in order of first appearance, one row per (framework, model, mode); every
+    pair of its rows compared."""
+    groups: dict[tuple, dict[tuple[str, str, str], list[RunResult]]] = {}
     configs: dict[tuple, dict] = {}
     for r in results:
         key = config_key(r.config)
         configs.setdefault(key, r.config)
-        groups.setdefault(key, {}).setdefault((r.framework, r.model), []).append(r)
+        groups.setdefault(key, {}).setdefault((r.framework, r.model, r.mode), []).append(r)
     summary = []
     for key, by_row in groups.items():
-        rows = [row_stats(framework, model, runs) for (framework, model), runs in by_row.items()]
+        rows = [row_stats(framework, model, runs, mode) for (framework, model, mode), runs in by_row.items()]
         names = labels(rows)
         pairs = [
             compare_pair(rows[i], rows[j], metric, names[i], names[j])

@@ -240,22 +240,25 @@ def config_title(config: dict) -> str:
 
 
 def repeats_table(results: list[RunResult], fmt: str, block: ConfigStats | None = None) -> str:
-    """One row per (framework, model) over its seeds: mean ± std [95% CI] of accuracy and throughput, time spread."""
+    """One row per (framework, model, mode) over its seeds: mean ± std [95% CI] of accuracy and throughput, time
+    spread; a mode column where the rows ran in several modes."""
     block = block or summarize(results)[0]
-    runs: dict[tuple[str, str], list[RunResult]] = {}
+    runs: dict[tuple[str, str, str], list[RunResult]] = {}
     for r in results:
         if config_key(r.config) == config_key(block.config):
-            runs.setdefault((r.framework, r.model), []).append(r)
+            runs.setdefault((r.framework, r.model, r.mode), []).append(r)
+    modes = len({row.mode for row in block.rows}) > 1
     rows = []
     for row in block.rows:
-        ok = [r for r in runs[(row.framework, row.model)] if r.status == "ok"]
+        ok = [r for r in runs[(row.framework, row.model, row.mode)] if r.status == "ok"]
         rows.append([
-            row.framework, row.model, f"{len(ok)}/{row.runs}", ", ".join(str(s) for s in row.seeds) or "-",
+            row.framework, row.model, *([row.mode or "-"] if modes else []), f"{len(ok)}/{row.runs}",
+            ", ".join(str(s) for s in row.seeds) or "-",
             _mean_ci(row.metrics["test_acc"], ".2f"), _mean_ci(row.metrics["throughput"], ",.0f"),
             _spread([r.train_s for r in ok if r.train_s], ".3g"),
             _spread([r.throughput for r in ok if r.throughput], ",.0f"),
         ])  # fmt: skip
-    headers = ["framework", "model", "ok runs", "seeds", "test acc % mean ± std [95% CI]",
+    headers = ["framework", "model", *(["mode"] if modes else []), "ok runs", "seeds", "test acc % mean ± std [95% CI]",
                "samples/s mean ± std [95% CI]", "train s median (min-max)", "samples/s median (min-max)"]  # fmt: skip
     return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
 

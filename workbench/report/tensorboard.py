@@ -1,4 +1,5 @@
-"""`compare.py --tensorboard DIR`: TensorBoard event files, one run per row, named task/engine/variant/seedN.
+"""`compare.py --tensorboard DIR`: TensorBoard event files, one run per row, named task/engine/variant/seedN (the
+variant names the row's mode where its engine and model ran in several modes, e.g. default+eager, default+compiled).
 
 Each run holds the row's per-epoch scalars (RUN_TAGS), its hyper-parameters for the HParams dashboard, and the spec
 as text; DIR itself holds the HParams experiment (which hyper-parameters and metrics the runs share). Everything
@@ -13,10 +14,12 @@ import sys
 import time
 import types
 from pathlib import Path
+from typing import Collection
 
 from frameworks.base import SPEC_MODEL
 from tasks.spec import TaskSpec
 from tasks.spec_io import spec_to_json
+from workbench.report.statistics import mixed_modes, shown_mode
 from workbench.report.tables import config_title
 from workbench.run.result import RunResult
 
@@ -51,17 +54,20 @@ def _part(text: str) -> str:
     return _UNSAFE.sub("_", text).strip("_") or "_"
 
 
-def row_variant(r: RunResult, variant: str) -> str:
+def row_variant(r: RunResult, variant: str, mixed: Collection[tuple[str, str]] = ()) -> str:
     """The variant part of a run name: the task's model variant for the spec's network, else the row's own model id;
-    then 'compiled' and the --sweep values when the row has them."""
+    then the row's mode where its (framework, model) is in `mixed` (ran in several modes: an engine's default mode
+    alone, e.g. JAX's jit, is not named), and the --sweep values when the row has them."""
     name = variant if r.model_id in ("", SPEC_MODEL) else r.model_id
+    mode = [shown_mode(r, mixed)] if shown_mode(r, mixed) else []
     sweep = [config_title(r.config).replace(", ", ",")] if r.config else []
-    return "+".join([name] + (["compiled"] if r.compiled else []) + sweep)
+    return "+".join([name] + mode + sweep)
 
 
-def run_name(r: RunResult, variant: str) -> str:
-    """task/engine/variant/seedN: TensorBoard's run list then groups and compares the engines directly."""
-    return "/".join(_part(p) for p in (r.task, r.framework, row_variant(r, variant), f"seed{r.seed}"))
+def run_name(r: RunResult, variant: str, mixed: Collection[tuple[str, str]] = ()) -> str:
+    """task/engine/variant/seedN: TensorBoard's run list then groups and compares the engines directly. mixed: the
+    (framework, model) pairs of the run that ran in several modes (workbench.report.statistics.mixed_modes)."""
+    return "/".join(_part(p) for p in (r.task, r.framework, row_variant(r, variant, mixed), f"seed{r.seed}"))
 
 
 def row_hparams(r: RunResult, spec: TaskSpec) -> dict[str, object]:
@@ -115,8 +121,9 @@ def write_tensorboard(folder: Path, results: list[RunResult], spec: TaskSpec, va
     experiment.close()
     written: list[Path] = []
     seen: dict[str, int] = {}
+    mixed = mixed_modes(results)
     for r in results:
-        name = run_name(r, variant)
+        name = run_name(r, variant, mixed)
         seen[name] = seen.get(name, 0) + 1
         name += f"-{seen[name]}" if seen[name] > 1 else ""  # the same row given twice (e.g. two --from files)
         run = folder / name
