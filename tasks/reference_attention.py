@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.special import erf
 
 from tasks.spec import param_key
 from tasks.spec_attention import (
@@ -137,10 +136,16 @@ def cancelled_by_softmax(model: Any) -> set[str]:
 # ---------------------------------------------------------------- GELU
 
 
+def _erf(x: np.ndarray) -> np.ndarray:
+    from scipy.special import erf  # here, not at import: scipy.special costs ~0.4 s in every process that imports the reference
+
+    return erf(x)
+
+
 def gelu_forward(layer: GELU, p: Params, x: np.ndarray, training: bool) -> tuple[np.ndarray, Cache]:
     """x * Phi(x) with erf ("none") or the tanh approximation ("tanh")."""
     if layer.approximate == "none":
-        return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0))), x
+        return 0.5 * x * (1.0 + _erf(x / np.sqrt(2.0))), x
     if layer.approximate == "tanh":
         return 0.5 * x * (1.0 + np.tanh(TANH_GELU_C * (x + TANH_GELU_A * x**3))), x
     raise ValueError(f"GELU approximate {layer.approximate!r}: use 'none' (erf) or 'tanh'")
@@ -149,7 +154,7 @@ def gelu_forward(layer: GELU, p: Params, x: np.ndarray, training: bool) -> tuple
 def gelu_backward(layer: GELU, p: Params, x: Cache, dy: np.ndarray) -> tuple[np.ndarray, Params]:
     """Phi(x) + x phi(x) exactly, or the derivative of the tanh form."""
     if layer.approximate == "none":
-        return dy * (0.5 * (1.0 + erf(x / np.sqrt(2.0))) + x * np.exp(-0.5 * x**2) / np.sqrt(2.0 * np.pi)), {}
+        return dy * (0.5 * (1.0 + _erf(x / np.sqrt(2.0))) + x * np.exp(-0.5 * x**2) / np.sqrt(2.0 * np.pi)), {}
     t = np.tanh(TANH_GELU_C * (x + TANH_GELU_A * x**3))
     return dy * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t**2) * TANH_GELU_C * (1.0 + 3.0 * TANH_GELU_A * x**2)), {}
 

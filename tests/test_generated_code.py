@@ -4,8 +4,11 @@ count and, with the canonical weights, the adapter's own float64 logits and the 
 tolerance (the float32 one for engines that compute float64 in float32). Injected generator bugs fail that check;
 an adapter never builds a spec its generator cannot write; docs/code/ holds what the generators write today.
 
-The Keras-JAX and Keras-torch runs beyond digits, and the Keras-TensorFlow runs of the tiny specs whose layers the
-registry's specs already show, are heavy: FRAMEBENCH_FULL_CODE_TESTS=1 adds them.
+Each engine's scripts run in one fresh process (runpy, as `python SCRIPT` would: `__main__`, its own argv, no
+project on the path), so a framework is imported once per engine, not once per script; one script per engine also
+runs on its own, exactly as a reader runs it. The Keras-JAX and Keras-torch runs beyond digits, and the
+Keras-TensorFlow runs of the tiny specs whose layers the registry's specs already show, are heavy:
+FRAMEBENCH_FULL_CODE_TESTS=1 adds them.
 """
 
 from __future__ import annotations
@@ -143,22 +146,60 @@ def adapter_outputs(weights_files: dict[str, Path], tmp_path_factory: pytest.Tem
     return run
 
 
-def run_script(source: str, engine: str, weights: Path, folder: Path, steps: int) -> dict[str, object]:
-    """Run a generated script in a fresh process, outside the repository and without its path: {name: value} of
-    its `name: JSON` lines (parameters, logits or log_probabilities, loss)."""
-    module = code_generators.generator(engine)
-    path = folder / module.FILE_NAME
-    path.write_text(source)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | dict(base.engine(engine).env) | {"TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.run([sys.executable, str(path), "--weights", str(weights), "--dtype", "float64", "--steps", str(steps)],
-                          cwd=folder, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)  # fmt: skip
-    assert proc.returncode == 0, f"{path.name} failed:\n{proc.stderr[-3000:]}"
+def _script_env(engine: str) -> dict[str, str]:
+    """A reader's environment: no PYTHONPATH (the project is not importable), the engine's backend variable."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | dict(base.engine(engine).env) | {"TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def _script_args(weights: Path, steps: int) -> list[str]:
+    return ["--weights", str(weights), "--dtype", "float64", "--steps", str(steps)]
+
+
+def _values(stdout: str) -> dict[str, object]:
+    """{name: value} of a script's `name: JSON` lines (parameters, logits or log_probabilities, loss)."""
     values: dict[str, object] = {}
-    for line in proc.stdout.splitlines():
+    for line in stdout.splitlines():
         name, sep, value = line.partition(": ")
         if sep and name.replace("_", "").isalpha():
             values.setdefault(name, []).append(json.loads(value))
     return {name: found[0] if name != "loss" else found for name, found in values.items()}
+
+
+def _write_script(source: str, engine: str, folder: Path) -> Path:
+    path = folder / code_generators.generator(engine).FILE_NAME
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(source)
+    return path
+
+
+def run_script(source: str, engine: str, weights: Path, folder: Path, steps: int) -> dict[str, object]:
+    """Run a generated script on its own, `python SCRIPT ARGS` in a fresh process outside the repository."""
+    path = _write_script(source, engine, folder)
+    proc = subprocess.run([sys.executable, str(path), *_script_args(weights, steps)], cwd=folder, env=_script_env(engine),
+                          capture_output=True, text=True, timeout=TIMEOUT_S)  # fmt: skip
+    assert proc.returncode == 0, f"{path.name} failed:\n{proc.stderr[-3000:]}"
+    return _values(proc.stdout)
+
+
+# Runs each job's script as `python SCRIPT ARGS` would (run_name "__main__", sys.argv, its own folder as the working
+# directory), its stdout captured, and writes {job id: {"stdout", "error"}} to the file named second.
+SCRIPTS_RUN = r"""
+import contextlib, io, json, os, runpy, sys, traceback
+jobs, results, done = json.loads(open(sys.argv[1]).read()), sys.argv[2], {}
+for job in jobs:
+    out = io.StringIO()
+    sys.argv, error = [job["script"], *job["args"]], None
+    os.chdir(os.path.dirname(job["script"]))
+    try:
+        with contextlib.redirect_stdout(out):
+            runpy.run_path(job["script"], run_name="__main__")
+    except SystemExit as exc:
+        error = None if exc.code in (0, None) else f"exit status {exc.code}"
+    except BaseException:
+        error = traceback.format_exc()[-3000:]
+    done[job["id"]] = {"stdout": out.getvalue(), "error": error}
+open(results, "w").write(json.dumps(done))
+"""
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -166,11 +207,41 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
-def judge(case: str, engine: str, source: str, weights: Path, folder: Path, adapter: dict, steps: int = 0) -> dict:
-    """Run the script and measure it: its parameter count, and max |script - adapter| and |script - reference| of
-    the printed outputs, with the tolerance they are held to."""
+def _steps(case: str) -> int:
+    return 1 if case in CHEAP else 0  # the training step runs where it is cheap to compile
+
+
+ALONE = "digits/default"  # each engine's case run on its own, exactly as a reader runs it
+
+
+@pytest.fixture(scope="session")
+def script_outputs(weights_files: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> typing.Callable[[str], dict]:
+    """engine -> {case: {"stdout", "error"}}: every selected case's generated script for the engine, all in one fresh
+    process outside the repository (the framework imported once), run once and kept."""
+    cache: dict[str, dict] = {}
+
+    def run(engine: str) -> dict:
+        if engine not in cache:
+            folder = tmp_path_factory.mktemp(f"scripts-{engine}")
+            module = code_generators.generator(engine)
+            cases = [c for c in _selected(engine) if c != ALONE and not module.unsupported(CASES[c])]
+            jobs = [{"id": case, "args": _script_args(weights_files[case], _steps(case)),
+                     "script": str(_write_script(module.generate(CASES[case]), engine, folder / case.replace("/", "-")))}
+                    for case in cases]  # fmt: skip
+            (folder / "jobs.json").write_text(json.dumps(jobs))
+            proc = subprocess.run([sys.executable, "-c", SCRIPTS_RUN, str(folder / "jobs.json"), str(folder / "done.json")],
+                                  cwd=folder, env=_script_env(engine), capture_output=True, text=True, timeout=TIMEOUT_S * 4)  # fmt: skip
+            assert proc.returncode == 0, proc.stderr[-3000:]
+            cache[engine] = json.loads((folder / "done.json").read_text())
+        return cache[engine]
+
+    return run
+
+
+def judge(case: str, engine: str, out: dict[str, object], adapter: dict) -> dict:
+    """Measure a script's printed outputs: its parameter count, and max |script - adapter| and |script - reference|,
+    with the tolerance they are held to."""
     spec = CASES[case]
-    out = run_script(source, engine, weights, folder, steps)
     key = "log_probabilities" if "log_probabilities" in out else "logits"
     got = np.asarray(out[key], dtype=np.float64)
     ref = reference.forward(spec.model, init_weights(spec.model, spec.init, spec.train.seed), fixed_input(spec))
@@ -197,12 +268,17 @@ def _pairs() -> list:
 
 
 @pytest.mark.parametrize("case, engine", _pairs())
-def test_generated_script_matches_adapter_and_reference(case, engine, weights_files, adapter_outputs, tmp_path):
+def test_generated_script_matches_adapter_and_reference(case, engine, weights_files, adapter_outputs, script_outputs, tmp_path):
     """The script counts the spec's parameters; its logits equal the adapter's and the reference's within tolerance."""
     spec = CASES[case]
-    steps = 1 if case in CHEAP else 0  # the training step runs where it is cheap to compile
-    source = code_generators.generator(engine).generate(spec)
-    result = judge(case, engine, source, weights_files[case], tmp_path, adapter_outputs(engine), steps)
+    steps = _steps(case)
+    if case == ALONE:
+        out = run_script(code_generators.generator(engine).generate(spec), engine, weights_files[case], tmp_path, steps)
+    else:
+        ran = script_outputs(engine)[case]
+        assert ran["error"] is None, f"{case} {engine}:\n{ran['error']}"
+        out = _values(ran["stdout"])
+    result = judge(case, engine, out, adapter_outputs(engine))
     print(f"\n{case} {engine}: parameters {result['parameters']}, |script - adapter| {result['vs_adapter']}, "
           f"|script - reference| {result['vs_reference']:.3g} (tol {result['tol']:.3g}){'; adapter: ' + result['adapter_note'] if result['adapter_note'] else ''}")  # fmt: skip
     assert result["parameters"] == count_params(spec.model)
@@ -233,7 +309,7 @@ def test_injected_generator_bug_is_caught(engine, inject, monkeypatch, weights_f
     inject(monkeypatch)
     source = code_generators.generator(engine).generate(CASES[case])
     assert source != (monkeypatch.undo() or code_generators.generator(engine).generate(CASES[case]))
-    result = judge(case, engine, source, weights_files[case], tmp_path, adapter_outputs(engine))
+    result = judge(case, engine, run_script(source, engine, weights_files[case], tmp_path, 0), adapter_outputs(engine))
     print(f"\ninjected {inject.__name__}: |script - adapter| {result['vs_adapter']:.3g}, |script - reference| {result['vs_reference']:.3g}")
     assert result["vs_reference"] > result["tol"] and result["vs_adapter"] > result["tol"]
 

@@ -13,8 +13,6 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Collection, Iterable
 
-from scipy import stats
-
 from workbench.run.result import RunResult, config_key
 
 CONFIDENCE = 0.95  # of the confidence intervals (t distribution)
@@ -88,6 +86,8 @@ def spread(values: list[float]) -> Spread:
     if n < 2:
         return Spread(n=1, mean=mean)
     std = statistics.stdev(values)
+    from scipy import stats  # here, not at import: scipy.stats takes ~1 s, and every compare.py call imports this
+
     half = stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * std / math.sqrt(n)
     return Spread(n=n, mean=mean, std=std, ci_low=mean - half, ci_high=mean + half)
 
@@ -96,6 +96,8 @@ def welch_p(a: list[float], b: list[float]) -> float | None:
     """Two-sided p-value of Welch's t-test (unequal variances); None with under 2 values a side or no spread."""
     if len(a) < 2 or len(b) < 2 or (statistics.pvariance(a) == 0 and statistics.pvariance(b) == 0):
         return None
+    from scipy import stats
+
     with warnings.catch_warnings():  # nearly equal samples: scipy warns of precision loss, the p-value stands
         warnings.simplefilter("ignore", RuntimeWarning)
         return _finite(stats.ttest_ind(a, b, equal_var=False).pvalue)
