@@ -22,7 +22,7 @@ from frameworks.base import EXTRA_FRAMEWORKS_VAR, FRAMEWORKS, engine, missing_pa
 from tasks import registry
 from tasks.reference import cancelled_by_batchnorm
 from tasks.spec import count_params
-from workbench.teach.explain import explain_sections
+from workbench.teach.explain import explain_sections, gather_many
 
 TESTS = Path(__file__).resolve().parent
 PLUGIN = "numpyref"  # the fourth engine
@@ -160,12 +160,18 @@ def test_dry_run_loss_after_one_step_agrees(dry_run):
 TASK_MODELS = [(task, model) for task in registry.names() for model in registry.get(task).variant_names()]
 
 
+@pytest.fixture(scope="module")
+def gathered_facts() -> list:
+    """Every engine's teaching facts for every task and model, each engine asked once for all of them."""
+    return gather_many([registry.get(task).variant(model) for task, model in TASK_MODELS], ENGINES)
+
+
 @pytest.fixture(scope="module", params=TASK_MODELS, ids=[f"{t}-{m}" for t, m in TASK_MODELS])
-def explained(request) -> tuple[str, object, dict[str, str]]:
+def explained(request, gathered_facts) -> tuple[str, object, dict[str, str]]:
     """--explain of one task and model over every engine: (task, spec, {section title: Markdown})."""
     task, model = request.param
     spec = registry.get(task).variant(model)
-    sections, errored = explain_sections(spec, ENGINES)
+    sections, errored = explain_sections(spec, ENGINES, gathered=gathered_facts[TASK_MODELS.index((task, model))])
     assert not errored, dict(sections).get("Frameworks left out")  # an adapter that cannot show its code is a failure
     return task, spec, dict(sections)
 

@@ -19,7 +19,7 @@ from tasks.spec_io import spec_to_json
 from workbench.process.ask import AskError, ask
 from workbench.teach.code import side_by_side
 from workbench.teach.defaults import table_rows
-from workbench.teach.facts import answer as teach_answer
+from workbench.teach.facts import answer_many as teach_answer_many
 from workbench.teach.sources import ROLES, SourceBlock
 from workbench.teach.summary import summary_rows
 
@@ -28,18 +28,28 @@ Section = tuple[str, str]  # (title, Markdown body): also the report's extra-sec
 
 def gather(spec: TaskSpec, frameworks: list[str]) -> tuple[dict[str, dict], list[str]]:
     """Each installed framework's teaching facts (framework -> answer), and one note per framework left out."""
-    def one(name: str) -> dict | str:
+    return gather_many([spec], frameworks)[0]
+
+
+def gather_many(specs: list[TaskSpec], frameworks: list[str]) -> list[tuple[dict[str, dict], list[str]]]:
+    """gather() of each spec, asking each framework once for all of them (one child per framework, not per spec)."""
+    def one(name: str) -> list[dict | str]:
         missing = missing_packages(name)
         if missing:
-            return f"{name}: skipped, not installed ({', '.join(missing)})"
+            return [f"{name}: skipped, not installed ({', '.join(missing)})"] * len(specs)
         try:
-            return ask(teach_answer, name, {"spec": spec_to_json(spec)})[0]
+            answers = ask(teach_answer_many, name, {"specs": [spec_to_json(s) for s in specs]})[0]["answers"]
         except AskError as exc:  # installed, but its adapter failed: said as an error, not as "skipped"
-            return f"ERROR ({exc.kind}) {exc}"
+            return [f"ERROR ({exc.kind}) {exc}"] * len(specs)
+        return [f"ERROR ({a['error_kind']}) {name}: {a['error']}" if "error" in a else a for a in answers]
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # one child per framework, in parallel
-        results = dict(zip(frameworks, pool.map(one, frameworks)))
-    return {n: r for n, r in results.items() if isinstance(r, dict)}, [r for r in results.values() if isinstance(r, str)]
+        by_framework = dict(zip(frameworks, pool.map(one, frameworks)))
+    gathered = []
+    for i in range(len(specs)):
+        results = {name: answers[i] for name, answers in by_framework.items()}
+        gathered.append(({n: r for n, r in results.items() if isinstance(r, dict)}, [r for r in results.values() if isinstance(r, str)]))
+    return gathered
 
 
 def code_markdown(block: SourceBlock) -> str:
