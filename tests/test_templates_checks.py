@@ -6,12 +6,12 @@ unsupported pairs are test_templates.py's; this file is apart so that the two ha
 from __future__ import annotations
 
 import pytest
-from test_templates import DOWNCAST, ENGINES, UNSUPPORTED
+from test_templates import DOWNCAST, ENGINES, UNSUPPORTED, _plugin_registered  # noqa: F401 - the plugin engine's fixture
 from tiny_specs import MODELS, tiny_task
 
 from tasks import registry
 from workbench.check import equivalence as eq
-from workbench.check.all_checks import run_checks
+from workbench.check.all_checks import run_checks_many
 
 
 # ---------------------------------------------------------------- numerical checks
@@ -19,12 +19,18 @@ from workbench.check.all_checks import run_checks
 CONFIG = eq.CheckConfig(batch_size=8, steps=5, fd_samples=2, fd_coords=4, frameworks=tuple(ENGINES))
 
 
-@pytest.fixture(scope="module", params=sorted(MODELS))
-def tiny_report(request) -> tuple[str, eq.Report]:
-    """--check of one tiny spec (every layer type is in one of them), every engine."""
-    spec = tiny_task(MODELS[request.param])
-    X, y = eq.random_inputs(spec, CONFIG.batch_size * CONFIG.steps, 0)
-    return request.param, run_checks(spec, X, y, CONFIG, "random")
+@pytest.fixture(scope="module")
+def tiny_reports() -> dict[str, eq.Report]:
+    """--check of every tiny spec (every layer type is in one of them), every engine: each engine in one child."""
+    specs = {name: tiny_task(MODELS[name]) for name in sorted(MODELS)}
+    jobs = [(spec, *eq.random_inputs(spec, CONFIG.batch_size * CONFIG.steps, 0), "random") for spec in specs.values()]
+    return dict(zip(specs, run_checks_many(jobs, CONFIG)))
+
+
+@pytest.fixture(params=sorted(MODELS))
+def tiny_report(request, tiny_reports) -> tuple[str, eq.Report]:
+    """--check of one tiny spec, every engine."""
+    return request.param, tiny_reports[request.param]
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -51,13 +57,18 @@ def test_check_tiny_specs(tiny_report, engine):
 EXACT = [e for e in ENGINES if e not in DOWNCAST]  # on 2-sample batches, float32 Adam steps on tiny gradients differ by far more than 10 x tol
 
 
-@pytest.mark.parametrize("task", registry.names())
-def test_check_every_task_spec(task):
-    """Each task's real spec, small inputs, float64: every engine that computes float64 agrees with the reference."""
-    spec = registry.get(task).spec
+@pytest.fixture(scope="module")
+def task_reports() -> dict[str, eq.Report]:
+    """Each task's real spec, small inputs, float64, every engine that computes float64: each engine in one child."""
     config = eq.CheckConfig(batch_size=2, steps=2, fd_samples=1, fd_coords=2, dtypes=("float64",), frameworks=tuple(EXACT))
-    X, y = eq.random_inputs(spec, 4, 0)
-    report = run_checks(spec, X, y, config, "random")
+    specs = {task: registry.get(task).spec for task in registry.names()}
+    return dict(zip(specs, run_checks_many([(spec, *eq.random_inputs(spec, 4, 0), "random") for spec in specs.values()], config)))
+
+
+@pytest.mark.parametrize("task", registry.names())
+def test_check_every_task_spec(task, task_reports):
+    """Each task's real spec, small inputs, float64: every engine that computes float64 agrees with the reference."""
+    report = task_reports[task]
     assert not report.failed, [r for r in report.rows if r.status == "FAIL"][:5]
     for engine in EXACT:
         if (engine, task) in UNSUPPORTED:

@@ -51,7 +51,7 @@ from tasks.init import init_weights
 from tasks.spec import GRU, LSTM, BaselineSpec, Conv1D, Conv2D, Dense, Dropout, MaxPool2D, OptimizerSpec, TaskSpec, Weights, count_params
 from tasks.spec_io import spec_to_json
 from workbench.check.measure import ADAPTIVE, NOISE_FLOOR, SHOWN_STEPS, difference
-from workbench.check.measure import answer as measure_answer
+from workbench.check.measure import answer_many as measure_answer_many
 from workbench.process.adapters import row_device
 from workbench.process.ask import AskError, ask
 
@@ -250,28 +250,49 @@ def measure_all(spec: TaskSpec, weights: Weights, X: np.ndarray, y: np.ndarray, 
                 report: "Report") -> dict[str, Measured]:  # fmt: skip
     """Ask every installed framework for its measurements; the others go to report.skipped (not installed, or the
     spec declared unsupported) or report.errors (the child failed)."""
-    arrays = {"X": X, "y": y, **{f"w/{k}": v for k, v in weights.items()}}
+    return measure_many([(spec, weights, X, y, report)], config)[0]
 
-    def one(name: str) -> Measured | str | AskError:
+
+Job = tuple[TaskSpec, Weights, np.ndarray, np.ndarray, "Report"]  # what measure_all measures, and the report it fills
+
+
+def measure_many(jobs: list[Job], config: CheckConfig) -> list[dict[str, Measured]]:
+    """measure_all of several specs under one config, each framework asked once for all of them: one child (one
+    import of the framework) per framework, not per spec. A spec the child fails on costs only its own report."""
+    arrays = {f"j{i}/{k}": v for i, (_, weights, X, y, _) in enumerate(jobs)
+              for k, v in {"X": X, "y": y, **{f"w/{k}": v for k, v in weights.items()}}.items()}  # fmt: skip
+
+    def one(name: str) -> list[Measured | str | AskError] | str | AskError:
         missing = missing_packages(name)
         if missing:
             return f"not installed: {', '.join(missing)}"
-        request = {"spec": spec_to_json(spec), "dtypes": list(config.dtypes), "steps": config.steps,
-                   "threads": config.threads, "model": engine(name).spec_model,
-                   "device": row_device(name, config.device),
-                   "optimizers": [asdict(o) for o in config.optimizers]}  # fmt: skip
+        requests = [{"spec": spec_to_json(spec), "dtypes": list(config.dtypes), "steps": config.steps,
+                     "threads": config.threads, "model": engine(name).spec_model,
+                     "device": row_device(name, config.device),
+                     "optimizers": [asdict(o) for o in config.optimizers]} for spec, *_ in jobs]  # fmt: skip
         try:
-            facts, out = ask(measure_answer, name, request, arrays, threads=config.threads)
+            reply, out = ask(measure_answer_many, name, {"jobs": requests}, arrays, threads=config.threads)
         except AskError as exc:
             return exc
-        return facts["unsupported"] or Measured(facts, out)
+        answers: list[Measured | str | AskError] = []
+        for i, facts in enumerate(reply["jobs"]):
+            prefix = f"j{i}/"
+            if "error" in facts:
+                answers.append(AskError(f"{name}: {facts['error']}", facts["error_kind"]))
+            else:
+                answers.append(facts["unsupported"] or Measured(facts, {k[len(prefix):]: v for k, v in out.items() if k.startswith(prefix)}))
+        return answers
 
     # one child per framework, as many at once as there are cores (each runs on config.threads)
     with ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 1) // config.threads)) as pool:
-        answers = dict(zip(config.frameworks, pool.map(one, config.frameworks)))
-    report.skipped.update({name: a for name, a in answers.items() if isinstance(a, str)})
-    report.errors.update({name: f"{a.kind}: {str(a).split(': ', 1)[-1]}" for name, a in answers.items() if isinstance(a, AskError)})
-    return {name: a for name, a in answers.items() if isinstance(a, Measured)}
+        by_framework = dict(zip(config.frameworks, pool.map(one, config.frameworks)))
+    measured = []
+    for i, (*_, report) in enumerate(jobs):
+        answers = {name: a if isinstance(a, (str, AskError)) else a[i] for name, a in by_framework.items()}
+        report.skipped.update({name: a for name, a in answers.items() if isinstance(a, str)})
+        report.errors.update({name: f"{a.kind}: {str(a).split(': ', 1)[-1]}" for name, a in answers.items() if isinstance(a, AskError)})
+        measured.append({name: a for name, a in answers.items() if isinstance(a, Measured)})
+    return measured
 
 
 # ---------------------------------------------------------------- forward and gradients
