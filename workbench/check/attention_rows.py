@@ -38,7 +38,7 @@ def default_softmax_rows(spec: TaskSpec, measured: dict[str, Measured], weights:
         if default == INPUT_DTYPE or m.downcast("float64") or all(l.softmax_dtype == default for l in attention):
             continue
         own = with_softmax(spec, default)
-        single = replace(config, frameworks=(name,), dtypes=("float64",), steps=1)
+        single = replace(config, frameworks=(name,), dtypes=("float64",), steps=1, trajectories=False)
         again = measure_all(own, weights, X[:b], y[:b], single, report).get(name)
         if again is None:
             continue

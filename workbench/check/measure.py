@@ -148,7 +148,7 @@ def answer(module: ModuleType, request: dict, arrays: dict[str, np.ndarray]) -> 
             loss, grads = network.loss_and_gradients(X0, y0)
             out[f"{dtype}/loss"] = np.asarray(loss)
             out.update({f"{dtype}/grad/{k}": v for k, v in grads.items()})
-        for variant, opt in variants.items():
+        for variant, opt in variants.items() if request.get("trajectories", True) else ():
             facts["steps"][f"{dtype}/{variant}"] = _trajectory(module, replace(spec, optimizer=opt), dtype, request,
                                                                weights, batches, variant, out)  # fmt: skip
     return facts, out
