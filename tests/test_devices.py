@@ -7,6 +7,7 @@ real, on digits: `--device cuda` stops with one line, a precision a framework ca
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from cli_helpers import assert_one_line_error, run_cli
@@ -136,8 +137,8 @@ def test_bf16_on_cpu_trains_in_torch_and_shows_its_device(tmp_path):
     assert row["test_acc"] >= registry.get("digits").spec.target_accuracy
     header, table = proc.stdout.split("\n\n")[:2]
     assert "precision: bf16 (mixed precision" in header and "device choice: auto -> cpu" in header
-    assert table.splitlines()[0].split()[:3] == ["framework", "model", "device"]
-    assert "nn.Module + explicit loop  cpu" in table
+    assert table.splitlines()[0].split()[:4] == ["framework", "model", "mode", "device"]
+    assert re.search(r"nn\.Module \+ explicit loop\s+eager\s+cpu", table), table
 
 
 # ---------------------------------------------------------------- --check --precision: the mixed-precision table

@@ -404,7 +404,7 @@ def test_disk_full_while_saving_keeps_every_row(tmp_path, monkeypatch, capsys):
     plan = runner.RunPlan(requests=requests, output=tmp_path / "r.json", kept=kept)
     results = execute.run_plan(plan)
     assert [r.model for r in results] == ["a", "b", "c"] and calls == [1, 2, 3]
-    assert all(r is kept[row_key("sklearn", r.model, 0, False)] for r in results)  # the saved rows themselves
+    assert all(r is kept[row_key("sklearn", r.model, 0)] for r in results)  # the saved rows themselves
     assert (tmp_path / "saved").read_text() == "3"  # the next save wrote every row, the missed one included
     assert capsys.readouterr().err.splitlines() == [
         f"framebench: warning: could not save results to {tmp_path / 'r.json'}: No space left on device; still running"
