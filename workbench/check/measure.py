@@ -8,8 +8,6 @@ themselves come back only at the SHOWN_STEPS, for the framework-vs-framework pai
 
 from __future__ import annotations
 
-import os
-import traceback
 from dataclasses import asdict, replace
 from types import ModuleType
 
@@ -21,7 +19,7 @@ from tasks.optimizers import EPS_STYLES, describe, preset_name
 from tasks.reference_attention import cancelled_by_softmax
 from tasks.spec import OptimizerSpec, TaskSpec
 from tasks.spec_io import spec_from_json
-from workbench.process.lines import error_kind, one_line
+from workbench.process.ask import answer_each
 
 SHOWN_STEPS = (1, 2, 5, 10, 20, 50)  # steps whose weights come back for the pairs (every step is judged)
 SGD_LR = 0.05  # plain SGD in the trajectory check: large enough that weights move visibly in 50 steps
@@ -157,17 +155,7 @@ def answer(module: ModuleType, request: dict, arrays: dict[str, np.ndarray]) -> 
 def answer_many(module: ModuleType, request: dict, arrays: dict[str, np.ndarray]) -> tuple[dict, dict[str, np.ndarray]]:
     """answer() of each of the request's jobs in one child (job i's arrays and outputs prefixed "j{i}/"): {"jobs":
     [facts, or {"error", "error_kind"} where that job failed]}."""
-    facts, out = [], {}
-    for i, job in enumerate(request["jobs"]):
-        prefix = f"j{i}/"
-        try:
-            found, arrays_out = answer(module, job, {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
-        except Exception as exc:  # noqa: BLE001 - errors are values, as in ask's child: this job's report says it
-            if os.environ.get("FRAMEBENCH_DEBUG"):
-                traceback.print_exc()
-            found, arrays_out = {"error": one_line(exc), "error_kind": error_kind(exc)}, {}
-        facts.append(found)
-        out.update({prefix + k: v for k, v in arrays_out.items()})
+    facts, out = answer_each(answer, module, request["jobs"], arrays)
     return {"jobs": facts}, out
 
 

@@ -84,6 +84,24 @@ def ask(answer: Answer, framework: str, request: dict, arrays: Arrays | None = N
             return reply, {k: stored[k] for k in stored.files}
 
 
+def answer_each(answer: Answer, module: ModuleType, requests: list[dict], arrays: Arrays) -> tuple[list[dict], Arrays]:
+    """answer() of several requests in one child, so that a framework is imported once for all of them: request i
+    reads the arrays named "j{i}/..." (without the prefix) and its outputs come back under the same prefix. A request
+    that raises gives {"error": one line, "error_kind"} and costs only its own entry."""
+    replies, out = [], {}
+    for i, request in enumerate(requests):
+        prefix = f"j{i}/"
+        try:
+            reply, found = answer(module, request, {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
+        except Exception as exc:  # noqa: BLE001 - errors are values, as in main below
+            if os.environ.get("FRAMEBENCH_DEBUG"):
+                traceback.print_exc()
+            reply, found = {"error": one_line(exc), "error_kind": error_kind(exc)}, {}
+        replies.append(reply)
+        out.update({prefix + k: v for k, v in found.items()})
+    return replies, out
+
+
 def main(argv: list[str]) -> int:
     """Answer one question; any exception becomes {"error": one line} (the traceback with FRAMEBENCH_DEBUG)."""
     path, framework, folder = argv[0], argv[1], Path(argv[2])

@@ -11,7 +11,7 @@ from types import ModuleType
 import numpy as np
 
 from tasks.spec_io import spec_from_json
-from workbench.process.lines import error_kind, one_line
+from workbench.process.ask import answer_each
 from workbench.teach.sources import source_of
 
 
@@ -35,10 +35,4 @@ def answer(module: ModuleType, request: dict, arrays: dict[str, np.ndarray]) -> 
 def answer_many(module: ModuleType, request: dict, arrays: dict[str, np.ndarray]) -> tuple[dict, dict]:
     """answer() for each of the request's specs in one child: {"answers": [facts, or {"error", "error_kind"}]}, so
     a spec the adapter cannot answer costs only its own entry."""
-    answers: list[dict] = []
-    for spec in request["specs"]:
-        try:
-            answers.append(answer(module, {"spec": spec}, arrays)[0])
-        except Exception as exc:  # noqa: BLE001 - errors are values, as in ask's child
-            answers.append({"error": one_line(exc), "error_kind": error_kind(exc)})
-    return {"answers": answers}, {}
+    return {"answers": answer_each(answer, module, [{"spec": spec} for spec in request["specs"]], {})[0]}, {}
