@@ -16,14 +16,14 @@ from frameworks import jax_runtime  # first: it sets XLA's environment, then imp
 import jax  # noqa: E402, I001
 import jax.numpy as jnp  # noqa: E402
 import optax  # noqa: E402
-from flax import nnx  # noqa: E402
+from flax import __version__ as flax_version, nnx  # noqa: E402
 
 from frameworks import jax_augment, jax_layers, layout  # noqa: E402
 from frameworks.base import EVAL_BATCH, SPEC_MODEL, OnBatch, RunSettings, Weights  # noqa: E402
 from frameworks.base import default_of as _default  # noqa: E402
 from frameworks.jax_layers import (  # noqa: E402, F401 - re-exported for --explain
     LastHidden, LastHiddenGRU, ResetAfterGRUCell, SpecModel, add, flatten, global_average_pool2d, global_max_pool1d,
-    ATTENTION_LAYERS, ATTENTION_SOFTMAX, PaddingMaskedAttention, attention_module,
+    ATTENTION_LAYERS, ATTENTION_SOFTMAX, PaddingMaskedAttention, attention_defaults, attention_module,
 )  # fmt: skip
 from frameworks.jax_optimizers import NATIVE_VELOCITY, make_optimizer, scale_by_adam_uncorrected_eps, spec_optimizer  # noqa: E402, F401
 from tasks.flops import train_flops  # noqa: E402
@@ -40,9 +40,7 @@ NAME = "jax"
 
 def version() -> str:
     """The framework's version string."""
-    import flax
-
-    return f"{jax.__version__} (Flax {flax.__version__}, optax {optax.__version__})"
+    return f"{jax.__version__} (Flax {flax_version}, optax {optax.__version__})"
 
 
 devices = jax_runtime.devices
@@ -170,6 +168,7 @@ def defaults(spec: TaskSpec) -> dict[str, str]:
         "momentum velocity": "optax.sgd: trace v = g + momentum * v before the lr; optax.rmsprop: the trace after it (holds lr)",
         "L2 penalty": f"optax.adam has none (optax.adamw: weight_decay={_default(optax.adamw, 'weight_decay')}, decoupled, x lr; "
         "optax.add_decayed_weights before an optimizer is L2)",
+        **attention_defaults(),  # GELU and attention, in frameworks/jax_layers.py
     }
 
 

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 from flax import nnx
 from flax.nnx.nn.attention import dot_product_attention_weights
 
+from frameworks.base import default_of
 from tasks.spec_attention import PAD_ID, GELU, MaskedMeanPooling, MultiHeadSelfAttention, PositionEmbedding, uses_padding_mask
 
 
@@ -210,3 +211,16 @@ def attention_weights(network, ids) -> "np.ndarray":  # noqa: ANN001 - a framewo
             module(jnp.asarray(outputs[sources[0]]), batch, sow_weights=True)
             found.append(np.asarray(nnx.pop(module, nnx.Intermediate)["attention_weights"].get_value()[0])[0])
     return np.stack(found)
+
+
+def attention_defaults() -> dict[str, str]:
+    """Flax NNX's transformer defaults for the differing-defaults table (the adapter's defaults()), read from Flax."""
+    approximate = default_of(nnx.gelu, "approximate")
+    kernel = nnx.MultiHeadAttention(2, 4, 8, decode=False, rngs=nnx.Rngs(0)).query.kernel.shape
+    return {
+        "GELU approximation": f"{'tanh' if approximate else 'erf'} (nnx.gelu approximate={approximate})",
+        "attention projections": f"nnx.MultiHeadAttention: kernel (in, H, head_dim) per projection ({kernel} for 4 in, 2 heads of 4), "
+        "output (H, head_dim, out)",
+        "attention padding mask": "mask: True = attend",
+        "attention softmax dtype": f"{ATTENTION_SOFTMAX} (jax.nn.dot_product_attention's softmax, for float64 inputs too)",
+    }

@@ -31,7 +31,7 @@ else:
 import keras  # noqa: E402
 
 from frameworks import keras_augment, keras_export, keras_layers, layout  # noqa: E402
-from frameworks.keras_layers import attention_layer, average_pooling, avg_pool_padding, graph_model, tf_same_pool_padding  # noqa: E402, F401
+from frameworks.keras_layers import attention_defaults, attention_layer, average_pooling, avg_pool_padding, graph_model, tf_same_pool_padding  # noqa: E402, F401
 from frameworks.base import default_of as _default  # noqa: E402
 from frameworks.keras_optimizers import (  # noqa: E402, F401 - re-exported for --explain
     AdamCorrectedEps, AdamUncorrectedEps, RMSpropSpecEps, SGDExactMomentum, SpecAdam, SpecGradient, exact, make_optimizer,
@@ -152,6 +152,7 @@ def defaults(spec: TaskSpec) -> dict[str, str]:
         "momentum velocity": f"v = momentum * v - lr * g, w += v (momentum={_default(keras.optimizers.SGD, 'momentum')})",
         "L2 penalty": f"Adam weight_decay={keras.optimizers.Adam().weight_decay}; AdamW "
         f"weight_decay={_default(keras.optimizers.AdamW, 'weight_decay')} (decoupled, x lr); no L2-in-gradient option",
+        **attention_defaults(),  # GELU and attention, in frameworks/keras_layers.py
     }
 
 

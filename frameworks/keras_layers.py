@@ -8,6 +8,7 @@ import math
 
 import keras
 
+from frameworks.base import default_of
 from tasks.spec import AveragePooling2D
 from tasks.spec_attention import PAD_ID, GELU, MaskedMeanPooling, MultiHeadSelfAttention, PositionEmbedding, uses_padding_mask
 
@@ -159,3 +160,16 @@ def attention_weights(network, ids) -> "np.ndarray":  # noqa: ANN001 - a framewo
             _, scores = attention(x, x, attention_mask=mask if uses_padding_mask(layer) else None, return_attention_scores=True)
             found.append(keras.ops.convert_to_numpy(scores)[0])
     return np.stack(found)
+
+
+def attention_defaults() -> dict[str, str]:
+    """Keras' transformer defaults for the differing-defaults table (the adapter's defaults()), read from Keras."""
+    layer_gelu, op_gelu = default_of(keras.activations.gelu, "approximate"), default_of(keras.ops.gelu, "approximate")
+    return {
+        "GELU approximation": f"{'tanh' if layer_gelu else 'erf'} (activations.gelu approximate={layer_gelu}; "
+        f"ops.gelu approximate={op_gelu})",
+        "attention projections": "MultiHeadAttention: one EinsumDense kernel (E, H, key_dim) per projection, key_dim per head",
+        "attention padding mask": "attention_mask: 1 = attend; a fully masked row gives zeros",
+        "attention softmax dtype": "input dtype (ops.dot_product_attention only with dropout 0 and no scores returned; "
+        "on JAX its softmax is float32)",
+    }

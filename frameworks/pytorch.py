@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 
 from frameworks import layout, pytorch_augment, pytorch_export, pytorch_layers, torch_runtime
 from frameworks.pytorch_layers import Add, ChannelsLastConv1d, ChannelsLastLayerNorm, GlobalAvgPool2d, GlobalMaxPool1d
-from frameworks.pytorch_layers import GraphSequential, LastHidden, LastHiddenGRU, attention_module, attention_unsupported
+from frameworks.pytorch_layers import GraphSequential, LastHidden, LastHiddenGRU, attention_defaults, attention_module, attention_unsupported
 from frameworks.pytorch_optimizers import AdamUncorrectedEps, make_optimizer  # noqa: F401 - --explain shows them from here
 from frameworks.base import EVAL_BATCH, SPEC_MODEL, OnBatch, RunSettings, Weights
 from frameworks.base import default_of as _default
@@ -157,6 +157,7 @@ def defaults(spec: TaskSpec) -> dict[str, str]:
         f"dampening={_default(torch.optim.SGD, 'dampening')})",
         "L2 penalty": f"Adam weight_decay={_default(torch.optim.Adam, 'weight_decay')} (L2 in the gradient); "
         f"AdamW weight_decay={_default(torch.optim.AdamW, 'weight_decay')} (decoupled, x lr)",
+        **attention_defaults(),  # GELU and attention, in frameworks/pytorch_layers.py
     }
     return cells
 

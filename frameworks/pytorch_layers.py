@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from frameworks.base import default_of
 from tasks.spec import TaskSpec, layer_shapes
 from tasks.spec_attention import PAD_ID, GELU, MaskedMeanPooling, MultiHeadSelfAttention, PositionEmbedding, uses_padding_mask
 
@@ -183,3 +184,16 @@ def attention_weights(network, ids) -> "np.ndarray":  # noqa: ANN001 - a framewo
     network.predict(np.asarray(ids)[None])  # each PaddingMaskedAttention keeps its last weights
     found = [m.weights[0].detach().cpu().numpy() for m in network.model if isinstance(m, PaddingMaskedAttention)]
     return np.stack(found)
+
+
+def attention_defaults() -> dict[str, str]:
+    """torch's transformer defaults for the differing-defaults table (the adapter's defaults()), read from torch."""
+    packed = tuple(nn.MultiheadAttention(8, 2).in_proj_weight.shape)
+    return {
+        "GELU approximation": f"{'erf' if default_of(nn.GELU, 'approximate') == 'none' else 'tanh'} "
+        f"(nn.GELU approximate={default_of(nn.GELU, 'approximate')!r})",
+        "attention projections": f"nn.MultiheadAttention in_proj_weight {packed} for E=8: q, k, v packed (3E, E), head size E/H",
+        "attention padding mask": "key_padding_mask: True = ignore (scaled_dot_product_attention's bool mask: True = attend)",
+        "attention softmax dtype": f"input dtype; need_weights={default_of(nn.MultiheadAttention.forward, 'need_weights')} "
+        "bypasses scaled_dot_product_attention (another rounding)",
+    }
