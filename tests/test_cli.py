@@ -10,6 +10,7 @@ import json
 
 import pytest
 from cli_helpers import assert_one_line_error, run_cli
+from shared_runs import digits_dry_run, listed
 
 from frameworks.base import DEFAULT_FRAMEWORKS, model_names
 from tasks import registry
@@ -58,8 +59,8 @@ def test_help_states_defaults():
         assert entry.count("default:") + entry.count("default;") <= 1, entry
 
 
-def test_list_shows_tasks_and_availability():
-    proc = run_cli("--list")
+def test_list_shows_tasks_and_availability(tmp_path_factory):
+    proc = listed(tmp_path_factory)
     assert proc.returncode == 0
     for name in registry.names():
         assert name in proc.stdout
@@ -89,13 +90,12 @@ def spec_rows_agree_after_one_step(results: list[dict], num_params: int) -> None
     assert max(after) - min(after) < AFTER_STEP_TOL, after  # and the same step
 
 
-def test_dry_run_digits_end_to_end_without_data(tmp_path):
-    out = tmp_path / "results.json"
-    proc = run_cli("--task", "digits", "--dry-run", "--frameworks", ",".join(DEFAULT_FRAMEWORKS), "--output", str(out),
-                   env={"FRAMEBENCH_DATA": "", "FRAMEBENCH_CACHE": str(tmp_path / "cache")})  # no data folder at all
+def test_dry_run_digits_end_to_end_without_data(tmp_path_factory):
+    """The default engines' rows of the shared digits dry run (every engine, no data folder at all)."""
+    proc, out = digits_dry_run(tmp_path_factory)  # the run test_templates reads too
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr and "oneDNN" not in proc.stderr  # TensorFlow's start-up noise hidden
-    results = json.loads(out.read_text())["results"]
+    results = [r for r in json.loads(out.read_text())["results"] if r["framework"] in DEFAULT_FRAMEWORKS]
     expected = [(fw, "ok") for fw in DEFAULT_FRAMEWORKS for _ in (("sklearn",) * 2 if fw == "sklearn" else ("spec",))]
     assert [(r["framework"], r["status"]) for r in results] == expected
     params = count_params(registry.get("digits").spec.model)

@@ -10,12 +10,11 @@ with their reason; the test also checks that the engine itself gives that reason
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 from cli_helpers import run_cli
+from shared_runs import PLUGIN, PLUGIN_ENV, digits_dry_run
 from tiny_specs import MODELS, tiny_task
 
 from frameworks.base import EXTRA_FRAMEWORKS_VAR, FRAMEWORKS, engine, missing_packages
@@ -24,18 +23,10 @@ from tasks.reference import cancelled_by_batchnorm
 from tasks.spec import count_params
 from workbench.teach.explain import explain_sections, gather_many
 
-TESTS = Path(__file__).resolve().parent
-PLUGIN = "numpyref"  # the fourth engine
-# Registered only while this module's tests run (children inherit it): set at import, the variable
-# would reach every later test of the same pytest worker.
-PLUGIN_ENV = {
-    EXTRA_FRAMEWORKS_VAR: f"{PLUGIN}=engines.numpy_engine",
-    "PYTHONPATH": os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH", "")) if p),
-}
-
 
 @pytest.fixture(scope="module", autouse=True)
 def _plugin_registered():
+    """The plugin engine registered while this module's tests run (children inherit it)."""
     with pytest.MonkeyPatch.context() as patch:
         for name, value in PLUGIN_ENV.items():
             patch.setenv(name, value)
@@ -65,9 +56,8 @@ def _spec_rows(rows: dict[str, list[dict]]) -> list[dict]:
     return [r for rs in rows.values() for r in rs if r["model_id"] == SPEC_ROW[r["framework"]]]
 
 
-def _data_env(task: str) -> dict[str, str]:
-    if task in NO_DATA:
-        return {}
+def _data_env() -> dict[str, str]:
+    """The real data folder, for the tasks that need one (skipped without it)."""
     from conftest_data import real_data_dir
 
     return {"FRAMEBENCH_DATA": str(real_data_dir())}
@@ -77,9 +67,12 @@ def _data_env(task: str) -> dict[str, str]:
 def dry_run_output(request, tmp_path_factory) -> tuple[str, dict, str]:
     """(task, rows by framework, stdout) of one `--dry-run --output FILE` over every engine."""
     task = request.param
-    out = tmp_path_factory.mktemp(f"dry-{task}") / "results.json"
-    proc = run_cli("--task", task, "--dry-run", "--quiet", "--output", str(out), "--frameworks", ",".join(ENGINES),
-                   env=_data_env(task))  # fmt: skip
+    if task in NO_DATA:  # the run test_cli reads too
+        proc, out = digits_dry_run(tmp_path_factory)
+    else:
+        out = tmp_path_factory.mktemp(f"dry-{task}") / "results.json"
+        proc = run_cli("--task", task, "--dry-run", "--quiet", "--output", str(out), "--frameworks", ",".join(ENGINES),
+                       env=_data_env())  # fmt: skip
     assert proc.returncode in (0, 4), proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr and "oneDNN" not in proc.stderr, proc.stderr[-2000:]
     rows: dict[str, list[dict]] = {}

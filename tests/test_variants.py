@@ -6,6 +6,7 @@ import json
 
 import pytest
 from cli_helpers import assert_one_line_error, run_cli
+from shared_runs import listed
 
 from tasks import registry
 from tasks.init import init_weights
@@ -78,7 +79,7 @@ def test_resume_refuses_another_variant(tmp_path):
     assert_one_line_error(run_cli("--resume", str(saved), "--model", "cnn"), 2, "cnn differs", "gru")
 
 
-def test_cli_list_and_unknown_variant():
-    listed = run_cli("--list")
-    assert listed.returncode == 0 and "lstm, gru, cnn" in listed.stdout
+def test_cli_list_and_unknown_variant(tmp_path_factory):
+    proc = listed(tmp_path_factory)  # the --list run test_cli reads too
+    assert proc.returncode == 0 and "lstm, gru, cnn" in proc.stdout
     assert_one_line_error(run_cli("--task", "sentiment", "--model", "resnet"), 2, "--model", "lstm, gru, cnn")
