@@ -17,7 +17,7 @@ from frameworks.base import SPEC_MODEL, RunSettings
 from tasks import registry
 from tasks.init import init_weights
 from tasks.spec import BaselineSpec, DataSpec
-from workbench.teach.explain import explain_text
+from workbench.teach.explain import explain_sections, gather_many
 from workbench.report.markdown import PLOT_NAME, REPORT_NAME, write_report
 from workbench.report.plots import curve_stats, plot_learning_curves
 from workbench.run.result import EpochRecord, RunResult
@@ -115,16 +115,40 @@ def _spy(monkeypatch, module, name: str) -> list:
     return called
 
 
-@pytest.mark.parametrize("model", [MLP, CNN, RNN], ids=["mlp", "cnn", "rnn"])
-def test_explain_shows_the_code_the_adapters_call(monkeypatch, model):
+EXPLAINED = ["pytorch", "keras", "sklearn"]
+TINY = {"mlp": MLP, "cnn": CNN, "rnn": RNN}
+
+
+def _tiny_spec(model):  # noqa: ANN001, ANN202 - a ModelSpec; a TaskSpec
+    spec = tiny_task(model)
+    if model is MLP:  # give the tiny MLP an MLPClassifier row, as MNIST has
+        spec = replace(spec, data=DataSpec(num_classes=3), baselines=(BaselineSpec(SPEC_MODEL, "the spec's MLP"),))
+    return spec
+
+
+@pytest.fixture(scope="module")
+def explained_tiny() -> dict[str, str]:
+    """name -> the --explain sections of each tiny spec, as Markdown: each engine's child asked once for all of them
+    (before any spy: the real functions)."""
+    specs = {name: _tiny_spec(model) for name, model in TINY.items()}
+    gathered = gather_many(list(specs.values()), EXPLAINED)
+    texts = {}
+    for (name, spec), facts in zip(specs.items(), gathered):
+        sections, errored = explain_sections(spec, EXPLAINED, gathered=facts)
+        assert not errored, dict(sections).get("Frameworks left out")
+        texts[name] = "\n\n".join(text for _, text in sections)
+    return texts
+
+
+@pytest.mark.parametrize("name", list(TINY))
+def test_explain_shows_the_code_the_adapters_call(monkeypatch, name, explained_tiny):
     import frameworks.keras as keras_adapter
     import frameworks.pytorch as torch_adapter
     import frameworks.sklearn as sklearn_adapter
 
-    spec = tiny_task(model)
-    if model is MLP:  # give the tiny MLP an MLPClassifier row, as MNIST has
-        spec = replace(spec, data=DataSpec(num_classes=3), baselines=(BaselineSpec(SPEC_MODEL, "the spec's MLP"),))
-    text = explain_text(spec, ["pytorch", "keras", "sklearn"])[0]  # before the spies: the real functions
+    model = TINY[name]
+    spec = _tiny_spec(model)
+    text = explained_tiny[name]
     weights = init_weights(spec.model, spec.init, spec.train.seed)
     settings = RunSettings(threads=1, progress=False)
     # (adapter module, the module whose functions its Network calls, their names)
