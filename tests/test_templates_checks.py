@@ -23,12 +23,14 @@ from workbench.check.all_checks import run_checks_many
 
 TINY = {**MODELS, "transformer": TRANSFORMER}  # every layer type of the vocabulary is in one of them
 TINY_UNSUPPORTED = {**UNSUPPORTED, ("sklearn", "transformer"): MLP_ONLY}
-CONFIG = eq.CheckConfig(batch_size=8, steps=5, fd_samples=2, fd_coords=4, frameworks=tuple(ENGINES))
+# the layers are the subject here: one trajectory per dtype, the spec's optimizer (every optimizer x eps placement x
+# engine, and each engine's defaults, are tests/test_optimizers.py's)
+CONFIG = eq.CheckConfig(batch_size=8, steps=5, fd_samples=2, fd_coords=4, frameworks=tuple(ENGINES), variants="spec")
 
 
 def _optimizer_for_layers(spec: TaskSpec) -> TaskSpec:
-    """Plain SGD for the layer checks (every optimizer x every engine is tests/test_optimizers.py's), except where
-    BatchNorm meets Adam's float32 noise on the biases it cancels: that spec keeps the default Adam."""
+    """Plain SGD for the layer checks, except where BatchNorm meets Adam's float32 noise on the biases it cancels:
+    that spec keeps the default Adam."""
     if cancelled_by_batchnorm(spec.model):
         return spec
     return replace(spec, optimizer=OptimizerSpec(name="sgd", lr=0.05))
@@ -87,7 +89,8 @@ EXACT = [e for e in ENGINES if e not in DOWNCAST]  # on 2-sample batches, float3
 @pytest.fixture(scope="module")
 def task_reports() -> dict[str, eq.Report]:
     """Each task's real spec, small inputs, float64, every engine that computes float64: each engine in one child."""
-    config = eq.CheckConfig(batch_size=2, steps=2, fd_samples=1, fd_coords=2, dtypes=("float64",), frameworks=tuple(EXACT))
+    config = eq.CheckConfig(batch_size=2, steps=2, fd_samples=1, fd_coords=2, dtypes=("float64",), frameworks=tuple(EXACT),
+                            variants="spec")  # fmt: skip
     specs = {task: registry.get(task).spec for task in registry.names()}
     return dict(zip(specs, run_checks_many([(spec, *eq.random_inputs(spec, 4, 0), "random") for spec in specs.values()], config)))
 

@@ -91,6 +91,7 @@ class CheckConfig:
     optimizers: tuple[OptimizerSpec, ...] = ()  # trajectories of these too, as of the spec's optimizer (in the same children)
     judged_steps32: int | None = None  # float32 trajectory steps judged (later ones INFO); None: all of them
     trajectories: bool = True  # False: forward and gradients only (what the default-softmax rows need)
+    variants: str = "all"  # trajectories of "all" of measure.optimizers' variants, or "spec": the spec's optimizer only
     device: str = "cpu"  # where the frameworks run ("cuda": the comparison's GPU; CPU-only engines stay on cpu)
 
 
@@ -270,7 +271,8 @@ def measure_many(jobs: list[Job], config: CheckConfig) -> list[dict[str, Measure
         requests = [{"spec": spec_to_json(spec), "dtypes": list(config.dtypes), "steps": config.steps,
                      "threads": config.threads, "model": engine(name).spec_model,
                      "device": row_device(name, config.device),
-                     "optimizers": [asdict(o) for o in config.optimizers], "trajectories": config.trajectories}
+                     "optimizers": [asdict(o) for o in config.optimizers], "trajectories": config.trajectories,
+                     "variants": config.variants}
                     for spec, *_ in jobs]  # fmt: skip
         try:
             reply, out = ask(measure_answer_many, name, {"jobs": requests}, arrays, threads=config.threads)

@@ -99,6 +99,18 @@ def optimizers(module: ModuleType, spec: TaskSpec, extra: tuple[OptimizerSpec, .
     return variants
 
 
+def spec_optimizer(module: ModuleType, spec: TaskSpec) -> dict[str, OptimizerSpec]:
+    """variant name -> the spec's own optimizer (CheckConfig.variants "spec"): one trajectory, in the spec's eps
+    placement where this framework runs it exactly, else in the first placement it does; none if it cannot run it."""
+    opt = spec.optimizer
+    styles = module.EPS_STYLES.get(opt.name, ()) if opt.name in EPS_STYLES else (opt.eps_style,)
+    for style in sorted(styles, key=lambda s: s != opt.eps_style):
+        matched = replace(opt, eps_style=style)
+        if module.unsupported(replace(spec, optimizer=matched)) is None:
+            return {f"{describe(matched)}, lr={matched.lr:g} (the spec's)": matched}
+    return {}
+
+
 def step_lrs(variant: str, opt: OptimizerSpec, steps: int) -> list[float] | None:
     """The learning rate of every step of a DROP variant (the spec's, then LR_DROP x it from the middle step); else None."""
     if DROP not in variant:
@@ -129,7 +141,7 @@ def answer(module: ModuleType, request: dict, arrays: dict[str, np.ndarray]) -> 
     X0, y0 = batches[0]
     out: dict[str, np.ndarray] = {}
     extra = tuple(OptimizerSpec(**o) for o in request.get("optimizers", ()))
-    variants = optimizers(module, spec, extra)
+    variants = spec_optimizer(module, spec) if request.get("variants") == "spec" else optimizers(module, spec, extra)
     facts["optimizers"] = {name: asdict(o) for name, o in variants.items()}
     facts["steps"] = {}
     facts["noise"] = sorted(cancelled(spec.model))
