@@ -80,3 +80,19 @@ def digits_dry_run(factory: pytest.TempPathFactory) -> tuple[subprocess.Complete
         "--task", "digits", "--dry-run", "--output", str(folder / "results.json"),  # progress bars on, as a user sees it
         "--frameworks", ",".join((*ENGINES, PLUGIN))], env=env)  # fmt: skip
     return proc, folder / "results.json"
+
+
+def _key_and_flags(folder: Path) -> list[str]:
+    """The export run's flags; its signing key (32 random bytes) written first, in its folder."""
+    (folder / "export.key").write_bytes(os.urandom(32))
+    return ["--task", "digits", "--frameworks", "pytorch,keras,sklearn", "--epochs", "1", "--quiet",
+            "--export", str(folder / "exports"), "--signing-key", str(folder / "export.key"),
+            "--output", str(folder / "results.json")]  # fmt: skip
+
+
+def digits_export(factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path, Path, Path]:
+    """(process, export folder, signing key file, results file) of one epoch of digits in PyTorch, Keras and
+    scikit-learn, every row exported and signed (--export DIR --signing-key KEY): test_export and
+    test_export_security read it, and copy a row before they change it."""
+    proc, folder = shared_cli(factory, "digits-export", _key_and_flags)
+    return proc, folder / "exports", folder / "export.key", folder / "results.json"

@@ -1,6 +1,6 @@
 """--export, --import-weights and --verify-export with real files, real child processes and real ONNX Runtime.
 
-One end-to-end digits run (PyTorch and Keras, one epoch) is shared by the module; the cross-framework
+One end-to-end digits run (PyTorch, Keras and scikit-learn, one epoch, signed) is shared with test_export_security; the cross-framework
 ONNX check builds both adapters in this process from the same canonical weights.
 """
 
@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_helpers import assert_one_line_error, run_cli
+from shared_runs import digits_export
 from tiny_specs import MODELS, tiny_task
 
 from frameworks.base import RunSettings
@@ -37,13 +38,11 @@ SETTINGS = RunSettings(device="cpu", threads=1, progress=False)
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """compare.py --task digits --frameworks pytorch,keras --epochs 1 --export DIR: (process, DIR, rows by framework)."""
-    root = tmp_path_factory.mktemp("export")
-    out = root / "results.json"
-    proc = run_cli("--task", "digits", "--frameworks", "pytorch,keras", "--epochs", "1", "--quiet",
-                   "--export", str(root / "exports"), "--output", str(out))  # fmt: skip
+    """The shared digits export run (shared_runs.digits_export: one epoch, PyTorch, Keras and scikit-learn, signed):
+    (process, export folder, rows by framework)."""
+    proc, folder, _, out = digits_export(tmp_path_factory)
     rows = {r["framework"]: r for r in json.loads(out.read_text())["results"]} if out.exists() else {}
-    return proc, root / "exports", rows
+    return proc, folder, rows
 
 
 def test_every_artifact_is_written_and_reloads_within_float32_tolerance(exported):

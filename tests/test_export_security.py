@@ -1,7 +1,7 @@
 """--verify-export against a folder someone else could edit (issue 22 #1, #6, #8): real exports, real child processes,
 real ONNX Runtime and TensorFlow.
 
-One digits --dry-run export of PyTorch, Keras and scikit-learn, signed with a key, is shared by the module. Each case
+One digits export of PyTorch, Keras and scikit-learn (one epoch), signed with a key, is shared with test_export. Each case
 edits a copy as an attacker (or an accident) would, and is verified with and without the key.
 """
 
@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_helpers import assert_one_line_error, run_cli
+from shared_runs import digits_export
 
 from workbench.deploy.manifest import MANIFEST, file_hash
 from workbench.deploy.signing import SIGNATURE
@@ -25,19 +26,16 @@ HANG_TIMEOUT_S = 120  # a FIFO or /dev/zero read blocks forever: the CLI must an
 
 @pytest.fixture(scope="module")
 def export(tmp_path_factory):
-    """(export folder, key file, unsigned export folder): digits --dry-run rows of pytorch, keras and sklearn."""
-    root = tmp_path_factory.mktemp("security")
-    key = root / "export.key"
-    key.write_bytes(os.urandom(32))
-    proc = run_cli("--task", "digits", "--frameworks", "pytorch,keras,sklearn", "--dry-run", "--quiet",
-                   "--export", str(root / "signed"), "--signing-key", str(key))  # fmt: skip
+    """(export folder, key file, unsigned export folder): the signed rows of the shared digits export run
+    (shared_runs.digits_export: PyTorch, Keras and scikit-learn), and a copy of the MLPClassifier row without signature."""
+    proc, signed, key, _ = digits_export(tmp_path_factory)
     assert proc.returncode == 0, proc.stderr
-    [sklearn] = (root / "signed").glob("digits-sklearn-*")  # the MLPClassifier row
-    unsigned = shutil.copytree(sklearn, root / "unsigned" / sklearn.name)
+    [sklearn] = signed.glob("digits-sklearn-*")  # the MLPClassifier row
+    unsigned = shutil.copytree(sklearn, tmp_path_factory.mktemp("security") / "unsigned" / sklearn.name)
     manifest = json.loads((unsigned / MANIFEST).read_text())
     del manifest[SIGNATURE]
     (unsigned / MANIFEST).write_text(json.dumps(manifest))
-    return root / "signed", key, root / "unsigned"
+    return signed, key, unsigned.parent
 
 
 def _row(export, name: str) -> Path:
