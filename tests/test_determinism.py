@@ -6,22 +6,21 @@ import json
 
 import pytest
 from cli_helpers import run_cli
-
-from frameworks.base import FRAMEWORKS, missing_packages
-
-ENGINES = [name for name in FRAMEWORKS if not missing_packages(name)]
+from shared_runs import ENGINES, trained_digits
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> tuple[dict, dict]:
-    """Rows by (framework, model id, seed) of two runs: seeds 3 and 4, then seed 3 again (each row its own child)."""
-    found = []
-    for args in (("--seed", "3", "--repeats", "2"), ("--seed", "3")):
-        out = tmp_path_factory.mktemp("determinism") / "results.json"
-        proc = run_cli("--task", "digits", "--frameworks", ",".join(ENGINES), "--epochs", "2", "--subset", "320",
-                       "--quiet", "--output", str(out), *args)  # fmt: skip
-        assert proc.returncode == 0, proc.stderr
-        found.append({(r["framework"], r["model_id"], r["seed"]): r for r in json.loads(out.read_text())["results"]})
+    """Rows by (framework, model id, seed) of two runs, each row its own child: the shared digits run (seeds 3 and 4,
+    see shared_runs.trained_digits), then seed 3 again with the same flags."""
+    proc, results = trained_digits(tmp_path_factory)
+    assert proc.returncode == 0, proc.stderr
+    found = [{(r["framework"], r["model_id"], r["seed"]): r for r in json.loads(results.read_text())["results"]}]
+    out = tmp_path_factory.mktemp("determinism") / "results.json"
+    argv = proc.args[: proc.args.index("--seed")] + ["--seed", "3", "--quiet", "--output", str(out)]  # the same run, seed 3 only
+    again = run_cli(*argv)
+    assert again.returncode == 0, again.stderr
+    found.append({(r["framework"], r["model_id"], r["seed"]): r for r in json.loads(out.read_text())["results"]})
     return found[0], found[1]
 
 

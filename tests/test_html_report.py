@@ -1,6 +1,6 @@
 """The HTML report as a browser renders it: headless Chromium, network blocked, on results of a real tiny run.
 
-One real run (`compare.py --task digits --frameworks pytorch,sklearn --epochs 2 --subset 300 --repeats 2`), one
+One real run (the PyTorch and scikit-learn rows of shared_runs.trained_digits: 2 epochs on 320 samples, 2 seeds), one
 real --check of the same engines and the same engines' attention maps of a tiny transformer feed one page per module.
 Where Chromium is missing the browser tests are skipped with a one-line reason, except in CI (CI=true), where they fail.
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_runs import trained_digits
 from tiny_specs import tiny_task
 from tiny_transformer import HEADS, TRANSFORMER
 
@@ -50,11 +51,13 @@ def _browser_or_skip() -> str:
 
 @pytest.fixture(scope="module")
 def run_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real tiny run, saved as compare.py saves it."""
+    """A real tiny run saved as compare.py saves it: the PyTorch and scikit-learn rows of the shared digits run."""
+    proc, shared = trained_digits(tmp_path_factory)
+    assert shared.is_file(), proc.stderr
+    payload = json.loads(shared.read_text(encoding="utf-8"))
+    payload["results"] = [r for r in payload["results"] if r["framework"] in FRAMEWORKS]
     path = tmp_path_factory.mktemp("run") / "RUN.json"
-    proc = run_cli("--task", "digits", "--frameworks", ",".join(FRAMEWORKS), "--epochs", "2", "--subset", "300",
-                   "--repeats", "2", "--output", str(path))  # fmt: skip
-    assert path.is_file(), proc.stderr
+    path.write_text(json.dumps(payload), encoding="utf-8")
     return path
 
 
