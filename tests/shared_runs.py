@@ -52,7 +52,8 @@ def shared_cli(factory: pytest.TempPathFactory, name: str, args: Callable[[Path]
             argv = args(folder)
             proc = run_cli(*argv, env=env)
             tmp = saved.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"args": argv, "returncode": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr}))
+            record = {"args": argv, "returncode": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr}
+            tmp.write_text(json.dumps(record))
             tmp.replace(saved)  # a worker killed mid-run leaves no half result
     record = json.loads(saved.read_text())
     return subprocess.CompletedProcess(record["args"], record["returncode"], record["stdout"], record["stderr"]), folder

@@ -1,7 +1,7 @@
 """--export, --import-weights and --verify-export with real files, real child processes and real ONNX Runtime.
 
-One end-to-end digits run (PyTorch, Keras and scikit-learn, one epoch, signed) is shared with test_export_security; the cross-framework
-ONNX check builds both adapters in this process from the same canonical weights.
+One end-to-end digits run (PyTorch, Keras and scikit-learn, one epoch, signed) is shared with test_export_security;
+the cross-framework ONNX check builds both adapters in this process from the same canonical weights.
 """
 
 from __future__ import annotations
