@@ -238,6 +238,19 @@ def test_each_frameworks_defaults_drift_is_info(optimizer_reports):
         assert sklearn_adapter.default_optimizer("sgd") == OptimizerSpec(name="sgd", momentum=0.9, nesterov=True, velocity="step")
 
 
+def test_the_spec_variant_is_the_spec_optimizer_once():
+    """CheckConfig.variants "spec" (the layer checks'): one trajectory, the spec's optimizer in its own eps placement,
+    or in the one the engine runs exactly (scikit-learn's Adam: uncorrected only)."""
+    from engines import numpy_engine
+
+    from workbench.check.measure import spec_optimizer
+
+    spec = replace(tiny_task(MLP, batch_size=8), optimizer=opts.preset("adam", BASE))
+    assert list(spec_optimizer(numpy_engine, spec).values()) == [spec.optimizer]
+    assert list(spec_optimizer(sklearn_adapter, spec).values()) == [replace(spec.optimizer, eps_style="uncorrected")]
+    assert spec_optimizer(sklearn_adapter, replace(spec, optimizer=SPEC_OPT)) == {}  # no RMSprop: no trajectory
+
+
 BUGS = {"pytorch_rmsprop_alpha": "rmsprop", "pytorch_velocity_lr": DROP}  # engine in tests/engines -> where it must FAIL
 
 
