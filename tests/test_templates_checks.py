@@ -60,6 +60,7 @@ def test_check_tiny_specs(tiny_report, engine):
     own = [r for r in report.rows if r.pair.startswith(f"{engine} vs reference")]
     checks = {r.check for r in own}
     assert {"forward", "trajectory"} <= checks
+    assert len({r.variant for r in own if r.check == "trajectory"}) == 1  # CONFIG.variants: the spec's optimizer only
     fails = [r for r in report.rows if r.status == "FAIL" and engine in r.pair]
     assert not fails, fails[:5]
     forward64 = [r for r in own if r.check == "forward" and r.dtype == "float64"]

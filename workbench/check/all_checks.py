@@ -40,7 +40,7 @@ def _judged(spec: TaskSpec, weights: dict, X: np.ndarray, y: np.ndarray, config:
         report.rows += forward_rows(spec, measured, dtype, weights, X0)
         report.rows += gradient_rows(spec, measured, dtype, weights, X0, y0)
         report.rows += trajectory_rows(spec, measured, dtype, config.steps, config.judged_steps32)
-    report.rows += default_softmax_rows(spec, measured, weights, X, y, config, report)
+    report.rows += default_softmax_rows(spec, measured, weights, X, y, config)
     for name, m in measured.items():
         if not m.facts["has_gradients"]:
             report.notes.append(f"{name}: no public gradient API; its training steps are in the trajectory table")

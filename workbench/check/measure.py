@@ -18,6 +18,7 @@ from tasks import reference
 from tasks.optimizers import EPS_STYLES, describe, preset_name
 from tasks.reference_attention import cancelled_by_softmax
 from tasks.spec import OptimizerSpec, TaskSpec
+from tasks.spec_attention import MultiHeadSelfAttention
 from tasks.spec_io import spec_from_json
 from workbench.process.ask import answer_each
 
@@ -27,6 +28,8 @@ ADAPTIVE = frozenset({"adam", "rmsprop"})  # optimizer families that divide by s
 NOISE_FLOOR = 1e-5  # float32 Adam and RMSprop: a gradient below this x its weight's largest steps on noise (noise_driven)
 LR_DROP = 0.5  # the DROP variants: the lr is multiplied by this from the middle step on, as a per-epoch decay does
 DROP = f", lr x{LR_DROP:g} halfway"  # in a variant's name: the momentum velocity must carry over an lr change
+INPUT_DTYPE = "input"  # the spec's softmax_dtype that every engine runs exactly
+DEFAULT_SOFTMAX = "default softmax/"  # prefix of the float64 forward and gradients on the framework's own attention softmax
 
 
 def difference(left: np.ndarray, right: np.ndarray, skip: np.ndarray | None = None) -> tuple[float, float]:
@@ -111,6 +114,22 @@ def spec_optimizer(module: ModuleType, spec: TaskSpec) -> dict[str, OptimizerSpe
     return {}
 
 
+def with_softmax(spec: TaskSpec, dtype: str) -> TaskSpec:
+    """The spec with every attention layer's softmax in `dtype` ("input" or "float32")."""
+    layers = tuple(replace(l, softmax_dtype=dtype) if isinstance(l, MultiHeadSelfAttention) else l for l in spec.model.layers)
+    return replace(spec, model=replace(spec.model, layers=layers))
+
+
+def default_softmax(module: ModuleType, spec: TaskSpec) -> str | None:
+    """The softmax dtype of the framework's own attention path (its ATTENTION_SOFTMAX) where the check measures it
+    too: it differs from an attention layer's of the spec, and the framework computes float64 in float64; else None."""
+    default = getattr(module, "ATTENTION_SOFTMAX", INPUT_DTYPE)
+    attention = [l for l in spec.model.layers if isinstance(l, MultiHeadSelfAttention)]
+    if default == INPUT_DTYPE or module.DTYPES.get("float64") != "float64" or all(l.softmax_dtype == default for l in attention):
+        return None
+    return default
+
+
 def step_lrs(variant: str, opt: OptimizerSpec, steps: int) -> list[float] | None:
     """The learning rate of every step of a DROP variant (the spec's, then LR_DROP x it from the middle step); else None."""
     if DROP not in variant:
@@ -132,7 +151,7 @@ def answer(module: ModuleType, request: dict, arrays: dict[str, np.ndarray]) -> 
     spec = spec_from_json(request["spec"])
     facts = {"version": module.version(), "unsupported": module.unsupported(spec), "dtypes": module.DTYPES,
              "has_gradients": module.HAS_GRADIENTS, "unbiased_moving_var": module.UNBIASED_MOVING_VAR,
-             "attention_softmax": getattr(module, "ATTENTION_SOFTMAX", "input")}  # fmt: skip
+             "attention_softmax": getattr(module, "ATTENTION_SOFTMAX", INPUT_DTYPE)}  # fmt: skip
     if facts["unsupported"]:
         return facts, {}
     weights = {k[2:]: v for k, v in arrays.items() if k.startswith("w/")}
@@ -148,20 +167,30 @@ def answer(module: ModuleType, request: dict, arrays: dict[str, np.ndarray]) -> 
     for dtype in request["dtypes"]:
         if dtype not in module.DTYPES:
             continue
-        network = _network(module, spec, dtype, request, weights, X0, y0)
-        for i, value in enumerate(network.layer_outputs(X0)):
-            out[f"{dtype}/layer/{i}"] = value
-        out[f"{dtype}/logits"] = np.asarray(network.predict(X0))
-        if hasattr(network, "probabilities"):
-            out[f"{dtype}/probabilities"] = np.asarray(network.probabilities(X0))
-        if module.HAS_GRADIENTS:
-            loss, grads = network.loss_and_gradients(X0, y0)
-            out[f"{dtype}/loss"] = np.asarray(loss)
-            out.update({f"{dtype}/grad/{k}": v for k, v in grads.items()})
+        _forward_and_gradients(module, spec, dtype, request, weights, X0, y0, out, f"{dtype}/")
         for variant, opt in variants.items() if request.get("trajectories", True) else ():
             facts["steps"][f"{dtype}/{variant}"] = _trajectory(module, replace(spec, optimizer=opt), dtype, request,
                                                                weights, batches, variant, out)  # fmt: skip
+    softmax = default_softmax(module, spec) if "float64" in request["dtypes"] else None
+    if softmax is not None:  # in this child: one start of the framework, not two
+        _forward_and_gradients(module, with_softmax(spec, softmax), "float64", request, weights, X0, y0, out, DEFAULT_SOFTMAX)
     return facts, out
+
+
+def _forward_and_gradients(module: ModuleType, spec: TaskSpec, dtype: str, request: dict, weights: dict, X0: np.ndarray,
+                           y0: np.ndarray, out: dict, prefix: str) -> None:  # fmt: skip
+    """Per-layer outputs, logits (and probabilities), and the loss and gradients where the framework has them, into
+    out[prefix + ...]."""
+    network = _network(module, spec, dtype, request, weights, X0, y0)
+    for i, value in enumerate(network.layer_outputs(X0)):
+        out[f"{prefix}layer/{i}"] = value
+    out[f"{prefix}logits"] = np.asarray(network.predict(X0))
+    if hasattr(network, "probabilities"):
+        out[f"{prefix}probabilities"] = np.asarray(network.probabilities(X0))
+    if module.HAS_GRADIENTS:
+        loss, grads = network.loss_and_gradients(X0, y0)
+        out[f"{prefix}loss"] = np.asarray(loss)
+        out.update({f"{prefix}grad/{k}": v for k, v in grads.items()})
 
 
 def answer_many(module: ModuleType, request: dict, arrays: dict[str, np.ndarray]) -> tuple[dict, dict[str, np.ndarray]]:
