@@ -130,7 +130,8 @@ def bug_reports() -> dict[str, eq.Report]:
         reports = {}
         for name in specs:
             spec = tiny_task(MODELS[name])
-            spec = replace(spec, optimizer=replace(spec.optimizer, eps=1e-8))  # not Keras' default 1e-7, or that bug hides
+            # eps 1e-8, not Keras' default 1e-7, or the keras_default_eps bug hides
+            spec = replace(spec, optimizer=replace(spec.optimizer, eps=1e-8))
             X, y = eq.random_inputs(spec, 8 * STEPS, 0)
             bugs = tuple(bug for bug in sorted(BUGS) if BUGS[bug][0] == name)
             config = eq.CheckConfig(batch_size=8, steps=STEPS, dtypes=("float64",), frameworks=bugs, variants="spec")

@@ -90,8 +90,8 @@ EXACT = [e for e in ENGINES if e not in DOWNCAST]  # on 2-sample batches, float3
 @pytest.fixture(scope="module")
 def task_reports() -> dict[str, eq.Report]:
     """Each task's real spec, small inputs, float64, every engine that computes float64: each engine in one child."""
-    config = eq.CheckConfig(batch_size=2, steps=2, fd_samples=1, fd_coords=2, dtypes=("float64",), frameworks=tuple(EXACT),
-                            variants="spec")  # fmt: skip
+    config = eq.CheckConfig(batch_size=2, steps=2, fd_samples=1, fd_coords=2, dtypes=("float64",),
+                            frameworks=tuple(EXACT), variants="spec")
     specs = {task: registry.get(task).spec for task in registry.names()}
     return dict(zip(specs, run_checks_many([(spec, *eq.random_inputs(spec, 4, 0), "random") for spec in specs.values()], config)))
 

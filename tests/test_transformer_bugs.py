@@ -35,8 +35,8 @@ def bug_report() -> eq.Report:
         patch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH", "")) if p))
         spec = tiny_task(TRANSFORMER)
         X, y = eq.random_inputs(spec, 8 * STEPS, 0)
-        config = eq.CheckConfig(batch_size=8, steps=STEPS, dtypes=("float64",), frameworks=tuple(sorted(BUGS)), fd_samples=1,
-                                fd_coords=2, trajectories=False)  # fmt: skip
+        config = eq.CheckConfig(batch_size=8, steps=STEPS, dtypes=("float64",), frameworks=tuple(sorted(BUGS)),
+                                fd_samples=1, fd_coords=2, trajectories=False)
         return run_checks(spec, X, y, config, "random")
 
 

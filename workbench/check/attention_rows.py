@@ -22,8 +22,8 @@ from workbench.check.measure import DEFAULT_SOFTMAX
 
 def default_softmax_rows(spec: TaskSpec, measured: dict[str, Measured], weights: Weights, X: np.ndarray, y: np.ndarray,
                          config: CheckConfig) -> list[Row]:  # fmt: skip
-    """Forward and gradient rows, float64, of each engine on its own default attention softmax vs the reference (measured
-    in the engine's check child, measure.default_softmax says where)."""
+    """Forward and gradient rows, float64, of each engine on its own default attention softmax vs the reference
+    (measured in the engine's check child, where measure.default_softmax says)."""
     if not any(isinstance(l, MultiHeadSelfAttention) for l in spec.model.layers) or "float64" not in config.dtypes:
         return []
     b, rows = config.batch_size, []

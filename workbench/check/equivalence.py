@@ -248,13 +248,13 @@ class Measured:
         return self.facts["dtypes"].get(dtype) == "float32" and dtype != "float32"
 
 
-Job = tuple[TaskSpec, Weights, np.ndarray, np.ndarray, "Report"]  # a spec, its weights and inputs, and the report it fills
+Job = tuple[TaskSpec, Weights, np.ndarray, np.ndarray, "Report"]  # a spec, its weights and inputs, the report to fill
 
 
 def measure_many(jobs: list[Job], config: CheckConfig) -> list[dict[str, Measured]]:
-    """Every installed framework's measurements of several specs under one config (the others go to each report's skipped
-    or errors), each framework asked once for all of them: one child (one import of the framework) per framework, not
-    per spec. A spec the child fails on costs only its own report."""
+    """Every installed framework's measurements of several specs under one config (the others go to each report's
+    skipped or errors), each framework asked once for all of them: one child (one import of the framework) per
+    framework, not per spec. A spec the child fails on costs only its own report."""
     arrays = {f"j{i}/{k}": v for i, (_, weights, X, y, _) in enumerate(jobs)
               for k, v in {"X": X, "y": y, **{f"w/{k}": v for k, v in weights.items()}}.items()}  # fmt: skip
 

@@ -29,7 +29,7 @@ NOISE_FLOOR = 1e-5  # float32 Adam and RMSprop: a gradient below this x its weig
 LR_DROP = 0.5  # the DROP variants: the lr is multiplied by this from the middle step on, as a per-epoch decay does
 DROP = f", lr x{LR_DROP:g} halfway"  # in a variant's name: the momentum velocity must carry over an lr change
 INPUT_DTYPE = "input"  # the spec's softmax_dtype that every engine runs exactly
-DEFAULT_SOFTMAX = "default softmax/"  # prefix of the float64 forward and gradients on the framework's own attention softmax
+DEFAULT_SOFTMAX = "default softmax/"  # prefix of float64 forward and gradients on the framework's own attention softmax
 
 
 def difference(left: np.ndarray, right: np.ndarray, skip: np.ndarray | None = None) -> tuple[float, float]:
@@ -116,7 +116,8 @@ def spec_optimizer(module: ModuleType, spec: TaskSpec) -> dict[str, OptimizerSpe
 
 def with_softmax(spec: TaskSpec, dtype: str) -> TaskSpec:
     """The spec with every attention layer's softmax in `dtype` ("input" or "float32")."""
-    layers = tuple(replace(l, softmax_dtype=dtype) if isinstance(l, MultiHeadSelfAttention) else l for l in spec.model.layers)
+    layers = tuple(replace(l, softmax_dtype=dtype) if isinstance(l, MultiHeadSelfAttention) else l
+                   for l in spec.model.layers)  # fmt: skip
     return replace(spec, model=replace(spec.model, layers=layers))
 
 
@@ -125,9 +126,9 @@ def default_softmax(module: ModuleType, spec: TaskSpec) -> str | None:
     too: it differs from an attention layer's of the spec, and the framework computes float64 in float64; else None."""
     default = getattr(module, "ATTENTION_SOFTMAX", INPUT_DTYPE)
     attention = [l for l in spec.model.layers if isinstance(l, MultiHeadSelfAttention)]
-    if default == INPUT_DTYPE or module.DTYPES.get("float64") != "float64" or all(l.softmax_dtype == default for l in attention):
+    if default == INPUT_DTYPE or module.DTYPES.get("float64") != "float64":
         return None
-    return default
+    return None if all(l.softmax_dtype == default for l in attention) else default
 
 
 def step_lrs(variant: str, opt: OptimizerSpec, steps: int) -> list[float] | None:
@@ -173,7 +174,8 @@ def answer(module: ModuleType, request: dict, arrays: dict[str, np.ndarray]) -> 
                                                                weights, batches, variant, out)  # fmt: skip
     softmax = default_softmax(module, spec) if "float64" in request["dtypes"] else None
     if softmax is not None:  # in this child: one start of the framework, not two
-        _forward_and_gradients(module, with_softmax(spec, softmax), "float64", request, weights, X0, y0, out, DEFAULT_SOFTMAX)
+        own = with_softmax(spec, softmax)
+        _forward_and_gradients(module, own, "float64", request, weights, X0, y0, out, DEFAULT_SOFTMAX)
     return facts, out
 
 
