@@ -1,10 +1,13 @@
-"""benchmarks/overhead.py end to end, on a small real subset: both sides run, the ratio is printed, a failure is one line."""
+"""benchmarks/overhead.py end to end, on a small real subset: both sides run, the ratio is printed (refused when a run was
+timed beside a busy process), a failure is one line; the transformer's plain scripts train."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
+import time
 
 from cli_helpers import ROOT
 from conftest_data import real_data_dir
@@ -15,7 +18,7 @@ OVERHEAD = [sys.executable, str(ROOT / "benchmarks" / "overhead.py"), "--task", 
 
 def test_overhead_alternates_and_prints_the_ratio():
     real_data_dir()
-    proc = subprocess.run([*OVERHEAD, "--runs", "2", "--epochs", "2", "--subset", "1024"], capture_output=True, text=True,
+    proc = subprocess.run([*OVERHEAD, "--runs", "2", "--epochs", "2", "--subset", "1024", "--allow-noisy"], capture_output=True, text=True,
                           timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     runs = re.findall(r"mnist pytorch run (\d): plain ([\d,]+) samples/s, workbench ([\d,]+)", proc.stdout)
@@ -26,8 +29,38 @@ def test_overhead_alternates_and_prints_the_ratio():
 
 def test_overhead_failed_run_is_one_line_not_a_traceback():
     real_data_dir()
-    proc = subprocess.run([*OVERHEAD, "--runs", "1", "--epochs", "2", "--subset", "99999999"], capture_output=True, text=True,
+    proc = subprocess.run([*OVERHEAD, "--runs", "1", "--epochs", "2", "--subset", "99999999", "--allow-noisy"], capture_output=True, text=True,
                           timeout=600)  # fmt: skip
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("overhead.py: ") and "failed" in lines[0], proc.stderr
+
+
+def test_overhead_refuses_a_ratio_timed_beside_a_busy_process():
+    """A busy loop on one core while both sides run: the runs print, the ratio is refused in one line, exit 6."""
+    real_data_dir()
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        proc = subprocess.run([*OVERHEAD, "--runs", "1", "--epochs", "2", "--subset", "512"], capture_output=True, text=True,
+                              timeout=600)  # fmt: skip
+    finally:
+        busy.kill()
+        busy.wait()
+    assert re.search(r"mnist pytorch run 1: plain [\d,]+ samples/s, workbench [\d,]+", proc.stdout), proc.stderr[-2000:]
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 6 and len(lines) == 1, proc.stderr[-2000:]
+    assert lines[0].startswith("overhead.py: no ratio for mnist pytorch") and "cores" in lines[0], lines[0]
+    assert "ratio" not in proc.stdout
+
+
+def test_transformer_plain_scripts_train():
+    """benchmarks/plain's transformer scripts (overhead.py --model transformer): nn.TransformerEncoder, keras-io style."""
+    real_data_dir()
+    for engine in ("pytorch", "keras"):
+        script = ROOT / "benchmarks" / "plain" / f"sentiment_transformer_{engine}.py"
+        proc = subprocess.run([sys.executable, str(script), "--epochs", "2", "--subset", "128", "--threads", "1"],
+                              capture_output=True, text=True, timeout=600)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        reply = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert len(reply["epoch_seconds"]) == 2 and reply["throughput"] > 0, reply

@@ -29,6 +29,7 @@ class LoadSample:
     own_jiffies: int | None  # this process's user + system time, all threads, /proc/self/stat
     involuntary: int  # this process's involuntary context switches so far (getrusage)
     load1: float | None  # the 1-minute load average, /proc/loadavg
+    children_s: float = 0.0  # CPU seconds of this process's finished (waited-for) children, getrusage
 
 
 @dataclass(frozen=True)
@@ -72,18 +73,20 @@ def _load1(loadavg: Path = Path("/proc/loadavg")) -> float | None:
 
 def sample() -> LoadSample:
     """Read the machine now."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return LoadSample(time.monotonic(), _busy_jiffies(), _own_jiffies(), usage.ru_nivcsw, _load1())
+    usage, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return LoadSample(time.monotonic(), _busy_jiffies(), _own_jiffies(), usage.ru_nivcsw, _load1(), children.ru_utime + children.ru_stime)
 
 
-def between(before: LoadSample, after: LoadSample, cores: int | None = None) -> MachineLoad:
-    """The other processes' CPU use between two samples, and whether the row's timing is noisy."""
+def between(before: LoadSample, after: LoadSample, cores: int | None = None, children: bool = False) -> MachineLoad:
+    """The other processes' CPU use between two samples, and whether the row's timing is noisy. children=True: the
+    child processes this process ran and waited for in between are its own, not others (a benchmark's runs)."""
     cores = cores or os.cpu_count() or 1
     seconds = max(after.wall_s - before.wall_s, 1e-9)
     involuntary = (after.involuntary - before.involuntary) / seconds
     if None in (before.busy_jiffies, after.busy_jiffies, before.own_jiffies, after.own_jiffies):
         return MachineLoad(None, after.load1, involuntary, False, "")
     others = (after.busy_jiffies - before.busy_jiffies) - (after.own_jiffies - before.own_jiffies)
+    others -= round((after.children_s - before.children_s) * CLOCK_TICKS) if children else 0
     other_cores = max(others, 0) / CLOCK_TICKS / seconds
     if other_cores < NOISY_OTHER_CORES:
         return MachineLoad(other_cores, after.load1, involuntary, False, "")
