@@ -19,7 +19,7 @@ import numpy as np
 from tasks import reference
 from tasks.init import init_weights
 from tasks.reference_variants import attention_variant, flatten_channels_first, layer_outputs, layernorm_fast_variance, with_layers
-from tasks.spec import GELU, AveragePooling2D, BatchNorm, Dense, Embedding, Flatten, LayerNorm, MultiHeadSelfAttention, TaskSpec
+from tasks.spec import GELU, AveragePooling2D, BatchNorm, Embedding, Flatten, LayerNorm, MultiHeadSelfAttention, TaskSpec, layer_shapes
 
 BATCH, STEPS = 4, 2  # inputs of the forward measures; training steps (of BATCH each) of the optimizer measures
 NUMBER = re.compile(r"\s*([0-9]+(?:\.[0-9]*)?(?:e[-+]?[0-9]+)?)\b")
@@ -45,7 +45,7 @@ def probe(spec: TaskSpec, seed: int = 0) -> Probe:
             row[:pad] = 0  # pre-padding, as the sentiment task's reviews
     else:
         X = rng.standard_normal((n, *shape))
-    units = [layer.units for layer in spec.model.layers if isinstance(layer, Dense)][-1]  # the logits
+    units = layer_shapes(spec.model)[-1][1][-1]  # logits per sample: one (a binary loss) or one per class
     y = rng.integers(0, 2 if units == 1 else units, size=n)
     return Probe(spec, init_weights(spec.model, spec.init, spec.train.seed), X, y)
 
