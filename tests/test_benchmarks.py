@@ -64,3 +64,10 @@ def test_transformer_plain_scripts_train():
         assert proc.returncode == 0, proc.stderr[-2000:]
         reply = json.loads(proc.stdout.strip().splitlines()[-1])
         assert len(reply["epoch_seconds"]) == 2 and reply["throughput"] > 0, reply
+
+
+def test_overhead_refuses_a_variant_without_plain_scripts():
+    proc = subprocess.run([*OVERHEAD[:3], "sentiment", "--model", "gru", "--frameworks", "pytorch"], capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "no plain script of sentiment --model gru for pytorch" in proc.stderr.strip().splitlines()[-1], proc.stderr
