@@ -31,13 +31,24 @@ def native_stderr_to(path: str = TENSORFLOW_LOG) -> Iterator[None]:
 
 
 def set_random_seed(seed: int) -> None:
-    """keras.utils.set_random_seed, with TensorFlow's start-up lines kept off stderr: in Keras 3.15.1 it
-    imports TensorFlow to seed it whenever TensorFlow is installed, on every backend (rng_utils.py)."""
+    """keras.utils.set_random_seed, with TensorFlow's start-up lines kept off stderr, and without TensorFlow on the
+    JAX and torch backends. Keras 3.15.1 imports TensorFlow to seed tf.random whenever it is installed, on every
+    backend (rng_utils.py), for tf.data pipelines; the Keras-JAX and Keras-torch rows feed NumPy batches and never
+    use tf.random, so there Keras is told TensorFlow is absent for this one call: Python's, NumPy's, the backend's
+    and Keras' own seeds are set as before, and the row does not pay TensorFlow's start-up (about 7 s of CPU)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     # ...and TensorFlow, once it starts a GPU, maps almost all of its memory: in a Keras-JAX or Keras-torch row that
     # memory belongs to the row's own backend, so TensorFlow takes only what it uses (not measured: no GPU here)
     os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     import keras  # imported here: the Keras engine modules import this one before they choose Keras' backend
+    from keras.src.utils import module_utils  # the lazy TensorFlow module that rng_utils asks `available`
 
-    with native_stderr_to():
-        keras.utils.set_random_seed(seed)
+    lazy = module_utils.tensorflow
+    saved = lazy._available
+    if keras.backend.backend() != "tensorflow" and lazy.module is None:
+        lazy._available = False  # only for this call: later code that needs TensorFlow (e.g. an export) imports it
+    try:
+        with native_stderr_to():
+            keras.utils.set_random_seed(seed)
+    finally:
+        lazy._available = saved

@@ -431,3 +431,20 @@ def test_kept_rows_are_matched_by_model_seed_and_variant(monkeypatch):
     results = execute.run_plan(runner.RunPlan(requests=requests, kept=kept_rows([saved, failed])))
     assert ran == [rows[0], rows[2], rows[3]]
     assert results[1] is saved and [r.model for r in results] == ["a", "a", "a", "b"]
+
+
+def test_a_dry_run_starts_each_engine_once_and_a_death_fails_only_its_rows(tmp_path):
+    """A dry run times nothing, so each engine runs all of its rows in one child (here 2 seeds each): only the first
+    row's import time and peak memory are measured; a child that dies or hangs fails its own engine's rows only."""
+    out = tmp_path / "results.json"
+    proc = run_cli("--task", "digits", "--dry-run", "--repeats", "2", "--frameworks", "sklearn,killed,hangs", "--quiet",
+                   "--timeout", "6", "--output", str(out), env=fault_env())  # fmt: skip
+    assert proc.returncode == 4, proc.stderr
+    assert_no_traceback(proc)
+    rows = rows_by_framework(out)
+    assert [(r.model_id, r.seed, r.status) for r in rows["sklearn"]] == [
+        ("logistic_regression", 0, "ok"), ("MLPClassifier", 0, "ok"), ("logistic_regression", 1, "ok"), ("MLPClassifier", 1, "ok")]
+    assert rows["sklearn"][0].import_s is not None and [r.import_s for r in rows["sklearn"][1:]] == [None] * 3
+    assert rows["sklearn"][0].peak_rss_mb and [r.peak_rss_mb for r in rows["sklearn"][1:]] == [None] * 3
+    assert [(r.status, r.message) for r in rows["killed"]] == [("crashed", "child process killed by SIGKILL")] * 2
+    assert [(r.status, r.message) for r in rows["hangs"]] == [("timeout", "no result after 2 x the 6 s --timeout")] * 2

@@ -17,27 +17,34 @@ from workbench.check.all_checks import run_checks_many
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
-NEEDS_DATA = {"textcnn_imdb"}  # reuses the IMDB task's data
 ENGINES = [name for name in FRAMEWORKS if not missing_packages(name)]
 
 
-def _env(example: Path) -> dict[str, str]:
-    return {"FRAMEBENCH_DATA": str(real_data_dir())} if example.stem in NEEDS_DATA else {}
+@pytest.fixture(scope="module")
+def example_dry_runs(tmp_path_factory) -> dict[str, tuple[dict, str]]:
+    """example -> (saved results, the tables compare.py prints) of `--spec FILE --dry-run --frameworks all` for every
+    example at once (workbench.api.dry_runs: each engine started once for all of them)."""
+    from workbench import api
+
+    folder = tmp_path_factory.mktemp("example-dry-runs")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FRAMEBENCH_DATA", str(real_data_dir()))  # textcnn_imdb reuses the IMDB task's data
+        runs = api.dry_runs(*[{"spec": str(p), "frameworks": "all", "quiet": True, "output": str(folder / f"{p.stem}.json")}
+                              for p in EXAMPLES], strict=False)  # fmt: skip
+    return {p.stem: (json.loads((folder / f"{p.stem}.json").read_text()), run.table()) for p, run in zip(EXAMPLES, runs)}
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
-def test_example_runs_in_every_engine(example, tmp_path):
-    out = tmp_path / "rows.json"
-    done = run_cli("--spec", str(example), "--frameworks", "all", "--dry-run", "--quiet", "--output", str(out),
-                   env=_env(example))  # fmt: skip
-    rows = {r["framework"]: r for r in json.loads(out.read_text())["results"]}
-    assert set(rows) == set(ENGINES), done.stderr
+def test_example_runs_in_every_engine(example, example_dry_runs):
+    saved, printed = example_dry_runs[example.stem]
+    rows = {r["framework"]: r for r in saved["results"]}
+    assert set(rows) == set(ENGINES), rows.keys()
     for name, row in rows.items():
         if name == "sklearn":  # MLPClassifier builds Dense + ReLU only: a skipped row that names the layer
             assert row["status"] == "skipped" and "model.layers[" in row["message"], row
         else:
             assert row["status"] == "ok", (name, row["message"])
-    assert "spec: model: input" in done.stdout  # the header prints the resolved spec
+    assert "spec: model: input" in printed  # the header prints the resolved spec
 
 
 # 5 steps, not the CLI's 50, of the spec's own optimizer only: the example's layers are the subject (every optimizer

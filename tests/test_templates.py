@@ -13,11 +13,11 @@ import json
 
 import numpy as np
 import pytest
-from cli_helpers import run_cli
 from shared_runs import PLUGIN, PLUGIN_ENV, digits_dry_run
 from tiny_specs import MODELS, tiny_task
 
 from frameworks.base import EXTRA_FRAMEWORKS_VAR, FRAMEWORKS, engine, missing_packages
+from frameworks.tensorflow_log import native_stderr_to
 from tasks import registry
 from tasks.reference import cancelled_by_batchnorm
 from tasks.spec import count_params
@@ -63,22 +63,39 @@ def _data_env() -> dict[str, str]:
     return {"FRAMEBENCH_DATA": str(real_data_dir())}
 
 
+@pytest.fixture(scope="module")
+def data_dry_runs(tmp_path_factory) -> dict[str, tuple[dict, str, str]]:
+    """task -> (saved results, the tables compare.py prints, the children's stderr) of a dry run over every engine, for
+    each task with a data folder: all of them at once (workbench.api.dry_runs), each engine started once for all."""
+    from workbench import api
+
+    tasks = [task for task in registry.names() if task not in NO_DATA]
+    folder = tmp_path_factory.mktemp("dry-runs")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FRAMEBENCH_DATA", _data_env()["FRAMEBENCH_DATA"])
+        with native_stderr_to(str(folder / "stderr.txt")):
+            runs = api.dry_runs(*[{"task": task, "frameworks": ",".join(ENGINES), "quiet": True,
+                                   "output": str(folder / f"{task}.json")} for task in tasks], strict=False)  # fmt: skip
+    stderr = (folder / "stderr.txt").read_text()
+    return {task: (json.loads((folder / f"{task}.json").read_text()), run.table(), stderr) for task, run in zip(tasks, runs)}
+
+
 @pytest.fixture(scope="module", params=registry.names())
 def dry_run_output(request, tmp_path_factory) -> tuple[str, dict, str]:
-    """(task, rows by framework, stdout) of one `--dry-run --output FILE` over every engine."""
+    """(task, rows by framework, stdout) of one `--dry-run` over every engine: digits through compare.py (the run
+    test_cli reads too), the others from data_dry_runs."""
     task = request.param
-    if task in NO_DATA:  # the run test_cli reads too
+    if task in NO_DATA:
         proc, out = digits_dry_run(tmp_path_factory)
+        saved, stdout, stderr = json.loads(out.read_text()), proc.stdout, proc.stderr
+        assert proc.returncode in (0, 4), stderr[-2000:]
     else:
-        out = tmp_path_factory.mktemp(f"dry-{task}") / "results.json"
-        proc = run_cli("--task", task, "--dry-run", "--quiet", "--output", str(out), "--frameworks", ",".join(ENGINES),
-                       env=_data_env())  # fmt: skip
-    assert proc.returncode in (0, 4), proc.stderr[-2000:]
-    assert "Traceback" not in proc.stderr and "oneDNN" not in proc.stderr, proc.stderr[-2000:]
+        saved, stdout, stderr = request.getfixturevalue("data_dry_runs")[task]
+    assert "Traceback" not in stderr and "oneDNN" not in stderr, stderr[-2000:]
     rows: dict[str, list[dict]] = {}
-    for row in json.loads(out.read_text())["results"]:
+    for row in saved["results"]:
         rows.setdefault(row["framework"], []).append(row)
-    return task, rows, proc.stdout
+    return task, rows, stdout
 
 
 @pytest.fixture

@@ -47,13 +47,13 @@ from workbench.report.tables import notes, render
 from workbench.run.devices import ask_devices
 from workbench.run.execute import run_plan
 from workbench.run.meta import RunMeta
-from workbench.run.result import RunResult
+from workbench.run.result import RunResult, save_results
 from workbench.run.runner import RunPlan
 from workbench.teach.code import scripts, write_code
 from workbench.teach.explain import Section, explain_text, gather
 
 __all__ = ["CheckFailed", "CheckReport", "Comparison", "Options", "RowsFailed", "UsageError", "available", "check",
-           "compare", "explain", "options_from", "verify"]  # fmt: skip
+           "compare", "dry_runs", "explain", "options_from", "verify"]  # fmt: skip
 
 
 def options_from(options: Options | None, values: dict) -> Options:
@@ -110,6 +110,29 @@ def compare(options: Options | None = None, /, *, strict: bool = True, **values:
     if strict and not comparison.ok:
         raise RowsFailed("; ".join(comparison.notes) or "no row ran")
     return comparison
+
+
+def dry_runs(*runs: Options | dict, strict: bool = True) -> list[Comparison]:
+    """Several dry runs (e.g. every task, or several spec files; each an Options or a dict of Options fields), with
+    each engine started once for all of them: one child per engine runs its rows of every run, one after another (a
+    dry run times nothing). One Comparison per run, in order; each run's `output` is saved as compare.py saves it."""
+    asked = [options_from(r if isinstance(r, Options) else None, {**({} if isinstance(r, Options) else r), "dry_run": True})
+             for r in runs]  # fmt: skip
+    if any(o.executor != "local" for o in asked):
+        raise UsageError("api.dry_runs shares one child per engine between the runs: executor='local' only")
+    plans = [make_plan(o, resolve_device(o)) for o in asked]
+    merged = RunPlan(requests=[r for p in plans for r in p.requests], timeout_s=max((p.timeout_s or 0) for p in plans) or None,
+                     quiet=True, shared_children=True)  # fmt: skip
+    results, comparisons, start = run_plan(merged), [], 0
+    for options, plan in zip(asked, plans):
+        rows, start = results[start:start + len(plan.requests)], start + len(plan.requests)
+        if plan.output is not None:
+            save_results(plan.output, plan.meta.to_dict(), rows)
+        comparisons.append(Comparison(plan.meta, rows, spec_title(task_spec(options)), notes(rows)))
+    failed = [c for c in comparisons if not c.ok]
+    if strict and failed:
+        raise RowsFailed("; ".join(n for c in failed for n in c.notes) or "no row ran")
+    return comparisons
 
 
 def code(options: Options | None = None, /, **values: object) -> tuple[list[Path], dict[str, str]]:

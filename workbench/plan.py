@@ -393,4 +393,5 @@ def make_plan(options: Options, resolution: Resolution | None = None, kept: dict
     output = Path(options.output) if options.output else None
     return RunPlan(requests=requests, timeout_s=options.timeout, in_process=options.in_process, output=output,
                    meta=run_meta(options, spec, resolution), kept=kept or {}, executor=options.executor,
-                   ray_address=options.ray_address, quiet=options.quiet)  # fmt: skip
+                   ray_address=options.ray_address, quiet=options.quiet,
+                   shared_children=options.dry_run)  # a dry run times nothing: each engine starts once  # fmt: skip

@@ -2,7 +2,8 @@
 
 Runs one row with `workbench.run.driver.run_one` and writes its RunResult as JSON. Any exception
 becomes an `error` result with a one-line message; the traceback goes to the log on stderr
-only when FRAMEBENCH_DEBUG is set.
+only when FRAMEBENCH_DEBUG is set. A list of requests (a dry run's rows of one engine) runs one
+after another in this one process, the list of results rewritten after each row.
 """
 
 from __future__ import annotations
@@ -44,10 +45,25 @@ def execute(request: RunRequest) -> RunResult:
         return failed_row(request, "error", one_line(exc), error_kind(exc))
 
 
+def execute_many(requests: list[RunRequest], done: Path) -> None:
+    """Run the requests one after another in this process, rewriting the list of results after each row. Only the
+    first row's import time and peak memory are its own: the later ones are left unmeasured (None)."""
+    results: list[dict] = []
+    for request in requests:
+        result = execute(request)
+        if results:  # the framework was imported, and memory used, by the rows before it
+            result.import_s = result.peak_rss_mb = None
+        results.append(asdict(result))
+        atomic_write_text(done, json.dumps(results))
+
+
 def main(argv: list[str]) -> int:
-    """Read the request, run it, write the result atomically."""
-    request = RunRequest.from_dict(json.loads(Path(argv[0]).read_text()))
-    result = execute(request)
+    """Read the request (or a list of them), run it, write the result atomically."""
+    asked = json.loads(Path(argv[0]).read_text())
+    if isinstance(asked, list):
+        execute_many([RunRequest.from_dict(r) for r in asked], Path(argv[1]))
+        return 0
+    result = execute(RunRequest.from_dict(asked))
     atomic_write_text(Path(argv[1]), json.dumps(asdict(result)))
     return 0
 

@@ -37,6 +37,7 @@ class RunPlan:
     executor: str = "local"  # "local": one child after another; "ray": each row a Ray task (ray_executor)
     ray_address: str | None = None  # "HOST:PORT" or "auto" to join a cluster; None starts a local Ray instance
     quiet: bool = False  # no progress lines (the Ray executor prints one per finished row)
+    shared_children: bool = False  # a dry run times nothing: one child per engine runs all of its rows (local executor)
 
 
 class Interrupted(Exception):
@@ -107,6 +108,30 @@ def run_in_child(request: RunRequest, timeout_s: float | None, env: dict[str, st
         return failed_row(request, "crashed", f"child process exited with code {code} and no result")
 
 
+def run_in_shared_child(requests: list[RunRequest], timeout_s: float | None) -> list[RunResult]:
+    """Several rows of one engine, one after another in one fresh child (the engine starts once); a death or a
+    time-out (`timeout_s` per row) fails the rows that have no result yet."""
+    with tempfile.TemporaryDirectory(prefix="framebench-") as tmp:
+        req_path, res_path = Path(tmp, "requests.json"), Path(tmp, "results.json")
+        req_path.write_text(json.dumps([r.to_dict() for r in requests]))
+        cmd = [sys.executable, "-m", "workbench.run.child", str(req_path), str(res_path)]
+        proc = start_child(cmd, child_env(requests[0].settings.threads))
+        try:
+            code, why = proc.wait(timeout=None if timeout_s is None else timeout_s * len(requests)), ""
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code, why = proc.wait(), f"no result after {len(requests)} x the {timeout_s:g} s --timeout"
+        except BaseException:  # Ctrl-C: stop the child too
+            proc.kill()
+            proc.wait()
+            raise
+        done = [RunResult.from_dict(r) for r in json.loads(res_path.read_text())] if res_path.exists() else []
+    if not why:
+        why = f"child process killed by {signal.Signals(-code).name}" if code < 0 else f"child process exited with code {code} and no result"
+    status = "timeout" if "--timeout" in why else "crashed"
+    return done + [failed_row(r, status, why) for r in requests[len(done):]]
+
+
 def request_key(request: RunRequest) -> tuple:
     """The `row_key` of the row this request runs."""
     s = request.settings
@@ -152,6 +177,19 @@ def run_row(request: RunRequest, plan: RunPlan) -> RunResult:
 
 
 def local_rows(plan: RunPlan) -> Iterator[tuple[int, RunResult]]:
-    """The local executor: (plan index, result), one row after another, in plan order."""
+    """The local executor: (plan index, result), one row after another, in plan order; with shared children, engine
+    by engine (in the order the plan first names them), each engine's rows in one child."""
+    if not plan.shared_children or plan.in_process:
+        for index, request in enumerate(plan.requests):
+            yield index, run_row(request, plan)
+        return
+    engines: dict[str, list[int]] = {}
     for index, request in enumerate(plan.requests):
-        yield index, run_row(request, plan)
+        engines.setdefault(request.framework, []).append(index)
+    for indexes in engines.values():
+        kept = {i: kept_row(plan.requests[i], plan) for i in indexes}
+        fresh = [i for i in indexes if kept[i] is None]
+        ran = dict(zip(fresh, run_in_shared_child([plan.requests[i] for i in fresh], plan.timeout_s))) if fresh else {}
+        node = socket.gethostname()
+        for i in indexes:
+            yield i, kept[i] or finish_row(ran[i], plan.requests[i], plan, node)
