@@ -48,14 +48,10 @@ DETERMINISM = jax_runtime.DETERMINISM
 
 
 def configure(settings: RunSettings) -> str:
-    """Apply threads, precision and determinism settings; return the device actually used.
-
-    The thread count and XLA flags are read when XLA's backend starts (the first computation),
-    so this must run before any JAX work in the process: the row's child process does that.
-    """
-    # XLA sizes its CPU thread pool from PJRT_NPROC (else the CPU count). The old recipe
-    # XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=N" does not limit
-    # jaxlib 0.10 (measured: CPU time / wall time 1.96 on 2 cores with it, 0.98 with PJRT_NPROC=1).
+    """Apply threads, precision and determinism settings; return the device actually used. XLA reads them when its
+    backend starts (the first computation): this runs before any JAX work in the row's child process."""
+    # XLA sizes its CPU thread pool from PJRT_NPROC (else the CPU count). XLA_FLAGS' old intra_op_parallelism_threads
+    # recipe does not limit jaxlib 0.10 (measured: CPU time / wall time 1.96 on 2 cores with it, 0.98 with PJRT_NPROC=1).
     os.environ["PJRT_NPROC"] = str(settings.threads)
     if settings.deterministic:
         jax_runtime.deterministic_gpu_ops()
@@ -191,9 +187,9 @@ def _has(spec: TaskSpec, kind: type) -> bool:
 
 def summary_column(spec: TaskSpec) -> list[tuple[str, str]]:
     """(output shape, params) of every Flax layer: its output for a dummy batch of 2, its Param and BatchStat sizes."""
-    model = build_model(spec, jnp.float32, nnx.Rngs(0))
+    model = nnx.eval_shape(lambda: build_model(spec, jnp.float32, nnx.Rngs(0)))  # shapes only: no random init to run
     view = nnx.view(model, use_running_average=True, deterministic=True, raise_if_not_found=False)
-    outputs = view.layer_outputs(_dummy_inputs(spec))
+    outputs = nnx.eval_shape(lambda m: m.layer_outputs(_dummy_inputs(spec)), view)
     cells = []
     for layer, out in zip(model.layers, outputs):
         trainable = _size(layer, nnx.Param)
@@ -209,8 +205,7 @@ def _size(layer: object, kind: type) -> int:
 
 
 def _dummy_inputs(spec: TaskSpec) -> jax.Array:
-    shape = (2, *spec.model.input_shape)
-    return jnp.zeros(shape, dtype=jnp.int32 if spec.model.input_dtype == "int" else jnp.float32)
+    return jnp.zeros((2, *spec.model.input_shape), dtype=jnp.int32 if spec.model.input_dtype == "int" else jnp.float32)
 
 
 def create(spec: TaskSpec, settings: RunSettings, model: str = SPEC_MODEL) -> "Network":
@@ -329,9 +324,15 @@ class Network:
     # -------------------------------------------------------------- model and weights
     def build(self, weights: Weights) -> None:
         """Create the module from the spec, load the canonical weights, create the optimizer."""
-        rngs = nnx.Rngs(params=self.settings.seed, dropout=self.settings.seed)
-        self.model = build_model(self.spec, self.dtype, rngs, COMPUTE_DTYPES.get(self.settings.precision))
+        seed, compute = self.settings.seed, COMPUTE_DTYPES.get(self.settings.precision)
+        make = lambda: build_model(self.spec, self.dtype, nnx.Rngs(params=seed, dropout=seed), compute)  # noqa: E731
+        # Flax's random init (an XLA program per weight shape, seconds on a CNN) would be overwritten: build shapes
+        # only, then load; where state stays abstract (Dropout's keys), build it for real, so the keys are Flax's own.
+        self.model = nnx.eval_shape(make)
         self.set_weights(weights)
+        if any(isinstance(leaf, jax.ShapeDtypeStruct) for leaf in jax.tree.leaves(nnx.state(self.model))):
+            self.model = make()
+            self.set_weights(weights)
         self.optimizer = nnx.Optimizer(self.model, make_optimizer(self.spec.optimizer, self.dtype), wrt=nnx.Param)
 
     def num_params(self) -> int:
