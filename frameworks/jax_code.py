@@ -38,6 +38,7 @@ from tasks.spec import (
 from tasks.spec_attention import PAD_ID, uses_padding_mask
 
 FILE_NAME = "jax_model.py"  # not jax.py: a script named jax.py would be imported by its own `import jax`
+RANDOM_STREAMS = (Dropout, LSTM, GRU)  # layers whose Flax modules keep random keys (Dropout's, nnx.RNN's): built for real
 SUPPORTED = (Dense, ReLU, Conv2D, MaxPool2D, BatchNorm, Flatten, Dropout, Embedding, LSTM,
              GRU, Conv1D, GlobalMaxPool1D, AveragePooling2D, GlobalAveragePooling2D, LayerNorm, Add,
              MultiHeadSelfAttention, GELU, PositionEmbedding, MaskedMeanPooling)  # fmt: skip
@@ -139,7 +140,10 @@ def _network(spec: TaskSpec) -> list[str]:
         lines.append(f"        {source} = x")
     for i, layer in enumerate(spec.model.layers):
         lines += [f"        {line}" for line in _call(layer, layer_name(i, layer), outs[i], ins[i])]
-    return lines + ["        return x", "", "", "model = Net(nnx.Rngs(0))"]
+    if any(isinstance(layer, RANDOM_STREAMS) for layer in spec.model.layers):
+        return lines + ["        return x", "", "", "model = Net(nnx.Rngs(0))"]
+    return lines + ["        return x", "", "", "# with --weights every weight is loaded below: build the shapes only, not Flax's random init",
+                    "model = nnx.eval_shape(lambda: Net(nnx.Rngs(0))) if args.weights else Net(nnx.Rngs(0))"]  # fmt: skip
 
 
 def _gru_cell() -> list[str]:
@@ -220,7 +224,7 @@ def _optimizer(spec: TaskSpec) -> list[str]:
     if spec.train.lr_decay != 1.0:
         lines.append(f"# the spec multiplies lr by {number(spec.train.lr_decay)} after each epoch: learning_rate=optax.exponential_decay("
                      f"{number(opt.lr)}, steps_per_epoch, {number(spec.train.lr_decay)}, staircase=True)")  # fmt: skip
-    return lines + ["optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)"]
+    return lines
 
 
 def _weights(spec: TaskSpec) -> list[str]:
@@ -281,7 +285,9 @@ def generate(spec: TaskSpec) -> str:
               "    w = np.load(args.weights)  # arrays only: np.load refuses pickles"]  # fmt: skip
     lines += _weights(spec)
     lines += ["    model.eval()  # BatchNorm uses its running statistics, Dropout is off",
-              f"    {print_code('logits', 'np.asarray(model(X)).tolist()')}", "", "model.train()", "for _ in range(args.steps):",
+              f"    {print_code('logits', 'np.asarray(model(X)).tolist()')}", "",
+              "optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)  # after the weights: its state takes their shapes and dtype",
+              "model.train()", "for _ in range(args.steps):",
               f"    {print_code('loss', 'float(train_step(model, optimizer, X, y))')}"]  # fmt: skip
     return "\n".join(lines) + "\n"
 

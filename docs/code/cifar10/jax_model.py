@@ -62,7 +62,8 @@ class Net(nnx.Module):
         return x
 
 
-model = Net(nnx.Rngs(0))
+# with --weights every weight is loaded below: build the shapes only, not Flax's random init
+model = nnx.eval_shape(lambda: Net(nnx.Rngs(0))) if args.weights else Net(nnx.Rngs(0))
 print("parameters:", sum(int(np.prod(p.shape)) for p in jax.tree.leaves(nnx.state(model, nnx.Param))))
 
 
@@ -80,7 +81,6 @@ tx = optax.adam(
     eps=1e-8,  # on sqrt(v_hat), as the spec (optax's default: 1e-8)
 )
 # the spec multiplies lr by 0.6 after each epoch: learning_rate=optax.exponential_decay(0.002, steps_per_epoch, 0.6, staircase=True)
-optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
 
 
 @nnx.jit
@@ -131,6 +131,7 @@ if args.weights:
     model.eval()  # BatchNorm uses its running statistics, Dropout is off
     print("logits:", json.dumps(np.asarray(model(X)).tolist()))
 
+optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)  # after the weights: its state takes their shapes and dtype
 model.train()
 for _ in range(args.steps):
     print("loss:", json.dumps(float(train_step(model, optimizer, X, y))))

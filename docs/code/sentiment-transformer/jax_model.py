@@ -83,7 +83,8 @@ class Net(nnx.Module):
         return x
 
 
-model = Net(nnx.Rngs(0))
+# with --weights every weight is loaded below: build the shapes only, not Flax's random init
+model = nnx.eval_shape(lambda: Net(nnx.Rngs(0))) if args.weights else Net(nnx.Rngs(0))
 print("parameters:", sum(int(np.prod(p.shape)) for p in jax.tree.leaves(nnx.state(model, nnx.Param))))
 
 
@@ -100,7 +101,6 @@ tx = optax.adam(
     b2=0.999,
     eps=1e-7,  # the spec adds it to sqrt(v) (Keras' Adam), optax to sqrt(v_hat): they part while t is small
 )
-optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
 
 
 @nnx.jit
@@ -166,6 +166,7 @@ if args.weights:
     model.eval()  # BatchNorm uses its running statistics, Dropout is off
     print("logits:", json.dumps(np.asarray(model(X)).tolist()))
 
+optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)  # after the weights: its state takes their shapes and dtype
 model.train()
 for _ in range(args.steps):
     print("loss:", json.dumps(float(train_step(model, optimizer, X, y))))
