@@ -93,7 +93,7 @@ def guarded(run: Callable[[], float | None], noisy: list[str]) -> float | None:
     """run(), and the busy-machine guard's reason appended to `noisy` where others used the CPU meanwhile."""
     before = machine_load.sample()
     value = run()
-    load = machine_load.between(before, machine_load.sample(), children=True)
+    load = machine_load.between(before, machine_load.sample())
     if load.noisy:
         noisy.append(load.reason)
     return value

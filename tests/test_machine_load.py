@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -14,19 +16,42 @@ from workbench.run.machine_load import CLOCK_TICKS, NOISY_OTHER_CORES, LoadSampl
 pytestmark = pytest.mark.skipif(not Path("/proc/stat").exists(), reason="needs Linux /proc")
 
 
+def _neighbour() -> int:
+    """The pid of a busy loop that is not this process's descendant (its parent shell has exited): another user's job."""
+    shell = subprocess.run(["sh", "-c", f"{sys.executable} -c 'while True: pass' >/dev/null 2>&1 & echo $!"],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    return int(shell.stdout)
+
+
 def test_a_busy_neighbour_marks_the_timing_noisy():
-    neighbour = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    neighbour = _neighbour()
     try:
         time.sleep(0.3)  # let it start
         before = sample()
         time.sleep(1.5)  # this process idles; the neighbour spins on a core
         after = sample()
     finally:
-        neighbour.kill()
-        neighbour.wait()
+        os.kill(neighbour, signal.SIGKILL)
     load = between(before, after, cores=2)
     assert load.other_cores is not None and load.other_cores >= 0.7, load
     assert load.noisy and "other processes used" in load.reason and "of 2 cores" in load.reason
+
+
+def test_the_rows_own_child_processes_are_its_own_work():
+    """A row's subprocesses (e.g. torch.compile's compile workers) spinning while it is timed are not a busy machine."""
+    worker = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        before = sample()
+        time.sleep(1.5)  # this process idles; its own child spins on a core
+        after = sample()
+    finally:
+        worker.kill()
+        worker.wait()
+    wall_s, own_s = after.wall_s - before.wall_s, (after.own_jiffies - before.own_jiffies) / CLOCK_TICKS
+    assert own_s >= 0.7 * wall_s  # the child's spin is counted as this process's own time ...
+    busy_s = (after.busy_jiffies - before.busy_jiffies) / CLOCK_TICKS
+    assert between(before, after).other_cores == pytest.approx(max(busy_s - own_s, 0) / wall_s, abs=1e-9)  # ... not others'
 
 
 def test_own_work_is_not_counted_as_other_processes():

@@ -3,7 +3,8 @@
 A row's speed is only meaningful on a quiet machine: on 2 cores, one busy-loop process next to a 2-thread PyTorch row
 made it 6x slower (Keras 1.7x, JAX 1.4x). So the driver samples the machine before and after the timed part of a row,
 and the row records how many cores *other* processes used meanwhile (all CPUs' busy time from /proc/stat, less this
-process's own from /proc/self/stat), the 1-minute load average and this process's involuntary context switches (the
+process's own and its descendants' from /proc/PID/stat: torch.compile's compile workers are the row's own work), the
+1-minute load average and this process's involuntary context switches (the
 scheduler taking a core away from it). A row whose neighbours used NOISY_OTHER_CORES or more is marked noisy, with a
 one-line reason, in the table, the JSON and the report. Where /proc is missing (not Linux), nothing is marked.
 """
@@ -26,10 +27,9 @@ class LoadSample:
 
     wall_s: float  # time.monotonic()
     busy_jiffies: int | None  # every CPU's non-idle time, /proc/stat
-    own_jiffies: int | None  # this process's user + system time, all threads, /proc/self/stat
+    own_jiffies: int | None  # user + system time of this process, its live descendants and the children they waited for
     involuntary: int  # this process's involuntary context switches so far (getrusage)
     load1: float | None  # the 1-minute load average, /proc/loadavg
-    children_s: float = 0.0  # CPU seconds of this process's finished (waited-for) children, getrusage
 
 
 @dataclass(frozen=True)
@@ -55,13 +55,30 @@ def _busy_jiffies(stat: Path = Path("/proc/stat")) -> int | None:
     return user + nice + system + irq + softirq + steal
 
 
-def _own_jiffies(stat: Path = Path("/proc/self/stat")) -> int | None:
-    """utime + stime of this process (fields 14 and 15, after the command name in parentheses)."""
+def _stat_fields(stat: Path) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name in parentheses (field 4, the parent, comes first)."""
     try:
-        after_name = stat.read_text().rsplit(")", 1)[1].split()
+        return stat.read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
-    return int(after_name[11]) + int(after_name[12])
+
+
+def _own_jiffies(proc: Path = Path("/proc"), pid: int | None = None) -> int | None:
+    """utime + stime + cutime + cstime (fields 14-17) of this process and of every live descendant: its own threads,
+    the children it waited for, and the ones still running (e.g. a compiler's worker processes)."""
+    pid = pid or os.getpid()
+    table: dict[int, list[str]] = {}
+    for entry in proc.glob("[0-9]*"):
+        fields = _stat_fields(entry / "stat")
+        if fields is not None:
+            table[int(entry.name)] = fields
+    if pid not in table:
+        return None
+    family, joined = {pid}, {pid}
+    while joined:  # until no process joins: after pids wrap around, a child's pid may be below its parent's
+        joined = {child for child, fields in table.items() if child not in family and int(fields[1]) in family}
+        family |= joined
+    return sum(int(v) for member in family for v in table[member][11:15])
 
 
 def _load1(loadavg: Path = Path("/proc/loadavg")) -> float | None:
@@ -73,20 +90,18 @@ def _load1(loadavg: Path = Path("/proc/loadavg")) -> float | None:
 
 def sample() -> LoadSample:
     """Read the machine now."""
-    usage, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return LoadSample(time.monotonic(), _busy_jiffies(), _own_jiffies(), usage.ru_nivcsw, _load1(), children.ru_utime + children.ru_stime)
+    return LoadSample(time.monotonic(), _busy_jiffies(), _own_jiffies(), resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw, _load1())
 
 
-def between(before: LoadSample, after: LoadSample, cores: int | None = None, children: bool = False) -> MachineLoad:
-    """The other processes' CPU use between two samples, and whether the row's timing is noisy. children=True: the
-    child processes this process ran and waited for in between are its own, not others (a benchmark's runs)."""
+def between(before: LoadSample, after: LoadSample, cores: int | None = None) -> MachineLoad:
+    """The other processes' CPU use between two samples, and whether the row's timing is noisy. The child processes
+    this process started are its own, not others (a row's compile workers, a benchmark's runs)."""
     cores = cores or os.cpu_count() or 1
     seconds = max(after.wall_s - before.wall_s, 1e-9)
     involuntary = (after.involuntary - before.involuntary) / seconds
     if None in (before.busy_jiffies, after.busy_jiffies, before.own_jiffies, after.own_jiffies):
         return MachineLoad(None, after.load1, involuntary, False, "")
     others = (after.busy_jiffies - before.busy_jiffies) - (after.own_jiffies - before.own_jiffies)
-    others -= round((after.children_s - before.children_s) * CLOCK_TICKS) if children else 0
     other_cores = max(others, 0) / CLOCK_TICKS / seconds
     if other_cores < NOISY_OTHER_CORES:
         return MachineLoad(other_cores, after.load1, involuntary, False, "")
