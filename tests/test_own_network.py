@@ -1,9 +1,9 @@
-"""Bring your own network: the example spec files run in every engine, are checked against the float64 reference,
-and a user's own pytest can assert that their network is equivalent across engines through workbench.api."""
+"""Bring your own network: the example spec files are checked against the float64 reference in every engine (their
+dry run in every engine is test_templates.py's), and a user's own pytest can assert that their network is equivalent
+across engines through workbench.api."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -18,33 +18,6 @@ from workbench.check.all_checks import run_checks_many
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
 ENGINES = [name for name in FRAMEWORKS if not missing_packages(name)]
-
-
-@pytest.fixture(scope="module")
-def example_dry_runs(tmp_path_factory) -> dict[str, tuple[dict, str]]:
-    """example -> (saved results, the tables compare.py prints) of `--spec FILE --dry-run --frameworks all` for every
-    example at once (workbench.api.dry_runs: each engine started once for all of them)."""
-    from workbench import api
-
-    folder = tmp_path_factory.mktemp("example-dry-runs")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FRAMEBENCH_DATA", str(real_data_dir()))  # textcnn_imdb reuses the IMDB task's data
-        runs = api.dry_runs(*[{"spec": str(p), "frameworks": "all", "quiet": True, "output": str(folder / f"{p.stem}.json")}
-                              for p in EXAMPLES], strict=False)  # fmt: skip
-    return {p.stem: (json.loads((folder / f"{p.stem}.json").read_text()), run.table()) for p, run in zip(EXAMPLES, runs)}
-
-
-@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
-def test_example_runs_in_every_engine(example, example_dry_runs):
-    saved, printed = example_dry_runs[example.stem]
-    rows = {r["framework"]: r for r in saved["results"]}
-    assert set(rows) == set(ENGINES), rows.keys()
-    for name, row in rows.items():
-        if name == "sklearn":  # MLPClassifier builds Dense + ReLU only: a skipped row that names the layer
-            assert row["status"] == "skipped" and "model.layers[" in row["message"], row
-        else:
-            assert row["status"] == "ok", (name, row["message"])
-    assert "spec: model: input" in printed  # the header prints the resolved spec
 
 
 # 5 steps, not the CLI's 50, of the spec's own optimizer only: the example's layers are the subject (every optimizer

@@ -10,6 +10,7 @@ with their reason; the test also checks that the engine itself gives that reason
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -63,21 +64,44 @@ def _data_env() -> dict[str, str]:
     return {"FRAMEBENCH_DATA": str(real_data_dir())}
 
 
+EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.toml"))  # users' spec files (issue 27)
+BUILT_IN = [name for name in ENGINES if name != PLUGIN]
+
+
 @pytest.fixture(scope="module")
 def data_dry_runs(tmp_path_factory) -> dict[str, tuple[dict, str, str]]:
-    """task -> (saved results, the tables compare.py prints, the children's stderr) of a dry run over every engine, for
-    each task with a data folder: all of them at once (workbench.api.dry_runs), each engine started once for all."""
+    """task or example name -> (saved results, the tables compare.py prints, the children's stderr) of a dry run over
+    every engine, for each task with a data folder and each example spec file (the built-in engines): all of them at
+    once (workbench.api.dry_runs), each engine started once for all."""
     from workbench import api
 
     tasks = [task for task in registry.names() if task not in NO_DATA]
     folder = tmp_path_factory.mktemp("dry-runs")
+    runs = [{"task": task, "frameworks": ",".join(ENGINES)} for task in tasks]
+    runs += [{"spec": str(path), "frameworks": ",".join(BUILT_IN)} for path in EXAMPLES]
+    names = tasks + [path.stem for path in EXAMPLES]
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FRAMEBENCH_DATA", _data_env()["FRAMEBENCH_DATA"])
+        patch.setenv("FRAMEBENCH_DATA", _data_env()["FRAMEBENCH_DATA"])  # textcnn_imdb reuses the IMDB task's data
         with native_stderr_to(str(folder / "stderr.txt")):
-            runs = api.dry_runs(*[{"task": task, "frameworks": ",".join(ENGINES), "quiet": True,
-                                   "output": str(folder / f"{task}.json")} for task in tasks], strict=False)  # fmt: skip
+            done = api.dry_runs(*[{**run, "quiet": True, "output": str(folder / f"{name}.json")} for run, name in zip(runs, names)],
+                                strict=False)  # fmt: skip
     stderr = (folder / "stderr.txt").read_text()
-    return {task: (json.loads((folder / f"{task}.json").read_text()), run.table(), stderr) for task, run in zip(tasks, runs)}
+    return {name: (json.loads((folder / f"{name}.json").read_text()), run.table(), stderr) for name, run in zip(names, done)}
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_example_runs_in_every_engine(example, data_dry_runs):
+    """A user's spec file (examples/) dry-runs in every built-in engine; scikit-learn's MLPClassifier says which layer
+    it cannot build."""
+    saved, printed, _ = data_dry_runs[example.stem]
+    rows = {r["framework"]: r for r in saved["results"]}
+    assert set(rows) == set(BUILT_IN), rows.keys()
+    for name, row in rows.items():
+        if name == "sklearn":  # MLPClassifier builds Dense + ReLU only: a skipped row that names the layer
+            assert row["status"] == "skipped" and "model.layers[" in row["message"], row
+        else:
+            assert row["status"] == "ok", (name, row["message"])
+    assert "spec: model: input" in printed  # the header prints the resolved spec
 
 
 @pytest.fixture(scope="module", params=registry.names())
