@@ -71,3 +71,13 @@ def test_overhead_refuses_a_variant_without_plain_scripts():
                           text=True, timeout=120)  # fmt: skip
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "no plain script of sentiment --model gru for pytorch" in proc.stderr.strip().splitlines()[-1], proc.stderr
+
+
+def test_compile_profile_prints_both_modes():
+    """benchmarks/compile_profile.py: the steady epoch and the profiler's operator table, eager and compiled."""
+    done = subprocess.run([sys.executable, "benchmarks/compile_profile.py", "--task", "digits", "--samples", "640",
+                           "--repeats", "1", "--rows", "5"], cwd=ROOT, capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert re.search(r"=== digits eager: steady epoch [\d.]+ s", done.stdout)
+    assert re.search(r"=== digits compiled: steady epoch [\d.]+ s", done.stdout)
+    assert "aten::" in done.stdout and "Torch-Compiled Region" in done.stdout  # the compiled mode really ran compiled
