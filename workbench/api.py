@@ -7,6 +7,7 @@
     print(api.explain(task="digits"))              # --explain
     print(api.check(task="digits").text)           # --check
     api.verify("exports/")                         # --verify-export: the rows with their reload checks
+    api.dry_runs({"task": "mnist"}, {"task": "cifar10"})  # several --dry-run's, each engine started once
 
 The keywords are the fields of workbench.options.Options (compare.py's flags, dashes as underscores); an
 Options can be passed whole instead. Every row runs in its own child process, as on the command line. Nothing
