@@ -27,3 +27,13 @@ def test_options_can_be_passed_whole_and_bad_ones_are_usage_errors():
         api.compare(api.Options(task="digits", lr=0.1, sweep=("lr=0.1,0.2",)))
     with pytest.raises(UsageError, match="api.compare runs rows"):
         api.compare(task="digits", explain=True)
+
+
+def test_dry_runs_refuses_ray_and_bad_options_before_any_row():
+    """api.dry_runs shares one local child per engine: executor="ray" and an unknown option are UsageErrors."""
+    from workbench import api
+
+    with pytest.raises(api.UsageError, match="executor='local' only"):
+        api.dry_runs({"task": "digits", "frameworks": "sklearn"}, {"task": "digits", "executor": "ray"})
+    with pytest.raises(api.UsageError, match="unknown option 'epoch'"):
+        api.dry_runs({"task": "digits", "epoch": 1})

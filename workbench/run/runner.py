@@ -81,6 +81,25 @@ def start_child(cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
     return proc
 
 
+def _wait(proc: subprocess.Popen, timeout_s: float | None) -> int | None:
+    """The child's exit code, or None when it ran past `timeout_s` (it is killed); Ctrl-C kills it too."""
+    try:
+        return proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return None
+    except BaseException:  # Ctrl-C: stop the child too
+        proc.kill()
+        proc.wait()
+        raise
+
+
+def _death(code: int) -> str:
+    """Why a child that wrote no result ended, in words."""
+    return f"child process killed by {signal.Signals(-code).name}" if code < 0 else f"child process exited with code {code} and no result"
+
+
 def run_in_child(request: RunRequest, timeout_s: float | None, env: dict[str, str] | None = None) -> RunResult:
     """One row in a fresh `python -m workbench.run.child`; deaths and time-outs become statuses.
 
@@ -90,22 +109,12 @@ def run_in_child(request: RunRequest, timeout_s: float | None, env: dict[str, st
         req_path, res_path = Path(tmp, "request.json"), Path(tmp, "result.json")
         req_path.write_text(json.dumps(request.to_dict()))
         cmd = [sys.executable, "-m", "workbench.run.child", str(req_path), str(res_path)]
-        proc = start_child(cmd, child_env(request.settings.threads, env))
-        try:
-            code = proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        code = _wait(start_child(cmd, child_env(request.settings.threads, env)), timeout_s)
+        if code is None:
             return failed_row(request, "timeout", f"no result after the {timeout_s:g} s --timeout")
-        except BaseException:  # Ctrl-C: stop the child too
-            proc.kill()
-            proc.wait()
-            raise
         if res_path.exists():
             return RunResult.from_dict(json.loads(res_path.read_text()))
-        if code < 0:
-            return failed_row(request, "crashed", f"child process killed by {signal.Signals(-code).name}")
-        return failed_row(request, "crashed", f"child process exited with code {code} and no result")
+        return failed_row(request, "crashed", _death(code))
 
 
 def run_in_shared_child(requests: list[RunRequest], timeout_s: float | None) -> list[RunResult]:
@@ -115,20 +124,12 @@ def run_in_shared_child(requests: list[RunRequest], timeout_s: float | None) -> 
         req_path, res_path = Path(tmp, "requests.json"), Path(tmp, "results.json")
         req_path.write_text(json.dumps([r.to_dict() for r in requests]))
         cmd = [sys.executable, "-m", "workbench.run.child", str(req_path), str(res_path)]
-        proc = start_child(cmd, child_env(requests[0].settings.threads))
-        try:
-            code, why = proc.wait(timeout=None if timeout_s is None else timeout_s * len(requests)), ""
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            code, why = proc.wait(), f"no result after {len(requests)} x the {timeout_s:g} s --timeout"
-        except BaseException:  # Ctrl-C: stop the child too
-            proc.kill()
-            proc.wait()
-            raise
+        code = _wait(start_child(cmd, child_env(requests[0].settings.threads)), None if timeout_s is None else timeout_s * len(requests))
         done = [RunResult.from_dict(r) for r in json.loads(res_path.read_text())] if res_path.exists() else []
-    if not why:
-        why = f"child process killed by {signal.Signals(-code).name}" if code < 0 else f"child process exited with code {code} and no result"
-    status = "timeout" if "--timeout" in why else "crashed"
+    if code is None:
+        status, why = "timeout", f"no result after {len(requests)} x the {timeout_s:g} s --timeout"
+    else:
+        status, why = "crashed", _death(code)
     return done + [failed_row(r, status, why) for r in requests[len(done):]]
 
 
