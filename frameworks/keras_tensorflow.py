@@ -21,6 +21,7 @@ if THREADS_VAR in os.environ:  # TensorFlow's thread pools start with the first 
 with native_stderr_to():
     import keras  # noqa: F401 - its first import, on this backend
     import tensorflow as tf
+    from tensorflow.python.framework import config as tf_config  # disable_op_determinism: not in tf.config
 
 from frameworks import keras_export  # noqa: E402 - after the backend is chosen
 
@@ -40,9 +41,12 @@ def devices() -> list[str]:
 
 
 DETERMINISM = {  # what configure() sets, per device kind
-    "cpu": "tf.config.experimental.enable_op_determinism(); intra- and inter-op threads set to --threads",
-    "cuda": "tf.config.experimental.enable_op_determinism(), TF32 off unless --precision tf32; an op without a "
-    "deterministic GPU kernel raises: its row is an error row that names it",
+    "cpu": "tf.config.experimental.enable_op_determinism() (graph mode; the XLA mode runs without it, since Keras "
+    "turns jit_compile off while it is on, and XLA's CPU programs run alike every time); intra- and inter-op threads "
+    "set to --threads",
+    "cuda": "tf.config.experimental.enable_op_determinism() (graph mode; the XLA mode: XLA_FLAGS "
+    "--xla_gpu_deterministic_ops=true instead), TF32 off unless --precision tf32; an op without a deterministic GPU "
+    "kernel raises: its row is an error row that names it",
 }
 
 
@@ -53,7 +57,13 @@ def configure(settings: RunSettings) -> str:
         tf.config.threading.set_inter_op_parallelism_threads(settings.threads)
     except RuntimeError:  # TensorFlow already started in this process (tests run several adapters)
         pass
-    if settings.deterministic:
+    if settings.deterministic and settings.mode == "compiled":
+        # Keras silently runs jit_compile=True without XLA while op determinism is on (model_supports_jit in
+        # keras/src/trainers/trainer.py): the XLA mode turns it off and asks XLA's GPU backend for deterministic ops.
+        tf_config.disable_op_determinism()
+        if "--xla_gpu_deterministic_ops" not in os.environ.get("XLA_FLAGS", ""):
+            os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_gpu_deterministic_ops=true".strip()
+    elif settings.deterministic:
         tf.config.experimental.enable_op_determinism()
     # TensorFlow's default is on (TF32 matmuls and convolutions on Ampere+): off unless --precision tf32
     tf.config.experimental.enable_tensor_float_32_execution(settings.precision == "tf32" or settings.tf32)

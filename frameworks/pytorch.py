@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader
 from frameworks import layout, pytorch_augment, pytorch_export, pytorch_layers, torch_runtime
 from frameworks.pytorch_layers import Add, ChannelsLastConv1d, ChannelsLastLayerNorm, GlobalAvgPool2d, GlobalMaxPool1d
 from frameworks.pytorch_layers import GraphSequential, LastHidden, LastHiddenGRU, attention_defaults, attention_module, attention_unsupported
-from frameworks.pytorch_optimizers import AdamUncorrectedEps, make_optimizer  # noqa: F401 - --explain shows them from here
+from frameworks.pytorch_optimizers import AdamUncorrectedEps, compiled_step, make_optimizer  # noqa: F401 - --explain shows them from here
 from frameworks.base import EVAL_BATCH, SPEC_MODEL, OnBatch, RunSettings, Weights
 from frameworks.base import default_of as _default
 from tasks.pipeline import batch_slices
@@ -80,8 +80,8 @@ PRECISIONS = {
 }  # fmt: skip
 MODES = {  # --mode: what each execution mode runs (the first is the default)
     "eager": "PyTorch eager: every op dispatched from Python as the loop reaches it",
-    "compiled": "torch.compile of the model (dynamo + inductor): forward and backward as compiled graphs, the "
-    "optimizer step eager (the per-epoch lr is a Python float dynamo would specialise on: a recompile per epoch)",
+    "compiled": "torch.compile of the training step (dynamo + inductor): the model's forward and backward, and the "
+    "optimizer's update as compiled graphs (its lr a 0-d tensor, so a new per-epoch lr recompiles nothing)",
 }
 # eps placements run exactly, per optimizer family (AdamUncorrectedEps rescales eps per step; RMSprop adds eps outside only)
 EPS_STYLES = {"adam": ("corrected", "uncorrected"), "rmsprop": ("outside",)}
@@ -289,9 +289,11 @@ class Network:
         """Create the module from the spec, load the canonical weights, create the optimizer."""
         self.model = build_model(self.spec).to(device=self.device, dtype=self.dtype)
         self.set_weights(weights)
-        self.optimizer = make_optimizer(self.spec.optimizer, self.model.parameters())
-        # The compiled mode compiles the model (forward and, through AOTAutograd, backward) in the first steps.
+        self.optimizer = make_optimizer(self.spec.optimizer, self.model.parameters(), tensor_lr=self.compiled)
+        # The compiled mode compiles the model (forward and, through AOTAutograd, backward) and the optimizer's update
+        # in the first steps; fp16's GradScaler steps the optimizer itself, eagerly.
         self.forward = torch.compile(self.model) if self.compiled else self.model
+        self.optimizer_step = compiled_step(self.optimizer, self.dtype) if self.compiled else self.optimizer.step
 
     def num_params(self) -> int:
         """Trainable parameters as PyTorch counts them."""
@@ -342,7 +344,7 @@ class Network:
             self.scaler.update()
         else:
             loss.backward()
-            self.optimizer.step()
+            self.optimizer_step()
         return loss.detach()
 
     def compilations(self) -> int | None:
@@ -356,12 +358,16 @@ class Network:
         lr * g, as in Keras) the buffer is rescaled by old lr / new lr, which is that velocity in torch's units.
         """
         for group in self.optimizer.param_groups:
-            if self.spec.optimizer.velocity == "step" and group["lr"] != lr:
+            old = float(group["lr"])
+            if self.spec.optimizer.velocity == "step" and old != lr:
                 for p in group["params"]:
                     buffer = self.optimizer.state.get(p, {}).get("momentum_buffer")
                     if buffer is not None:
-                        buffer.mul_(group["lr"] / lr)
-            group["lr"] = lr
+                        buffer.mul_(old / lr)
+            if isinstance(group["lr"], torch.Tensor):  # the compiled mode's lr: changed in place, no recompilation
+                group["lr"].fill_(lr)
+            else:
+                group["lr"] = lr
 
     def fit_epoch(self, order: np.ndarray, on_batch: OnBatch) -> float:
         """One epoch over the training tensors in the shared order; mean loss over samples."""

@@ -81,3 +81,14 @@ def test_compile_profile_prints_both_modes():
     assert re.search(r"=== digits eager: steady epoch [\d.]+ s", done.stdout)
     assert re.search(r"=== digits compiled: steady epoch [\d.]+ s", done.stdout)
     assert "aten::" in done.stdout and "Torch-Compiled Region" in done.stdout  # the compiled mode really ran compiled
+
+
+def test_keras_xla_profile_shows_xla_running_only_in_the_compiled_mode():
+    """benchmarks/keras_xla_profile.py: TensorFlow's trace of one epoch per mode; XLA's CPU executable runs only in
+    the compiled (XLA) mode, the graph mode runs TensorFlow's kernels."""
+    done = subprocess.run([sys.executable, "benchmarks/keras_xla_profile.py", "--task", "digits", "--samples", "320",
+                           "--repeats", "1", "--rows", "40"], cwd=ROOT, capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    eager, compiled = done.stdout.split("=== digits keras compiled")
+    assert re.search(r"=== digits keras eager .*steady epoch [\d.]+ s .* ms per step", eager)
+    assert "CpuExecutable" not in eager and "CpuExecutable::ExecuteAsyncOnStream" in compiled

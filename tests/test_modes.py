@@ -4,6 +4,8 @@ compilation counts, the break-even column, old result files, and the compiled-mo
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +82,50 @@ def test_jax_runs_op_by_op_and_jitted_to_the_same_losses_and_counts_its_compilat
     refusal = engine.mode_unsupported(registry.get("cifar10").spec, "eager")
     assert refusal.startswith("op-by-op JAX (--mode eager) is for small networks") and "\n" not in refusal
     assert engine.mode_unsupported(registry.get("cifar10").spec, "compiled") is None
+
+
+def test_pytorch_compiles_the_optimizer_step_and_a_new_lr_recompiles_nothing():
+    """The whole step compiled (model and Adam's update); the per-epoch lr is a tensor changed in place: float64
+    losses equal eager's after the lr changes, and the graph count does not grow."""
+    from frameworks import pytorch as engine
+    from tasks.init import init_weights
+
+    spec = tiny_task(MLP, batch_size=5)
+    rng = np.random.default_rng(0)
+    X, y = rng.random((10, 12)), rng.integers(0, 3, 10)
+    losses, counts = {}, {}
+    for mode in ("eager", "compiled"):
+        settings = RunSettings(threads=1, mode=mode, dtype="float64", progress=False)
+        engine.configure(settings)
+        network = engine.create(spec, settings)
+        network.build(init_weights(spec.model, spec.init, 0))
+        network.set_train_data(X, y)
+        first = network.fit_epoch(np.arange(10), lambda n: None)
+        graphs = network.compilations()
+        network.set_learning_rate(spec.optimizer.lr * 0.5)
+        losses[mode] = [first, *(network.fit_epoch(np.arange(10), lambda n: None) for _ in range(2))]
+        counts[mode] = (graphs, network.compilations())
+    assert counts["eager"] == (None, None)
+    assert counts["compiled"] == (2, 2), counts  # the model's graph and the optimizer's; none when the lr changes
+    np.testing.assert_allclose(losses["compiled"], losses["eager"], rtol=1e-12, atol=0)
+
+
+def test_keras_xla_mode_runs_xla_and_graph_mode_keeps_op_determinism():
+    """Keras runs jit_compile=True without XLA, silently, while TensorFlow's op determinism is on: the XLA row turns
+    it off (and says so in its determinism line); the graph row keeps it."""
+    code = (
+        "from frameworks import keras as k; from frameworks.base import RunSettings; from tasks.init import init_weights;"
+        "from tests.tiny_specs import MLP, tiny_task; from tensorflow.python.framework import config;"
+        "spec = tiny_task(MLP)\n"
+        "for mode in ('compiled', 'eager'):\n"
+        "    s = RunSettings(threads=1, mode=mode, progress=False); k.configure(s); n = k.create(spec, s)\n"
+        "    n.build(init_weights(spec.model, spec.init, 0)); print(mode, n.model.jit_compile, config.is_op_determinism_enabled())"
+    )  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=TESTS.parent,
+                          env={**os.environ, "KERAS_BACKEND": "tensorflow"}, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split("\n")[:2] == ["compiled True False", "eager False True"]
+    assert "Proceeding with `jit_compile=False`" not in proc.stderr
 
 
 def _timed(mode: str, compile_s: float, throughput: float) -> RunResult:
