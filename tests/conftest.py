@@ -17,10 +17,6 @@ def _offline_and_private_cache(tmp_path_factory: pytest.TempPathFactory) -> None
     """Tests never touch the network and never write to the user's cache."""
     os.environ["FRAMEBENCH_OFFLINE"] = "1"
     os.environ["FRAMEBENCH_CACHE"] = str(tmp_path_factory.mktemp("framebench-cache"))
-    # One warm child per framework answers the questions (--check, --explain, devices, reload checks) of each test
-    # process and of the compare.py runs the tests start, as in a notebook: a framework starts once per process,
-    # not once per question (workbench/process/ask.py). Training rows still run in fresh children.
-    os.environ["FRAMEBENCH_WARM_ENGINES"] = "1"
     # Many tests' children compile the same XLA programs (the digits network's step, in two JAX engines): JAX's own
     # persistent cache, on disk for this test run only (shared by the xdist workers), compiles each once. A cache hit
     # loads the compiled executable, so results are the same; compile seconds are smaller, and no test times them.
