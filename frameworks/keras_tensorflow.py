@@ -57,12 +57,11 @@ def configure(settings: RunSettings) -> str:
         tf.config.threading.set_inter_op_parallelism_threads(settings.threads)
     except RuntimeError:  # TensorFlow already started in this process (tests run several adapters)
         pass
-    if settings.deterministic and settings.mode == "compiled":
+    xla_mode = settings.mode == "compiled"
+    if settings.deterministic and xla_mode:
         # Keras silently runs jit_compile=True without XLA while op determinism is on (model_supports_jit in
-        # keras/src/trainers/trainer.py): the XLA mode turns it off and asks XLA's GPU backend for deterministic ops.
+        # keras/src/trainers/trainer.py): the XLA mode turns it off (on a GPU, XLA's deterministic ops instead: below)
         tf_config.disable_op_determinism()
-        if "--xla_gpu_deterministic_ops" not in os.environ.get("XLA_FLAGS", ""):
-            os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_gpu_deterministic_ops=true".strip()
     elif settings.deterministic:
         tf.config.experimental.enable_op_determinism()
     # TensorFlow's default is on (TF32 matmuls and convolutions on Ampere+): off unless --precision tf32
@@ -72,6 +71,9 @@ def configure(settings: RunSettings) -> str:
     if device == "cuda":
         for gpu in gpus:
             tf.config.experimental.set_memory_growth(gpu, True)  # take GPU memory as needed
+        if settings.deterministic and xla_mode and "--xla_gpu_deterministic_ops" not in os.environ.get("XLA_FLAGS", ""):
+            # read when XLA compiles its first program, after this
+            os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_gpu_deterministic_ops=true".strip()
     elif gpus:
         tf.config.set_visible_devices([], "GPU")
     return device

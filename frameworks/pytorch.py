@@ -293,7 +293,7 @@ class Network:
         # The compiled mode compiles the model (forward and, through AOTAutograd, backward) and the optimizer's update
         # in the first steps; fp16's GradScaler steps the optimizer itself, eagerly.
         self.forward = torch.compile(self.model) if self.compiled else self.model
-        self.optimizer_step = compiled_step(self.optimizer, self.dtype) if self.compiled else self.optimizer.step
+        self.compiled_step = compiled_step(self.optimizer, self.dtype) if self.compiled else None
 
     def num_params(self) -> int:
         """Trainable parameters as PyTorch counts them."""
@@ -344,7 +344,7 @@ class Network:
             self.scaler.update()
         else:
             loss.backward()
-            self.optimizer_step()
+            self.compiled_step() if self.compiled_step else self.optimizer.step()
         return loss.detach()
 
     def compilations(self) -> int | None:
