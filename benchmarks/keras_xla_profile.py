@@ -15,13 +15,9 @@ from __future__ import annotations
 import argparse
 import collections
 import os
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
-
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ["KERAS_BACKEND"] = "tensorflow"
@@ -30,10 +26,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf  # noqa: E402 - after the backend is named
 from tensorflow.tsl.profiler.protobuf import xplane_pb2  # noqa: E402
 
+from adapter_epochs import random_training_set, timed_network  # noqa: E402 - beside this script
 from frameworks import keras as keras_adapter  # noqa: E402
-from frameworks.base import RunSettings  # noqa: E402
 from tasks import registry  # noqa: E402
-from tasks.init import init_weights  # noqa: E402
 
 
 def host_events(logdir: str) -> tuple[collections.Counter, collections.Counter]:
@@ -62,29 +57,15 @@ def main() -> None:
     args = parser.parse_args()
     spec = registry.get(args.task).spec
     samples = args.samples or {"digits": 1437}.get(args.task, 12000)
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((samples, *spec.model.input_shape)).astype("float32")
-    y = rng.integers(0, spec.model.layers[-1].units, samples)
-    order = np.arange(samples)
+    data = random_training_set(spec, samples)
     steps = -(-samples // spec.train.batch_size)
     for mode in ("eager", "compiled"):
-        settings = RunSettings(dtype="float32", threads=args.threads, progress=False, mode=mode)
-        keras_adapter.configure(settings)
-        network = keras_adapter.create(spec, settings)
-        network.build(init_weights(spec.model, spec.init, spec.train.seed))
-        network.set_train_data(X, y)
-        network.fit_epoch(order, lambda n: None)  # warm-up: tracing, XLA compilation
-        times = []
-        for _ in range(args.repeats):
-            start = time.perf_counter()
-            network.fit_epoch(order, lambda n: None)
-            times.append(time.perf_counter() - start)
+        network, steady = timed_network(keras_adapter, spec, mode, args.threads, data, args.repeats)
         with tempfile.TemporaryDirectory() as logdir:
             tf.profiler.experimental.start(logdir)
-            network.fit_epoch(order, lambda n: None)
+            network.fit_epoch(data[2], lambda n: None)
             tf.profiler.experimental.stop()
             total, calls = host_events(logdir)
-        steady = statistics.median(times)
         print(f"=== {args.task} keras {mode} ({keras_adapter.MODES[mode].split(':')[0]}): steady epoch {steady:.4f} s "
               f"(median of {args.repeats}), {steps} steps, {steady / steps * 1e3:.3f} ms per step")  # fmt: skip
         print(f"{'host event':60} {'ms':>9} {'calls':>7} {'us/call':>9}")
