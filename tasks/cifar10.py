@@ -15,8 +15,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from tasks.datasets import load_cifar10
+from tasks.datasets import ImageData, cifar10_files, cifar10_folder, load_cifar10
 from tasks.pipeline import Dataset
+from tasks.prepared_cache import cached_dataset
 from tasks.spec import (
     Add,
     AugmentSpec,
@@ -121,8 +122,13 @@ def normalize(images: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarr
 
 
 def load(data_dir: str | None = None) -> Dataset:
-    """Real CIFAR-10, each channel normalised with the training set's mean and std (float32 NHWC)."""
-    raw = load_cifar10(data_dir)
+    """Real CIFAR-10, each channel normalised with the training set's mean and std (float32 NHWC); prepared once,
+    then mapped from the cache."""
+    folder = cifar10_folder(data_dir)
+    return cached_dataset("cifar10", cifar10_files(folder), lambda: _prepared(load_cifar10(folder=folder)))
+
+
+def _prepared(raw: ImageData) -> Dataset:
     mean, std = channel_stats(raw.X_train)  # training statistics only: the test set stays unseen
     return Dataset(
         X_train=normalize(raw.X_train, mean, std),

@@ -128,8 +128,18 @@ def _mnist_split(images: Path, labels: Path, n: int) -> tuple[np.ndarray, np.nda
     return X[..., None], y.astype(np.int64)
 
 
-def load_mnist(data_dir: str | os.PathLike | None = None) -> ImageData:
-    """MNIST as uint8 (N, 28, 28, 1) images: 60,000 train and 10,000 test, each file sha256-checked."""
+def load_mnist(data_dir: str | os.PathLike | None = None, paths: dict[str, Path] | None = None) -> ImageData:
+    """MNIST as uint8 (N, 28, 28, 1) images: 60,000 train and 10,000 test, each file sha256-checked (`paths`: what
+    mnist_files() found)."""
+    paths = paths or mnist_files(data_dir)
+    X_train, y_train = _mnist_split(paths["train-images-idx3-ubyte.gz"], paths["train-labels-idx1-ubyte.gz"], 60000)
+    X_test, y_test = _mnist_split(paths["t10k-images-idx3-ubyte.gz"], paths["t10k-labels-idx1-ubyte.gz"], 10000)
+    return ImageData(X_train, y_train, X_test, y_test, source=str(paths["train-images-idx3-ubyte.gz"].parent),
+                     canonical=True, warnings=())
+
+
+def mnist_files(data_dir: str | os.PathLike | None = None) -> dict[str, Path]:
+    """The four MNIST files (found, else downloaded), each sha256-checked: file name -> path."""
     paths, errors = {}, []
     for name, remote in MNIST_FILES.items():
         try:
@@ -139,10 +149,7 @@ def load_mnist(data_dir: str | os.PathLike | None = None) -> ImageData:
     if errors:
         also = f"; also unavailable: {', '.join(n for n, _ in errors[1:])}" if len(errors) > 1 else ""
         raise DataError(f"{errors[0][1]}{also}") from errors[0][1]
-    X_train, y_train = _mnist_split(paths["train-images-idx3-ubyte.gz"], paths["train-labels-idx1-ubyte.gz"], 60000)
-    X_test, y_test = _mnist_split(paths["t10k-images-idx3-ubyte.gz"], paths["t10k-labels-idx1-ubyte.gz"], 10000)
-    return ImageData(X_train, y_train, X_test, y_test, source=str(paths["train-images-idx3-ubyte.gz"].parent),
-                     canonical=True, warnings=())
+    return paths
 
 
 # ------------------------------------------------------------------ restricted pickles
@@ -231,16 +238,21 @@ def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return X, y.astype(np.int64)
 
 
+def cifar10_files(folder: Path) -> list[Path]:
+    """The six python batches of an extracted CIFAR-10 folder: data_batch_1..5, then test_batch."""
+    return [folder / f"data_batch_{i}" for i in range(1, 6)] + [folder / "test_batch"]
+
+
 def _load_cifar_folder(folder: Path) -> ImageData:
-    batches = [folder / f"data_batch_{i}" for i in range(1, 6)]
-    for path in [*batches, folder / "test_batch"]:
+    *batches, test = cifar10_files(folder)
+    for path in [*batches, test]:
         if not path.is_file():
             raise DataError(f"{path} is missing: the CIFAR-10 copy in {folder} is incomplete, "
                             "delete the folder so that the archive is extracted or downloaded again")
     parts = [_read_cifar_batch(p) for p in batches]
     X_train = np.concatenate([X for X, _ in parts])
     y_train = np.concatenate([y for _, y in parts])
-    X_test, y_test = _read_cifar_batch(folder / "test_batch")
+    X_test, y_test = _read_cifar_batch(test)
     warnings = []
     if len(y_train) != 50000:
         warnings.append(f"CIFAR-10 training set has {len(y_train)} images, not 50000 (partial copy in {folder})")
@@ -267,9 +279,15 @@ def _find_or_extract(subdir: str, folder_name: str, archive: RemoteFile,
     return dest / folder_name
 
 
-def load_cifar10(data_dir: str | os.PathLike | None = None) -> ImageData:
-    """CIFAR-10 as uint8 (N, 32, 32, 3) images; a partial copy is accepted with a warning."""
-    return _load_cifar_folder(_find_or_extract("cifar10", CIFAR10_FOLDER, CIFAR10_ARCHIVE, data_dir))
+def load_cifar10(data_dir: str | os.PathLike | None = None, folder: Path | None = None) -> ImageData:
+    """CIFAR-10 as uint8 (N, 32, 32, 3) images (from `folder`, else cifar10_folder()); a partial copy is accepted
+    with a warning."""
+    return _load_cifar_folder(folder or cifar10_folder(data_dir))
+
+
+def cifar10_folder(data_dir: str | os.PathLike | None = None) -> Path:
+    """The extracted cifar-10-batches-py folder (found, else extracted from the archive, found or downloaded)."""
+    return _find_or_extract("cifar10", CIFAR10_FOLDER, CIFAR10_ARCHIVE, data_dir)
 
 
 # ------------------------------------------------------------------ IMDB (aclImdb text)

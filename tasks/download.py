@@ -4,7 +4,8 @@ A file is used only after its size and checksum match the table entry (`RemoteFi
 Downloads go to a temporary file in the destination folder, are verified, and only
 then renamed into place with `os.replace`, so an interrupted run never leaves a file
 that a later run would trust. Archives are extracted into a temporary folder first
-and moved into place entry by entry, after every member has been checked.
+and moved into place entry by entry, after every member has been checked. The caches built from the
+data (write_atomically) follow the same rule.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ import tempfile
 import urllib.error
 import urllib.request
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from tqdm import tqdm
 
@@ -108,6 +111,20 @@ def verify_file(path: Path, remote: RemoteFile) -> None:
         raise DataError(f"{path} cannot be read ({e.strerror or e}): check its permissions or {fix}") from e
     if problem:
         raise DataError(f"{path} {problem} (corrupt, incomplete or wrong file): {fix}")
+
+
+def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """write(f) into a temporary file in path's folder, then os.replace it to path: a reader sees the old file or the
+    whole new one, never a part; a failure leaves no temporary file behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _download(url: str, target: Path, remote: RemoteFile) -> None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from tasks.datasets import load_mnist
+from tasks.datasets import ImageData, load_mnist, mnist_files
 from tasks.pipeline import Dataset
+from tasks.prepared_cache import cached_dataset
 from tasks.spec import SPEC_MODEL, BaselineSpec, Dense, DataSpec, InitSpec, ModelSpec, OptimizerSpec, ReLU, TaskSpec, Tolerances, TrainSpec
 
 SPEC = TaskSpec(
@@ -35,9 +36,12 @@ SPEC = TaskSpec(
 
 
 def load(data_dir: str | None = None) -> Dataset:
-    """Real MNIST, scaled to [0, 1] and flattened (float32)."""
-    raw = load_mnist(data_dir)
+    """Real MNIST, scaled to [0, 1] and flattened (float32); prepared once, then mapped from the cache."""
+    paths = mnist_files(data_dir)
+    return cached_dataset("mnist", list(paths.values()), lambda: _prepared(load_mnist(paths=paths)))
 
+
+def _prepared(raw: ImageData) -> Dataset:
     def prepare(images: np.ndarray) -> np.ndarray:
         return (images.reshape(len(images), -1) / np.float32(255.0)).astype(np.float32)
 

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,7 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
-from tasks.download import DataError
+from tasks.download import DataError, write_atomically
 from tasks.safe_files import SafeNpz
 
 TEXT_VERSION = 1  # bump whenever tokenisation or encoding changes: it invalidates every cache
@@ -190,15 +188,7 @@ def _load_cache(path: Path, key: str, y_train: np.ndarray, y_test: np.ndarray, m
 
 def _save_cache(path: Path, key: str, arrays: dict) -> None:
     """Write the .npz atomically: a temp file in the same folder, then os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, key=np.str_(key), **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda f: np.savez(f, key=np.str_(key), **arrays))
 
 
 def encode_dataset(
