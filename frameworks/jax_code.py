@@ -38,7 +38,7 @@ from tasks.spec import (
 from tasks.spec_attention import PAD_ID, uses_padding_mask
 
 FILE_NAME = "jax_model.py"  # not jax.py: a script named jax.py would be imported by its own `import jax`
-RANDOM_STREAMS = (Dropout, LSTM, GRU)  # layers whose Flax modules keep random keys (Dropout's, nnx.RNN's): built for real
+RANDOM_STREAMS = (Dropout,)  # layers whose Flax modules keep random keys (Dropout's): built for real
 SUPPORTED = (Dense, ReLU, Conv2D, MaxPool2D, BatchNorm, Flatten, Dropout, Embedding, LSTM,
              GRU, Conv1D, GlobalMaxPool1D, AveragePooling2D, GlobalAveragePooling2D, LayerNorm, Add,
              MultiHeadSelfAttention, GELU, PositionEmbedding, MaskedMeanPooling)  # fmt: skip
@@ -64,10 +64,10 @@ def _module(layer: object, in_shape: tuple[int, ...]) -> tuple[str, str] | None:
     if isinstance(layer, Embedding):
         return f"nnx.Embed({layer.vocab_size}, {layer.dim}, **kw)", ""
     if isinstance(layer, LSTM):
-        return (f"nnx.RNN(nnx.OptimizedLSTMCell({in_shape[-1]}, {layer.units}, **kw), return_carry=True)",
-                "gates i, f, g, o and one bias, as the spec")  # fmt: skip
+        return (f"nnx.RNN(nnx.OptimizedLSTMCell({in_shape[-1]}, {layer.units}, **kw), return_carry=True, rngs=False)",
+                "gates i, f, g, o and one bias, as the spec; no random stream: __call__ gives the zero carry")  # fmt: skip
     if isinstance(layer, GRU):
-        return f"nnx.RNN(ResetAfterGRUCell({in_shape[-1]}, {layer.units}, **kw), return_carry=True)", ""
+        return f"nnx.RNN(ResetAfterGRUCell({in_shape[-1]}, {layer.units}, **kw), return_carry=True, rngs=False)", ""
     if isinstance(layer, LayerNorm):
         return (f"nnx.LayerNorm({in_shape[-1]}, epsilon={number(layer.eps)}, use_fast_variance=False, **kw)",
                 f"Flax's default eps is {number(LAYERNORM_EPS)}; the variance as mean((x - mean)^2)")  # fmt: skip
@@ -94,9 +94,10 @@ def _call(layer: object, name: str, out: str, ins: list[str]) -> list[str]:
     if isinstance(layer, Flatten):
         return [f"{out} = {x}.reshape({x}.shape[0], -1)  # H, W, C order"]
     if isinstance(layer, LSTM):
-        return [f"(_, h), _ = self.{name}({x})  # the carry is (c, h)", f"{out} = h  # the last hidden state"]
+        return [f"zeros = jnp.zeros(({x}.shape[0], {layer.units}), dtype)  # the carry (c, h) starts at zeros",
+                f"(_, h), _ = self.{name}({x}, initial_carry=(zeros, zeros))", f"{out} = h  # the last hidden state"]  # fmt: skip
     if isinstance(layer, GRU):
-        return [f"{out}, _ = self.{name}({x})  # the carry: the last hidden state"]
+        return [f"{out}, _ = self.{name}({x}, initial_carry=jnp.zeros(({x}.shape[0], {layer.units}), dtype))  # the carry: the last hidden state"]
     if isinstance(layer, GlobalMaxPool1D):
         return [f"{out} = {x}.max(axis=1)  # the maximum over the sequence"]
     if isinstance(layer, AveragePooling2D):

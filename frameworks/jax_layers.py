@@ -24,10 +24,14 @@ class LastHidden(nnx.Module):
             in_features, units, gate_fn=nnx.sigmoid, activation_fn=nnx.tanh, dtype=compute_dtype or dtype, param_dtype=dtype,
             rngs=rngs,
         )  # fmt: skip
-        self.rnn = nnx.RNN(cell, return_carry=True)  # no seq_lengths: pre-padded sequences, as in Keras without mask
+        # no seq_lengths: pre-padded sequences, as in Keras without mask. rngs=False: the carry starts at zeros, given
+        # by __call__, so the RNN keeps no random stream (whose key would make the Network build its weights twice)
+        self.rnn = nnx.RNN(cell, return_carry=True, rngs=False)
+        self.units, self.carry_dtype = units, dtype  # the cell's own initialize_carry: zeros in param_dtype
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        (_, h), _ = self.rnn(x)  # the carry is (c, h), zeros at the start
+        zeros = jnp.zeros((x.shape[0], self.units), self.carry_dtype)
+        (_, h), _ = self.rnn(x, initial_carry=(zeros, zeros))  # the carry is (c, h)
         return h
 
 
@@ -49,10 +53,11 @@ class LastHiddenGRU(nnx.Module):
     """nnx.RNN over ResetAfterGRUCell; the spec's GRU layer outputs only the last hidden state."""
 
     def __init__(self, in_features: int, units: int, dtype: jnp.dtype, rngs: nnx.Rngs, compute_dtype: jnp.dtype | None = None):
-        self.rnn = nnx.RNN(ResetAfterGRUCell(in_features, units, dtype, rngs, compute_dtype), return_carry=True)
+        self.rnn = nnx.RNN(ResetAfterGRUCell(in_features, units, dtype, rngs, compute_dtype), return_carry=True, rngs=False)
+        self.units, self.carry_dtype = units, dtype  # as LastHidden
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        h, _ = self.rnn(x)  # the carry is h, zeros at the start
+        h, _ = self.rnn(x, initial_carry=jnp.zeros((x.shape[0], self.units), self.carry_dtype))  # the carry is h
         return h
 
 
