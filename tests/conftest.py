@@ -16,11 +16,17 @@ sys.path.insert(0, str(ROOT))
 def _offline_and_private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Tests never touch the network and never write to the user's cache."""
     os.environ["FRAMEBENCH_OFFLINE"] = "1"
-    os.environ["FRAMEBENCH_CACHE"] = str(tmp_path_factory.mktemp("framebench-cache"))
+    run_dir = tmp_path_factory.getbasetemp()
+    shared = run_dir.parent if os.environ.get("PYTEST_XDIST_WORKER") else run_dir  # one folder for both xdist workers
+    # This run's own cache, shared by the workers: CIFAR-10 and MNIST are prepared once for the run
+    # (tasks/prepared_cache.py), then mapped by every other process that loads them.
+    os.environ["FRAMEBENCH_CACHE"] = str(shared / "framebench-cache")
+    # Two workers share the two cores, so every child runs beside a busy process: OpenMP threads that spin while they
+    # wait take the other worker's core (docs/modes.md: PyTorch at 2 threads ran 6x slower beside one busy process).
+    # A passive wait changes no result, only who gets the CPU; no test times anything.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     # Many tests' children compile the same XLA programs (the digits network's step, in two JAX engines): JAX's own
     # persistent cache, on disk for this test run only (shared by the xdist workers), compiles each once. A cache hit
     # loads the compiled executable, so results are the same; compile seconds are smaller, and no test times them.
-    run_dir = tmp_path_factory.getbasetemp()
-    shared = run_dir.parent if os.environ.get("PYTEST_XDIST_WORKER") else run_dir
     os.environ["JAX_COMPILATION_CACHE_DIR"] = str(shared / "jax-compilation-cache")
     os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"  # the default, 1 s, skips most small programs
