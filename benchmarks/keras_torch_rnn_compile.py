@@ -52,10 +52,25 @@ def first_steps(length: int, mode: str, threads: int) -> list[float]:
     return times
 
 
+def _lengths(text: str) -> list[int]:
+    """--lengths: positive integers, comma-separated (argparse turns the ValueError into a one-line error)."""
+    values = [int(part) for part in text.split(",")]
+    if not values or min(values) < 1:
+        raise ValueError(text)
+    return values
+
+
+def _modes(text: str) -> list[str]:
+    modes = text.split(",")
+    if not set(modes) <= {"compiled", "eager"}:
+        raise ValueError(text)
+    return modes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lengths", default="5,20,50,100", help="sequence lengths, comma-separated (the task's: 200)")
-    parser.add_argument("--modes", default="compiled,eager")
+    parser.add_argument("--lengths", type=_lengths, default="5,20,50,100", help="sequence lengths, comma-separated (the task's: 200)")
+    parser.add_argument("--modes", type=_modes, default="compiled,eager", help="compiled and/or eager, comma-separated")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--one", nargs=2, metavar=("LENGTH", "MODE"), help=argparse.SUPPRESS)  # the child's own run
     args = parser.parse_args()
@@ -63,8 +78,8 @@ def main() -> None:
         print(" ".join(f"{t:.3f}" for t in first_steps(int(args.one[0]), args.one[1], args.threads)))
         return
     print(f"{'length':>6} {'mode':>9} {'step 1 s':>9} {'step 2 s':>9} {'step 3 s':>9}")
-    for mode in args.modes.split(","):
-        for length in map(int, args.lengths.split(",")):
+    for mode in args.modes:
+        for length in args.lengths:
             with tempfile.TemporaryDirectory(prefix="inductor-") as cache:
                 env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache}
                 done = subprocess.run([sys.executable, __file__, "--threads", str(args.threads), "--one", str(length), mode],

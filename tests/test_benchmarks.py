@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from cli_helpers import ROOT
 from conftest_data import real_data_dir
 
@@ -92,3 +94,13 @@ def test_keras_xla_profile_shows_xla_running_only_in_the_compiled_mode():
     eager, compiled = done.stdout.split("=== digits keras compiled")
     assert re.search(r"=== digits keras eager .*steady epoch [\d.]+ s .* ms per step", eager)
     assert "CpuExecutable" not in eager and "CpuExecutable::ExecuteAsyncOnStream" in compiled
+
+
+@pytest.mark.parametrize("flag", [["--lengths", "abc"], ["--lengths", "0,5"], ["--modes", "fast"]])
+def test_rnn_compile_benchmark_refuses_bad_flags_in_one_line(flag):
+    """benchmarks/keras_torch_rnn_compile.py: a bad --lengths or --modes is argparse's one line and exit 2, before any
+    framework starts."""
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "keras_torch_rnn_compile.py"), *flag],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "invalid" in done.stderr.strip().splitlines()[-1] and flag[1] in done.stderr
