@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import inspect
 import os
+import sys
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable, Iterator, Protocol
 
 import numpy as np
 
@@ -326,3 +328,17 @@ def device_kind(asked: str, has_gpu: bool, no_gpu: str) -> str:
     if asked == "cuda" and not has_gpu:
         raise RuntimeError(f"--device cuda: {no_gpu}")
     return asked
+
+
+@contextlib.contextmanager
+def imports_hidden(names: tuple[str, ...]) -> Iterator[None]:
+    """Within: `import NAME` raises ImportError for each of `names` not imported yet (a None entry in sys.modules), for
+    a framework whose import pulls in optional packages it guards and an adapter never uses (frameworks/keras.py)."""
+    hidden = [name for name in names if name not in sys.modules]
+    sys.modules.update(dict.fromkeys(hidden))
+    try:
+        yield
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, ...) is None:
+                del sys.modules[name]

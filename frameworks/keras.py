@@ -17,32 +17,35 @@ from typing import Callable
 
 import numpy as np
 
-from frameworks.base import SPEC_MODEL, EVAL_BATCH, OnBatch, RunSettings, Weights
+from frameworks.base import SPEC_MODEL, EVAL_BATCH, OnBatch, RunSettings, Weights, imports_hidden
+from frameworks.base import default_of as _default
 
 BACKEND = os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # the registry sets it per engine
-if BACKEND == "jax":
-    from frameworks import keras_jax as backend
-elif BACKEND == "torch":
-    from frameworks import keras_torch as backend
-elif BACKEND == "tensorflow":
-    from frameworks import keras_tensorflow as backend
-else:
-    raise ImportError(f"KERAS_BACKEND={BACKEND!r}: framebench runs Keras on tensorflow, jax or torch")
+# `import keras` also imports scikit-learn (its wrappers; 2.1 s) and, on TensorFlow and torch, JAX (its Orbax callback;
+# 1.6 s) when installed, guarded by `except ImportError`; this adapter uses neither, so its first import runs with them
+# hidden: each Keras row starts 2.4 s (TensorFlow) to 3 s (torch) sooner. Both are importable again afterwards.
+with imports_hidden(("sklearn",) if BACKEND == "jax" else ("sklearn", "jax")):
+    if BACKEND == "jax":
+        from frameworks import keras_jax as backend
+    elif BACKEND == "torch":
+        from frameworks import keras_torch as backend
+    elif BACKEND == "tensorflow":
+        from frameworks import keras_tensorflow as backend
+    else:
+        raise ImportError(f"KERAS_BACKEND={BACKEND!r}: framebench runs Keras on tensorflow, jax or torch")
 import keras  # noqa: E402
 
 from frameworks import keras_augment, keras_export, keras_layers, layout  # noqa: E402
 from frameworks.keras_layers import attention_defaults, attention_layer, average_pooling, avg_pool_padding, graph_model, tf_same_pool_padding  # noqa: E402, F401
-from frameworks.base import default_of as _default  # noqa: E402
 from frameworks.keras_optimizers import (  # noqa: E402, F401 - re-exported for --explain
     AdamCorrectedEps, AdamUncorrectedEps, RMSpropSpecEps, SGDExactMomentum, SpecAdam, SpecGradient, exact, make_optimizer,
 )  # fmt: skip
 from frameworks.tensorflow_log import set_random_seed  # noqa: E402
 from tasks.reference import mse_targets  # noqa: E402
 from tasks.spec import (  # noqa: E402
-    GRU, LSTM, AveragePooling2D, BatchNorm, Conv1D, Conv2D, Dense, Dropout, Embedding, Flatten,
+    GRU, LSTM, Add as AddLayer, AveragePooling2D, BatchNorm, Conv1D, Conv2D, Dense, Dropout, Embedding, Flatten,
     GlobalAveragePooling2D, GlobalMaxPool1D, LayerNorm, MaxPool2D, OptimizerSpec, ReLU, TaskSpec, is_chain, is_trainable, layer_inputs, layer_name, layer_shapes, param_key,
 )  # fmt: skip
-from tasks.spec import Add as AddLayer  # noqa: E402
 
 if keras.backend.backend() != BACKEND:  # Keras fixes its backend at the first `import keras`: one per process
     raise ImportError(f"Keras was already imported with the {keras.backend.backend()!r} backend, not {BACKEND!r}")
