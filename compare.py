@@ -40,7 +40,7 @@ from workbench.run.runner import Interrupted
 from workbench.teach.explain import explain_text
 
 # --resume keeps these from the saved run: changing them would mix rows that are not comparable
-ROW_FLAGS = ("task", "spec", "frameworks", "device", "epochs", "batch_size", "lr", "seed", "subset", "threads", "dtype",
+ROW_FLAGS = ("task", "spec", "frameworks", "device", "epochs", "batch_size", "lr", "seed", "subset", "test_subset", "threads", "dtype",
              "dry_run", "repeats", "compile", "mode", "tf32", "precision", "sweep", "optimizer", "weight_decay", "loss", "export",
              "import_weights", "augment", "variant")  # fmt: skip
 RESUME_VALUED, RESUME_SWITCHES = ("format", "timeout", "data_dir", "executor", "ray_address"), ("quiet", "in_process")  # may change
@@ -108,6 +108,7 @@ def build_parser() -> Parser:
              "is given): NumPy from the seed, identical batches everywhere; 'native': each framework's own ops (default: off)")
     add("--seed", type=typed(non_negative_int), help="seed for weights and batch order (default: the spec's)")
     add("--subset", type=typed(positive_int), help="train on the first N training samples only (default: all)")
+    add("--test-subset", type=typed(positive_int), metavar="N", help="evaluate on the first N test samples only (default: all)")
     add("--threads", type=typed(positive_int), default=DEFAULTS.threads, help="threads for every framework")
     add("--dtype", default=DEFAULTS.dtype, choices=("float32", "float64"), help="weights and activations")
     add("--data-dir", help="data folder (else $FRAMEBENCH_DATA, else the user cache)")

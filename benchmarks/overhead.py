@@ -80,6 +80,7 @@ def workbench_run(task: str, framework: str, args: argparse.Namespace) -> float:
                "--epochs", str(args.epochs), "--threads", str(args.threads), "--device", args.device,
                "--output", str(out)]  # fmt: skip
         cmd += ["--subset", str(args.subset)] if args.subset else []
+        cmd += ["--test-subset", str(args.test_subset)] if args.test_subset else []
         cmd += ["--model", args.model] if args.model else []
         proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(args.threads))
         row = json.loads(out.read_text())["results"][0] if out.is_file() else None
@@ -115,6 +116,9 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=5, help="alternating runs per side (default: 5)")
     p.add_argument("--epochs", type=int, default=3, help="epochs per run; the first is warm-up (default: 3)")
     p.add_argument("--subset", type=int, default=None, help="first N training samples (default: all)")
+    p.add_argument("--test-subset", type=int, default=None, metavar="N",
+                   help="the workbench side evaluates the first N test samples each epoch (default: all); the plain "
+                        "scripts evaluate nothing, and only training samples/s are compared")
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="threads (default: all cores)")
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers of the torchvision pipeline (default: 2)")
     p.add_argument("--allow-noisy", action="store_true", help="print ratios even from runs timed on a busy machine")

@@ -33,13 +33,15 @@ class Dataset:
 
 
 class SubsetError(ValueError):
-    """--subset asks for more training samples than the data has."""
+    """--subset or --test-subset asks for more samples than the data has."""
 
 
 def subset(data: Dataset, num_train: int | None = None, num_test: int | None = None) -> Dataset:
     """The first `num_train` training and `num_test` test samples (None keeps all)."""
     if num_train is not None and num_train > len(data.y_train):
         raise SubsetError(f"--subset {num_train} is larger than the {len(data.y_train)} training samples of {data.name}")
+    if num_test is not None and num_test > len(data.y_test):
+        raise SubsetError(f"--test-subset {num_test} is larger than the {len(data.y_test)} test samples of {data.name}")
     tr, te = slice(num_train), slice(num_test)
     return replace(
         data,

@@ -34,6 +34,7 @@ AFTER_STEP_TOL = 1e-4  # test loss after one float32 step; measured differences 
         (["--lr", "nan"], ["--lr", "positive"]),
         (["--lr", "abc"], ["--lr", "'abc'"]),
         (["--subset", "0"], ["--subset", "positive integer"]),
+        (["--test-subset", "-5"], ["--test-subset", "positive integer"]),
         (["--format", "fancy"], ["unknown --format 'fancy'", "csv or json"]),
         (["--device", "tpu"], ["--device", "'tpu'", "cpu"]),
         (["--output", "/no/such/folder/out.json"], ["--output folder", "does not exist"]),

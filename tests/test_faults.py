@@ -155,6 +155,28 @@ def test_subset_larger_than_the_data_is_a_usage_error(tmp_path):
     assert not out.exists()  # a usage error is not a result
 
 
+def test_test_subset_larger_than_the_test_set_is_a_usage_error(tmp_path):
+    out = tmp_path / "out.json"
+    proc = run_cli("--task", "digits", "--frameworks", "sklearn", "--test-subset", "361", "--output", str(out))
+    assert_one_line_error(proc, 2, "--test-subset 361 is larger than the 360 test samples of Digits")
+    assert not out.exists()
+
+
+def test_test_subset_evaluates_the_first_test_samples_and_says_so(tmp_path):
+    """--test-subset N: every epoch's test loss and accuracy are over the first N test samples, and the row says so."""
+    from tasks import registry
+
+    out = tmp_path / "out.json"
+    proc = run_cli("--task", "digits", "--frameworks", "pytorch", "--epochs", "2", "--test-subset", "50", "--quiet",
+                   "--output", str(out))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    row = json.loads(out.read_text())["results"][0]
+    assert row["dataset"].endswith("1437 train / 50 test, from " + row["dataset"].split(", from ")[-1]), row["dataset"]
+    correct = [round(e["test_acc"] * 50) for e in row["history"]]  # a whole number of the 50 samples
+    assert all(abs(e["test_acc"] * 50 - c) < 1e-9 for e, c in zip(row["history"], correct)), row["history"]
+    assert len(registry.get("digits").load(None).y_test) == 360  # the full test set it was cut from
+
+
 def test_data_folder_that_is_a_file_through_the_environment(tmp_path):
     proc = run_cli("--frameworks", "sklearn", "--dry-run", env={"FRAMEBENCH_DATA": str(ROOT / "compare.py")})
     assert_one_line_error(proc, 3, "compare.py (from FRAMEBENCH_DATA) is a file, not a folder")

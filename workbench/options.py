@@ -49,6 +49,7 @@ class Options:
     augment: str | None = None  # --augment: "shared" or "native" (None: off)
     seed: int | None = None  # --seed: the first seed (None: the spec's)
     subset: int | None = None  # --subset: train on the first N training samples (None: all)
+    test_subset: int | None = None  # --test-subset: evaluate on the first N test samples (None: all)
     threads: int = os.cpu_count() or 1  # --threads: threads for every framework
     dtype: str = "float32"  # --dtype: float32 or float64
     data_dir: str | None = None  # --data-dir (None: $FRAMEBENCH_DATA, else the user cache)

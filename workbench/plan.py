@@ -377,7 +377,7 @@ def make_plan(options: Options, resolution: Resolution | None = None, kept: dict
     requests = [
         RunRequest(
             task=options.task, framework=fw, model=model, spec=spec_to_json(row_spec(spec, options, config, seed)),
-            subset=options.subset, data_dir=data_dir, dry_run=options.dry_run, config=config,
+            subset=options.subset, test_subset=options.test_subset, data_dir=data_dir, dry_run=options.dry_run, config=config,
             import_weights=options.import_weights, load_weights=function_path(load_weights),
             export_dir=export_dir(options, fw, model, seed, mode, config), export=function_path(export_row),
             settings=RunSettings(device=row_device(fw, device), threads=options.threads, dtype=options.dtype, seed=seed,

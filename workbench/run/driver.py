@@ -48,12 +48,12 @@ DIVERGED_FACTOR = 5.0  # an epoch's training loss above this x ln(num_classes) i
 
 
 def load_data(request: RunRequest, spec: TaskSpec) -> Dataset:
-    """The task's prepared data, cut to the subset or to one batch for a dry run."""
+    """The task's prepared data, cut to the subsets or to one batch for a dry run."""
     data = load_task_data(request.task, spec, request.data_dir)  # a spec file's data, or the task's own
     if request.dry_run:
         n = min(spec.train.batch_size, request.subset or spec.train.batch_size)
         return subset(data, n, n)
-    return subset(data, request.subset) if request.subset else data
+    return subset(data, request.subset, request.test_subset) if request.subset or request.test_subset else data
 
 
 def _peak_rss_mb() -> float:

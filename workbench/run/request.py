@@ -22,6 +22,7 @@ class RunRequest:
     spec: str = ""  # the row's TaskSpec as JSON (tasks/spec_io.py), every override applied; "" only for the task's own
     settings: RunSettings = field(default_factory=RunSettings)
     subset: int | None = None  # first N training samples
+    test_subset: int | None = None  # first N test samples
     data_dir: str | None = None
     dry_run: bool = False  # one batch of training, one batch of test, one epoch
     import_weights: str | None = None  # a weights.npz to start the spec network from, instead of the canonical init
