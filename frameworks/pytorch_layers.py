@@ -110,9 +110,11 @@ class PaddingMaskedAttention(nn.Module):
 
     batch_first=True (torch's default is (L, N, E)); q, k, v packed in in_proj_weight (3E, E), head size E / H, so
     the spec's heads * head_dim must equal the width. key_padding_mask: True = IGNORE (the opposite of Keras' and
-    JAX's True = attend). need_weights=True (torch's default, stated): the weights path, not
-    F.scaled_dot_product_attention; the per-head weights of the last call are kept for the attention maps. A review
-    of padding only gets NaN from torch where the spec says the output bias (none in IMDB).
+    JAX's True = attend). need_weights=False, not torch's default True: torch then calls its fused
+    F.scaled_dot_product_attention, as nn.TransformerEncoderLayer does (the weights path computes the attention
+    explicitly: 0.6x the plain script's training speed, benchmarks/transformer_attention_path.py); `keep_weights`
+    (the attention maps) takes the weights path and keeps each head's weights of the last call. A review of padding
+    only gets NaN from torch where the spec says the output bias (none in IMDB).
     """
 
     reads_ids = True
@@ -121,11 +123,13 @@ class PaddingMaskedAttention(nn.Module):
         super().__init__()
         self.padding = uses_padding_mask(layer)
         self.attention = nn.MultiheadAttention(width, layer.heads, dropout=0.0, bias=layer.bias, batch_first=True)
+        self.keep_weights = False
         self.weights: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
         ignore = ids == PAD_ID if self.padding else None
-        y, self.weights = self.attention(x, x, x, key_padding_mask=ignore, need_weights=True, average_attn_weights=False)
+        y, weights = self.attention(x, x, x, key_padding_mask=ignore, need_weights=self.keep_weights, average_attn_weights=False)
+        self.weights = weights if self.keep_weights else None
         return y
 
 
@@ -181,9 +185,15 @@ def attention_weights(network, ids) -> "np.ndarray":  # noqa: ANN001 - a framewo
     """The per-head weights of every attention layer for ONE review, (layers, H, L, L) queries by keys (eval mode)."""
     import numpy as np
 
-    network.predict(np.asarray(ids)[None])  # each PaddingMaskedAttention keeps its last weights
-    found = [m.weights[0].detach().cpu().numpy() for m in network.model if isinstance(m, PaddingMaskedAttention)]
-    return np.stack(found)
+    layers = [m for m in network.model if isinstance(m, PaddingMaskedAttention)]
+    for layer in layers:
+        layer.keep_weights = True  # the weights path, for this call only
+    try:
+        network.predict(np.asarray(ids)[None])
+    finally:
+        for layer in layers:
+            layer.keep_weights = False
+    return np.stack([layer.weights[0].detach().cpu().numpy() for layer in layers])
 
 
 def attention_defaults() -> dict[str, str]:
@@ -195,5 +205,5 @@ def attention_defaults() -> dict[str, str]:
         "attention projections": f"nn.MultiheadAttention in_proj_weight {packed} for E=8: q, k, v packed (3E, E), head size E/H",
         "attention padding mask": "key_padding_mask: True = ignore (scaled_dot_product_attention's bool mask: True = attend)",
         "attention softmax dtype": f"input dtype; need_weights={default_of(nn.MultiheadAttention.forward, 'need_weights')} "
-        "bypasses scaled_dot_product_attention (another rounding)",
+        "bypasses scaled_dot_product_attention (another rounding; the spec network sets it False)",
     }

@@ -26,3 +26,28 @@ def test_every_engine_gives_the_reference_maps():
     assert maps.max_abs["pytorch"] < 1e-14 and maps.max_abs["jax"] < 1e-14  # float64 engines: exact
     figure = figure_maps(maps)
     assert len(figure) == HEADS * len(maps.weights) and np.shape(figure[f"pytorch, {maps.layers[0]}, head 1"]) == (LENGTH, LENGTH)
+
+
+def test_pytorch_trains_on_the_fused_path_and_reads_maps_on_the_weights_path():
+    """The PyTorch adapter calls nn.MultiheadAttention with need_weights=False (torch's fused
+    scaled_dot_product_attention) and keeps no weights; the maps take the weights path for that call only. In float64
+    both paths give the same logits."""
+    from frameworks import pytorch, pytorch_layers
+    from frameworks.base import RunSettings
+
+    spec = tiny_task(TRANSFORMER)
+    settings = RunSettings(dtype="float64", threads=1, progress=False)
+    pytorch.configure(settings)
+    network = pytorch.create(spec, settings)
+    network.build(eq.check_weights(spec, 0))
+    layers = [m for m in network.model if isinstance(m, pytorch_layers.PaddingMaskedAttention)]
+    ids = np.array([[0, 0, 3, 1, 4, 2], [1, 2, 3, 4, 1, 2]])
+    fused = network.predict(ids)
+    assert layers and all(layer.weights is None and not layer.keep_weights for layer in layers)
+    maps = pytorch_layers.attention_weights(network, ids[0])
+    assert maps.shape == (len(layers), HEADS, LENGTH, LENGTH) and np.all(maps[..., :2] == 0.0)
+    assert not any(layer.keep_weights for layer in layers)  # back on the fused path
+    for layer in layers:
+        layer.keep_weights = True
+    explicit = network.predict(ids)
+    np.testing.assert_allclose(fused, explicit, rtol=0, atol=1e-13)

@@ -31,11 +31,13 @@ def test_overhead_alternates_and_prints_the_ratio():
 
 def test_overhead_failed_run_is_one_line_not_a_traceback():
     real_data_dir()
-    proc = subprocess.run([*OVERHEAD, "--runs", "1", "--epochs", "2", "--subset", "99999999", "--allow-noisy"], capture_output=True, text=True,
-                          timeout=600)  # fmt: skip
+    # the plain script trains 256 samples (it evaluates nothing); the workbench's run then refuses its --test-subset
+    proc = subprocess.run([*OVERHEAD, "--runs", "1", "--epochs", "2", "--subset", "256", "--test-subset", "99999999", "--allow-noisy"],
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("overhead.py: ") and "failed" in lines[0], proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("overhead.py: the workbench's pytorch run failed (exit 2)"), proc.stderr
+    assert "--test-subset 99999999 is larger than the 10000 test samples" in lines[0], lines[0]
 
 
 def test_overhead_refuses_a_ratio_timed_beside_a_busy_process():

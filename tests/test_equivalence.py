@@ -15,12 +15,14 @@ from cli_helpers import run_cli
 from tiny_specs import MODELS, tiny_task
 
 from frameworks import layout
+from frameworks.base import missing_packages
 from tasks import registry
 from workbench.check import equivalence as eq
 from workbench.check.all_checks import run_checks
 
-pytest.importorskip("torch")
-pytest.importorskip("keras")
+# the engines run in their own processes: found installed, not imported here (Keras would import TensorFlow into the
+# pytest worker, 10 s of each worker's collection)
+pytestmark = pytest.mark.skipif(bool(missing_packages("pytorch") + missing_packages("keras")), reason="needs PyTorch and Keras")
 TESTS = Path(__file__).resolve().parent
 
 STEPS = 5  # trajectory steps in tests (the CLI runs 50)
