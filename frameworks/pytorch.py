@@ -282,12 +282,15 @@ class Network:
     @property
     def model_label(self) -> str:
         """Model name shown in the table."""
-        return "nn.Module + explicit loop" + (" + torch.compile" if self.compiled else "")
+        return "nn.Module + explicit loop" + (" + torch.compile" if self.compiled else "") + (" (channels-last)" if self.images else "")
 
     # -------------------------------------------------------------- model and weights
     def build(self, weights: Weights) -> None:
         """Create the module from the spec, load the canonical weights, create the optimizer."""
-        self.model = build_model(self.spec).to(device=self.device, dtype=self.dtype)
+        # Images: 4-D weights in channels-last memory (NHWC, as the data arrive), so convolutions, pooling and BatchNorm
+        # run oneDNN's channels-last kernels (docs/modes.md: CIFAR-10's eager step 1.3x faster on CPU); same values.
+        memory = torch.channels_last if self.images else torch.preserve_format
+        self.model = build_model(self.spec).to(device=self.device, dtype=self.dtype, memory_format=memory)
         self.set_weights(weights)
         self.optimizer = make_optimizer(self.spec.optimizer, self.model.parameters(), tensor_lr=self.compiled)
         # The compiled mode compiles the model (forward and, through AOTAutograd, backward) and the optimizer's update

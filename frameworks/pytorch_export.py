@@ -3,6 +3,7 @@ torch's own loader (or ONNX Runtime). frameworks/pytorch.py names them in EXPORT
 
 from __future__ import annotations
 
+import copy
 import logging
 import warnings
 from pathlib import Path
@@ -35,6 +36,7 @@ def _batch_dim() -> tuple[dict[int, torch.export.Dim]]:
 def export(network: Network, artifact: str, path: str) -> str:
     """Write one artifact of the trained module, in evaluation mode (BatchNorm running statistics, no dropout)."""
     model = network.model.eval()  # exported in training mode, BatchNorm would normalise with each batch's statistics
+    model = copy.deepcopy(model).to(memory_format=torch.contiguous_format)  # PyTorch's default layout, not training's channels-last
     if artifact == "state_dict.pt":
         torch.save(model.state_dict(), path)
         return "torch.save(model.state_dict())"

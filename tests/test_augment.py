@@ -168,4 +168,4 @@ def test_cli_augment_reaches_the_child_rows(mode, tiny_cifar, capsys, tmp_path):
     out = capsys.readouterr().out
     assert f"augment: {mode} " in out  # the header says what every row trained on
     if mode == "native":  # the row names the ops its framework used
-        assert "pytorch / nn.Module + explicit loop: ok: native augmentation: torch" in out
+        assert "pytorch / nn.Module + explicit loop (channels-last): ok: native augmentation: torch" in out

@@ -45,7 +45,7 @@ model = nn.Sequential(
     nn.Linear(64, 10),
 )
 
-model = model.to(dtype)
+model = model.to(dtype, memory_format=torch.channels_last)  # 4-D weights channels-last (NHWC in memory): oneDNN's fastest CPU kernels, same values
 print("parameters:", sum(p.numel() for p in model.parameters() if p.requires_grad))
 
 
