@@ -109,7 +109,7 @@ def build_parser() -> Parser:
     add("--seed", type=typed(non_negative_int), help="seed for weights and batch order (default: the spec's)")
     add("--subset", type=typed(positive_int), help="train on the first N training samples only (default: all)")
     add("--test-subset", type=typed(positive_int), metavar="N", help="evaluate on the first N test samples only (default: all)")
-    add("--threads", type=typed(positive_int), default=DEFAULTS.threads, help="threads for every framework")
+    add("--threads", type=typed(positive_int), default=DEFAULTS.threads, help="threads for every framework (default: $FRAMEBENCH_THREADS, else every core)")
     add("--dtype", default=DEFAULTS.dtype, choices=("float32", "float64"), help="weights and activations")
     add("--data-dir", help="data folder (else $FRAMEBENCH_DATA, else the user cache)")
     add("--format", default=DEFAULTS.format, metavar="FMT", help=f"table format: a tabulate format, csv or json ({', '.join(FORMATS)})")

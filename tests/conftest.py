@@ -10,6 +10,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# Rows default to one thread in tests (--threads' default, workbench/options.py): the two pytest workers share the two
+# cores, and two threads per child then wait for each other. Two copies of the shared digits run at once took 38.0 CPU-s
+# each at 2 threads and 34.2 at 1 (2026-12-08). Set at import, before any test module builds an Options; a test that
+# needs another count passes --threads.
+os.environ.setdefault("FRAMEBENCH_THREADS", "1")
 
 
 @pytest.fixture(autouse=True, scope="session")

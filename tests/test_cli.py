@@ -7,6 +7,7 @@ mnist dry run checks the real files and skips without FRAMEBENCH_DATA.
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from cli_helpers import assert_one_line_error, run_cli
@@ -89,6 +90,18 @@ def spec_rows_agree_after_one_step(results: list[dict], num_params: int) -> None
     after = [r["test_loss"] for r in spec_rows]
     assert max(before) - min(before) < AFTER_STEP_TOL, before  # same weights, same batch
     assert max(after) - min(after) < AFTER_STEP_TOL, after  # and the same step
+
+
+@pytest.mark.parametrize("value", ["3", "abc"])
+def test_threads_default_comes_from_the_environment(value):
+    """FRAMEBENCH_THREADS is --threads' default (conftest.py sets 1 for the suite); a value that is not a positive
+    integer is a one-line warning, and the default is every core."""
+    proc = run_cli("--task", "digits", "--frameworks", "sklearn", "--dry-run", "--quiet", env={"FRAMEBENCH_THREADS": value})
+    assert proc.returncode == 0, proc.stderr
+    expected = int(value) if value.isdigit() else os.cpu_count()
+    assert f"| threads: {expected} |" in proc.stdout, proc.stdout
+    warned = f"FRAMEBENCH_THREADS='{value}' is not a positive integer: --threads defaults to every core ({os.cpu_count()})"
+    assert (warned in proc.stderr) == (not value.isdigit()), proc.stderr
 
 
 def test_dry_run_digits_end_to_end_without_data(tmp_path_factory):

@@ -25,10 +25,26 @@ Glossary (one name per meaning, in flags, JSON keys, table headers and code):
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from frameworks.base import DEFAULT_FRAMEWORKS
 from tasks.spec import TaskSpec
+
+THREADS_VAR = "FRAMEBENCH_THREADS"  # --threads' default where set, e.g. 1 on a machine shared with other work
+
+
+def threads_from_env() -> int | None:
+    """$FRAMEBENCH_THREADS as a positive integer; None where it is unset or is not one (plan.py warns of the latter)."""
+    try:
+        value = int(os.environ.get(THREADS_VAR, ""))
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+def default_threads() -> int:
+    """--threads' default: $FRAMEBENCH_THREADS, else every core."""
+    return threads_from_env() or os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -50,7 +66,7 @@ class Options:
     seed: int | None = None  # --seed: the first seed (None: the spec's)
     subset: int | None = None  # --subset: train on the first N training samples (None: all)
     test_subset: int | None = None  # --test-subset: evaluate on the first N test samples (None: all)
-    threads: int = os.cpu_count() or 1  # --threads: threads for every framework
+    threads: int = field(default_factory=default_threads)  # --threads: threads for every framework ($FRAMEBENCH_THREADS, else every core)
     dtype: str = "float32"  # --dtype: float32 or float64
     data_dir: str | None = None  # --data-dir (None: $FRAMEBENCH_DATA, else the user cache)
     format: str = "simple"  # --format: a tabulate format, csv or json

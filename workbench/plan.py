@@ -31,7 +31,7 @@ from tasks.user_data import load_spec_data
 from workbench.deploy.export import export_row, row_folder
 from workbench.deploy.weights_file import load_weights
 from workbench.errors import UsageError
-from workbench.options import MAX_SEED, SWEEP_KEYS, Options, REPEATS_WARNING
+from workbench.options import MAX_SEED, SWEEP_KEYS, THREADS_VAR, Options, REPEATS_WARNING, threads_from_env
 from workbench.process.adapters import row_device
 from workbench.process.ask import function_path
 from workbench.process.files import UnsafeTarget, check_target, is_writable, resolve
@@ -233,6 +233,9 @@ def _check_counts(options: Options) -> None:
         asked = f"--seed {first}" + (f" with --repeats {options.repeats} reaches seed {last}, which" if first <= MAX_SEED else "")
         raise UsageError(f"{asked} is above {MAX_SEED} (2**32 - 1), the largest seed NumPy's generators take")
     cpus = os.cpu_count() or 1
+    if os.environ.get(THREADS_VAR, "").strip() and threads_from_env() is None:
+        print(f"framebench: warning: {THREADS_VAR}={os.environ[THREADS_VAR]!r} is not a positive integer: --threads "
+              f"defaults to every core ({cpus})", file=sys.stderr)  # fmt: skip
     if options.threads > cpus:
         print(f"framebench: warning: --threads {options.threads} is more than this machine's {cpus} CPUs; rows will "
               f"compete for them", file=sys.stderr)  # fmt: skip
