@@ -288,7 +288,7 @@ class Network:
     def build(self, weights: Weights) -> None:
         """Create the module from the spec, load the canonical weights, create the optimizer."""
         # Images: 4-D weights in channels-last memory (NHWC, as the data arrive), so convolutions, pooling and BatchNorm
-        # run oneDNN's channels-last kernels (docs/modes.md: CIFAR-10's eager step 1.3x faster on CPU); same values.
+        # run oneDNN's channels-last kernels (docs/modes.md: CIFAR-10's eager step 1.38x faster on CPU); same values.
         memory = torch.channels_last if self.images else torch.preserve_format
         self.model = build_model(self.spec).to(device=self.device, dtype=self.dtype, memory_format=memory)
         self.set_weights(weights)
