@@ -66,7 +66,7 @@ class Options:
     seed: int | None = None  # --seed: the first seed (None: the spec's)
     subset: int | None = None  # --subset: train on the first N training samples (None: all)
     test_subset: int | None = None  # --test-subset: evaluate on the first N test samples (None: all)
-    threads: int = field(default_factory=default_threads)  # --threads: threads for every framework ($FRAMEBENCH_THREADS, else every core)
+    threads: int = field(default_factory=default_threads)  # --threads ($FRAMEBENCH_THREADS, else all cores)
     dtype: str = "float32"  # --dtype: float32 or float64
     data_dir: str | None = None  # --data-dir (None: $FRAMEBENCH_DATA, else the user cache)
     format: str = "simple"  # --format: a tabulate format, csv or json
