@@ -29,8 +29,7 @@ from workbench.deploy.signing import read_key
 from workbench.deploy.verify import unsigned_note
 from workbench.errors import (EXIT_CHECK_FAILED, EXIT_DATA, EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK,
                               EXIT_USAGE, FATAL_KINDS, UsageError)  # fmt: skip
-from workbench.options import (SWEEP_KEYS, Options, non_negative_float, non_negative_int, positive_float,
-                               positive_int)  # fmt: skip
+from workbench.options import AUGMENT_MODES, DEVICES, DTYPES, NUMBERS, SWEEP_KEYS, Options
 from workbench.plan import check_options, default_output, flag, make_plan, resolve_device, task_spec
 from workbench.report.tables import FORMATS, render
 from workbench.run.execute import EXECUTORS, run_plan
@@ -93,36 +92,36 @@ def build_parser() -> Parser:
     add("--model", dest="variant", default=None, metavar="VARIANT",
         help="a variant of the task's network, e.g. --task sentiment --model gru (see --list; default: the task's own)")
     add("--frameworks", default=",".join(DEFAULT_FRAMEWORKS), help="comma-separated frameworks (see --list), or 'all' for every installed one")
-    add("--device", default=DEFAULTS.device, choices=("auto", "cpu", "cuda"),
+    add("--device", default=DEFAULTS.device, choices=DEVICES,
         help="one device for every row: auto is cuda only if every selected framework sees a GPU, else cpu; "
              "cuda stops (exit 2) if one does not (CPU-only frameworks run on cpu and say so)")
-    add("--epochs", type=typed(non_negative_int), help="epochs (default: the task spec's); 0 with --import-weights evaluates the imported weights")
-    add("--batch-size", type=typed(positive_int), help="batch size (default: the task spec's)")
-    add("--lr", type=typed(positive_float), help="learning rate (default: the task spec's)")
+    add("--epochs", type=typed(NUMBERS["epochs"]), help="epochs (default: the task spec's); 0 with --import-weights evaluates the imported weights")
+    add("--batch-size", type=typed(NUMBERS["batch_size"]), help="batch size (default: the task spec's)")
+    add("--lr", type=typed(NUMBERS["lr"]), help="learning rate (default: the task spec's)")
     add("--optimizer", choices=PRESETS, help="optimizer preset (tasks/optimizers.py), keeping the task's lr, betas and eps (default: the task spec's)")
-    add("--weight-decay", type=typed(non_negative_float), metavar="W",
+    add("--weight-decay", type=typed(NUMBERS["weight_decay"]), metavar="W",
         help="weight decay on every trainable weight: decoupled for adamw (default 0.01), else L2 in the gradient (default: none)")
     add("--loss", choices=LOSSES, help="loss (default: the task spec's); mse: one-logit tasks only, mean (logit - (2y - 1))^2")
-    add("--augment", nargs="?", const="shared", choices=("shared", "native"),
+    add("--augment", nargs="?", const="shared", choices=AUGMENT_MODES,
         help="image tasks that state one (cifar10): random crop (padding 4) + flip each epoch; 'shared' (the value when none "
              "is given): NumPy from the seed, identical batches everywhere; 'native': each framework's own ops (default: off)")
-    add("--seed", type=typed(non_negative_int), help="seed for weights and batch order (default: the spec's)")
-    add("--subset", type=typed(positive_int), help="train on the first N training samples only (default: all)")
-    add("--test-subset", type=typed(positive_int), metavar="N", help="evaluate on the first N test samples only (default: all)")
-    add("--threads", type=typed(positive_int), default=DEFAULTS.threads, help="threads for every framework (default: $FRAMEBENCH_THREADS, else every core)")
-    add("--dtype", default=DEFAULTS.dtype, choices=("float32", "float64"), help="weights and activations")
+    add("--seed", type=typed(NUMBERS["seed"]), help="seed for weights and batch order (default: the spec's)")
+    add("--subset", type=typed(NUMBERS["subset"]), help="train on the first N training samples only (default: all)")
+    add("--test-subset", type=typed(NUMBERS["test_subset"]), metavar="N", help="evaluate on the first N test samples only (default: all)")
+    add("--threads", type=typed(NUMBERS["threads"]), default=DEFAULTS.threads, help="threads for every framework (default: $FRAMEBENCH_THREADS, else every core)")
+    add("--dtype", default=DEFAULTS.dtype, choices=DTYPES, help="weights and activations")
     add("--data-dir", help="data folder (else $FRAMEBENCH_DATA, else the user cache)")
     add("--format", default=DEFAULTS.format, metavar="FMT", help=f"table format: a tabulate format, csv or json ({', '.join(FORMATS)})")
     add("--output", metavar="FILE", help="save results as JSON to FILE after every row (default: results/TASK-TIMESTAMP.json; none for --dry-run)")
     add("--resume", metavar="FILE", help="rerun the rows of the run saved in FILE that did not finish ok; saves back into FILE")
-    add("--repeats", type=typed(positive_int), default=DEFAULTS.repeats, help="runs per framework, with seeds seed..seed+N-1")
+    add("--repeats", type=typed(NUMBERS["repeats"]), default=DEFAULTS.repeats, help="runs per framework, with seeds seed..seed+N-1")
     add("--mode", type=lambda text: tuple(text.split(",")), default=(), help="execution modes, comma-separated: eager, compiled (each engine's MODES say what they run; default: each engine's own)")
     add("--compile", action="store_true", help="the same as --mode eager,compiled")
     add("--precision", default=DEFAULTS.precision, choices=PRECISION_NAMES,
         help="fp32: float32, TF32 off in every framework; tf32: float32 matmuls on TensorFloat-32 (CUDA); "
              "bf16/fp16: each framework's mixed precision (fp16 with loss scaling); needs --dtype float32")
     add("--tf32", action="store_true", help="the same as --precision tf32 (kept for old command lines)")
-    add("--timeout", type=typed(positive_float), help="seconds allowed per row (default: none; not with --in-process)")
+    add("--timeout", type=typed(NUMBERS["timeout"]), help="seconds allowed per row (default: none; not with --in-process)")
     add("--in-process", action="store_true", help="run rows in this process (debugging; no isolation)")
     add("--sweep", action=AppendSweep, metavar="KEY=V1,V2",
         help=f"run every combination of these values (KEY: {', '.join(SWEEP_KEYS)}); repeat the flag for a grid")
@@ -225,7 +224,7 @@ def run_rows(options: Options, kept: dict, check: api.CheckReport | None, check_
         print(f"compare.py: error: {results[-1].message.split(': ', 1)[-1]}", file=sys.stderr)  # "DataError: ..." -> the message
         return FATAL_KINDS[results[-1].error_kind]
     print(render(plan.meta, results, options.format), end="")
-    comparison = api.Comparison(plan.meta, results, api.spec_title(task_spec(options)))
+    comparison = api.Comparison(plan.meta, results, plan.spec)
     plot, report = api.write_outputs(options, comparison, check)
     written = {"learning curves": plot, "report": ", ".join(map(str, report)), "TensorBoard event files": options.tensorboard}
     for what, where in [(what, where) for what, where in written.items() if where]:

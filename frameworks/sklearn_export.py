@@ -16,14 +16,13 @@ import numpy as np
 
 from frameworks.base import Export, Network, RunSettings
 from tasks.download import DataError
-from tasks.safe_files import SafeNpz
+from tasks.safe_files import NPZ_SLACK_BYTES, SafeNpz
 from tasks.spec import Dense, TaskSpec
 
 COEFFICIENTS = "mlp_coefficients.npz"
 EXPORTS = {  # artifact -> what it is
     COEFFICIENTS: Export("NumPy forward pass", "SafeNpz (no pickle) + NumPy ReLU and softmax", runs_code=False),
 }
-SLACK_BYTES = 1 << 16  # per member, beyond its float64 data: npy header and zip records
 
 
 def _shapes(spec: TaskSpec) -> dict[str, tuple[int, ...]]:
@@ -49,7 +48,7 @@ def export(network: Network, artifact: str, path: str) -> str:
 def read_coefficients(path: str, spec: TaskSpec) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(coefs, intercepts) of a COEFFICIENTS file, every member's shape and dtype checked before it is read."""
     expected = _shapes(spec)
-    limit = sum(math.prod(shape) * 8 for shape in expected.values()) + SLACK_BYTES * len(expected)
+    limit = sum(math.prod(shape) * 8 for shape in expected.values()) + NPZ_SLACK_BYTES * len(expected)
     with SafeNpz(path, limit, DataError, "coefficients file") as npz:
         declared = {name: (h.shape, h.dtype) for name, h in npz.headers.items()}
         wrong = sorted(set(expected) ^ set(declared)) or [n for n in expected if declared[n][0] != expected[n]]

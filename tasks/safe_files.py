@@ -28,6 +28,7 @@ from tasks.download import DataError
 
 MAX_JSON_BYTES = 64 << 20  # a manifest or a results file larger than this is refused unread
 MAX_NPZ_MEMBERS = 1024  # members of one .npz archive
+NPZ_SLACK_BYTES = 1 << 16  # per member of a weights archive, beyond its float64 data: npy header and zip records
 MAX_NPY_HEADER = 10_000  # bytes of one npy header (numpy's own default limit)
 MAX_FOLDER_ENTRIES = 100_000  # files and folders walked inside one artifact folder
 NPY_VERSIONS = ((1, 0), (2, 0))  # what np.save writes; 3.0 (utf-8 field names) is never needed here

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-PAD_ID = 0  # the token id of padding (tasks.text.PAD_ID): a key with this id is never attended to
+from tasks.text import PAD_ID  # the token id of padding: a key with this id is never attended to
+
 MASKS = ("padding", "none")  # the valid values of a layer's `mask`
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import html
 import json
 import os
 import re
@@ -29,7 +30,8 @@ from workbench.report.from_results import ResultsFileError, load_runs, rebuild_r
 from workbench import api
 from workbench.check.attention_maps import engine_maps
 from workbench.check.equivalence import check_weights
-from workbench.report.html import REPORT_NAME, RESULTS_NAME, build_html, write_html_report
+from workbench.report.html import PAGE_NAME, RESULTS_NAME, build_html, write_html_report
+from workbench.run.meta import RunMeta
 from workbench.run.result import load_results
 
 FRAMEWORKS = ["pytorch", "sklearn"]
@@ -107,7 +109,7 @@ def _open(browser: Chromium, page: Path, width: int = 1280) -> None:
 
 def test_page_is_one_file_that_names_nothing_outside(page: Path, run_file: Path) -> None:
     text = page.read_text(encoding="utf-8")
-    assert sorted(p.name for p in page.parent.iterdir()) == sorted([REPORT_NAME, RESULTS_NAME])  # the page; its rows as data
+    assert sorted(p.name for p in page.parent.iterdir()) == sorted([PAGE_NAME, RESULTS_NAME])  # the page; its rows as data
     shown, saved = load_results(page.parent / RESULTS_NAME)[1], load_results(run_file)[1]
     key = lambda r: (r.framework, r.model, r.seed, r.test_acc)  # noqa: E731
     assert list(map(key, shown)) == list(map(key, saved))
@@ -233,6 +235,12 @@ def test_rebuilt_from_saved_results_without_training(run_file: Path, tmp_path: P
     assert "rebuilt from" in text and run_file.name in text
     meta, results = load_runs([run_file, run_file])
     assert len(results) == len(load_results(merged)[1]) == 2 * len(load_results(run_file)[1])
+    assert "saved with the results" in text and html.escape(meta["spec"]) in text  # the spec the rows trained, whole
+    old = json.loads(run_file.read_text(encoding="utf-8"))
+    del old["meta"]["spec"]  # a file saved before the results carried their spec
+    (tmp_path / "old.json").write_text(json.dumps(old), encoding="utf-8")
+    text = rebuild_report(tmp_path / "old", [tmp_path / "old.json"], explain=False)[0].read_text(encoding="utf-8")
+    assert "the task&#x27;s registered spec in this checkout" in text
 
 
 def test_other_tasks_and_non_results_are_refused_in_one_line(run_file: Path, tmp_path: Path) -> None:
@@ -279,10 +287,11 @@ def test_cli_path_passes_the_check_rows_and_writes_no_second_html(run_file: Path
     meta, results = load_results(run_file)
     options = api.options_from(None, {"task": "digits", "frameworks": "sklearn", "report": str(tmp_path / "r")})
     check = api.CheckReport("the tables as text", False, check_report)
-    written = api.write_outputs(options, api.Comparison(meta, results), check)[1]
+    comparison = api.Comparison(RunMeta.from_dict(meta), results, registry.get("digits").spec)
+    written = api.write_outputs(options, comparison, check)[1]
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == sorted(["index.html", "learning_curves.png", "report.md", RESULTS_NAME])
     assert {p.name for p in written} == {"index.html", "learning_curves.png", "report.md", RESULTS_NAME}
-    text = (tmp_path / "r" / REPORT_NAME).read_text(encoding="utf-8")
+    text = (tmp_path / "r" / PAGE_NAME).read_text(encoding="utf-8")
     assert 'id="check-worst"' in text and 'class="verdict-OK"' in text and "the tables as text" not in text
     assert "the tables as text" in (tmp_path / "r" / "report.md").read_text(encoding="utf-8")  # Markdown: the text
 
@@ -293,7 +302,7 @@ def test_cli_path_passes_the_check_rows_and_writes_no_second_html(run_file: Path
 def test_cli_builds_page_and_event_files_from_saved_results(run_file: Path, tmp_path: Path) -> None:
     proc = run_cli("--report", str(tmp_path / "page"), "--tensorboard", str(tmp_path / "logs"), "--from", str(run_file))
     assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "page" / REPORT_NAME).is_file() and (tmp_path / "page" / RESULTS_NAME).is_file()
+    assert (tmp_path / "page" / PAGE_NAME).is_file() and (tmp_path / "page" / RESULTS_NAME).is_file()
     assert len(list((tmp_path / "logs").rglob("events.out.tfevents.*"))) == len(load_results(run_file)[1]) + 1  # + HParams
 
 

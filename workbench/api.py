@@ -6,6 +6,7 @@
     comparison.plot("curves.png")                  # the learning curves of --plot
     print(api.explain(task="digits"))              # --explain
     print(api.check(task="digits").text)           # --check
+    api.export("exports/", task="digits")          # --export: train, write and check every artifact
     api.verify("exports/")                         # --verify-export: the rows with their reload checks
     api.dry_runs({"task": "mnist"}, {"task": "cifar10"})  # several --dry-run's, each engine started once
 
@@ -26,6 +27,7 @@ from tabulate import tabulate
 
 from frameworks.base import framework_names, missing_packages
 from tasks import registry
+from tasks.registry import DEFAULT_VARIANT
 from tasks.spec import TaskSpec
 from workbench.check.attention_maps import report_maps
 from workbench.check.equivalence import Report
@@ -53,8 +55,9 @@ from workbench.run.runner import RunPlan
 from workbench.teach.code import scripts, write_code
 from workbench.teach.explain import Section, explain_text, gather
 
-__all__ = ["CheckFailed", "CheckReport", "Comparison", "Options", "RowsFailed", "UsageError", "available", "check",
-           "compare", "dry_runs", "explain", "options_from", "verify"]  # fmt: skip
+__all__ = ["CheckFailed", "CheckReport", "Comparison", "Options", "RowsFailed", "UsageError", "available", "check", "code",
+           "compare", "dry_runs", "explain", "export", "options_from", "report_from", "verify", "verify_table",
+           "write_outputs"]  # fmt: skip
 
 
 def options_from(options: Options | None, values: dict) -> Options:
@@ -62,19 +65,25 @@ def options_from(options: Options | None, values: dict) -> Options:
     unknown = sorted(set(values) - {f.name for f in fields(Options)})
     if unknown:
         raise UsageError(f"unknown option {unknown[0]!r}: the options are Options' fields ({', '.join(f.name for f in fields(Options))})")
-    if isinstance(values.get("frameworks"), str):  # "pytorch,keras" as on the command line
-        values = {**values, "frameworks": tuple(values["frameworks"].split(","))}
+    text = {"frameworks": lambda t: tuple(t.split(",")), "mode": lambda t: tuple(t.split(",")),  # as on the command line
+            "sweep": lambda t: (t,), "report_from": lambda t: (t,)}  # one KEY=V1,V2 sweep; one results file
+    values = {k: text[k](v) if k in text and isinstance(v, str) else v for k, v in values.items()}
     return check_options(replace(options or Options(), **values))
 
 
 @dataclass
 class Comparison:
-    """The finished rows of one run, with the header facts and the spec's title."""
+    """The finished rows of one run, with the header facts and the spec they trained (the plan's, resolved once)."""
 
     meta: RunMeta
     results: list[RunResult]  # in plan order
-    title: str = ""
+    spec: TaskSpec  # the options' spec: every override applied, before each row's sweep values and seed
     notes: list[str] = field(default_factory=list)  # one line per row that is not ok or carries a message
+
+    @property
+    def title(self) -> str:
+        """'name: title', the title of plots and reports."""
+        return f"{self.spec.name}: {self.spec.title}"
 
     @property
     def ok(self) -> bool:
@@ -94,11 +103,6 @@ class Comparison:
         return {f"{r.framework} / {r.model}": r.test_acc for r in self.results if r.status == "ok"}
 
 
-def spec_title(spec: TaskSpec) -> str:
-    """'name: title', the title of plots and reports."""
-    return f"{spec.name}: {spec.title}"
-
-
 def compare(options: Options | None = None, /, *, strict: bool = True, **values: object) -> Comparison:
     """Run the rows of these options (keywords: Options fields, e.g. task="digits", epochs=1) and return them."""
     options = options_from(options, values)
@@ -107,10 +111,17 @@ def compare(options: Options | None = None, /, *, strict: bool = True, **values:
     plan = make_plan(options, resolve_device(options))  # one device for every row (DeviceError if none)
     results = run_plan(plan)
     sign_exports(options, plan)
-    comparison = Comparison(plan.meta, results, spec_title(task_spec(options)), notes(results))
+    comparison = Comparison(plan.meta, results, plan.spec, notes(results))
     if strict and not comparison.ok:
         raise RowsFailed("; ".join(comparison.notes) or "no row ran")
     return comparison
+
+
+def export(directory: str | Path, options: Options | None = None, /, *, strict: bool = True, **values: object) -> Comparison:
+    """--export DIR: train the rows, then write every network row's weights.npz and native/ONNX artifacts into
+    `directory` and check each in a fresh process (signed with `signing_key`'s key where given); the rows' `exports`
+    list the artifacts and their checks."""
+    return compare(options, strict=strict, **{**values, "export": str(directory)})
 
 
 def dry_runs(*runs: Options | dict, strict: bool = True) -> list[Comparison]:
@@ -129,7 +140,7 @@ def dry_runs(*runs: Options | dict, strict: bool = True) -> list[Comparison]:
         rows, start = results[start:start + len(plan.requests)], start + len(plan.requests)
         if plan.output is not None:
             save_results(plan.output, plan.meta.to_dict(), rows)
-        comparisons.append(Comparison(plan.meta, rows, spec_title(task_spec(options)), notes(rows)))
+        comparisons.append(Comparison(plan.meta, rows, plan.spec, notes(rows)))
     failed = [c for c in comparisons if not c.ok]
     if strict and failed:
         raise RowsFailed("; ".join(n for c in failed for n in c.notes) or "no row ran")
@@ -207,7 +218,7 @@ def write_outputs(options: Options, comparison: Comparison, check: CheckReport |
     if options.plot:
         plot = comparison.plot(options.plot)
     if options.report:
-        spec, frameworks = task_spec(options), list(options.frameworks)
+        spec, frameworks = comparison.spec, list(options.frameworks)
         text = check.text if isinstance(check, CheckReport) else check
         extra: list[Section] = [("Numerical equivalence (--check)", f"```\n{text}```")] if text else []
         gathered = gather(spec, frameworks)  # one child per engine, for both pages
@@ -218,8 +229,7 @@ def write_outputs(options: Options, comparison: Comparison, check: CheckReport |
         written += write_html_report(Path(options.report), comparison.results, comparison.meta, spec, frameworks, shown,
                                      attention=attention, gathered=gathered)[:1]  # results.json: already written
     if options.tensorboard:
-        variant = comparison.meta.get("variant") if isinstance(comparison.meta, dict) else comparison.meta.variant
-        write_tensorboard(Path(options.tensorboard), comparison.results, task_spec(options), variant or "default")
+        write_tensorboard(Path(options.tensorboard), comparison.results, comparison.spec, comparison.meta.variant or DEFAULT_VARIANT)
     return plot, written
 
 
@@ -233,7 +243,7 @@ def report_from(options: Options) -> list[Path]:
         spec, _ = saved_spec(meta, results)
         if spec is None:
             raise UsageError(f"--tensorboard --from: task {meta.get('task')} is not registered here, so its spec is unknown")
-        write_tensorboard(Path(options.tensorboard), results, spec, meta.get("variant") or "default")
+        write_tensorboard(Path(options.tensorboard), results, spec, meta.get("variant") or DEFAULT_VARIANT)
         written.append(Path(options.tensorboard))
     return written
 

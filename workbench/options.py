@@ -10,7 +10,8 @@ Glossary (one name per meaning, in flags, JSON keys, table headers and code):
                 (`variant` in Options and in the results' meta; a row's request carries it resolved into its spec)
     framework   one adapter in frameworks/ (pytorch, keras, keras-jax, jax, sklearn, ...): `--frameworks`;
                 also called an engine where the registry entry (frameworks.base.Engine) is meant
-    model       what one row trains: "spec" (the spec's network, of the chosen variant) or a baseline's name;
+    model       what one row trains, by its model id: "spec" (the spec's network, of the chosen variant; a registry
+                entry may give that row another id, frameworks.base.Engine.spec_model) or a baseline's name;
                 RunRequest.model, and `model_id` in a result (the key --resume matches on)
     model label how a row's model is shown: RunResult.model, the tables' "model" column (e.g. "nn.Module + explicit
                 loop"); JSON key "model", kept so that old result files stay readable
@@ -27,10 +28,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from frameworks.base import DEFAULT_FRAMEWORKS
+from frameworks.base import DEFAULT_FRAMEWORKS, THREADS_VAR
 from tasks.spec import TaskSpec
 
-THREADS_VAR = "FRAMEBENCH_THREADS"  # --threads' default where set, e.g. 1 on a machine shared with other work
+# THREADS_VAR ($FRAMEBENCH_THREADS): --threads' default where set, e.g. 1 on a machine shared with other work; the
+# same variable carries a row's --threads into its child process (frameworks/base.py)
 
 
 def threads_from_env() -> int | None:
@@ -144,6 +146,18 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+# The value every numeric field must pass (compare.py's flag types, and plan.check_options for a library call): None,
+# where a field allows it, means the spec's value or unset.
+NUMBERS = {
+    "epochs": non_negative_int, "batch_size": positive_int, "lr": positive_float, "weight_decay": non_negative_float,
+    "seed": non_negative_int, "subset": positive_int, "test_subset": positive_int, "threads": positive_int,
+    "repeats": positive_int, "timeout": positive_float,
+}  # fmt: skip
+INTEGERS = (positive_int, non_negative_int)  # the checks above that take whole numbers only
+REQUIRED_NUMBERS = ("threads", "repeats")  # numeric fields that cannot be None
+DEVICES = ("auto", "cpu", "cuda")  # --device values
+DTYPES = ("float32", "float64")  # --dtype values
+AUGMENT_MODES = ("shared", "native")  # --augment values (--augment alone is "shared")
 MAX_SEED = 2**32 - 1  # the largest seed NumPy (and so scikit-learn) takes: --seed and every --repeats seed
 REPEATS_WARNING = 100  # --repeats above this prints a warning (thousands of rows is rarely meant)
 

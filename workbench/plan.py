@@ -17,7 +17,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from frameworks.base import MODE_NAMES, RunSettings, check_framework, engine, framework_names, missing_packages, model_names
+from frameworks.base import MODE_NAMES, PRECISION_NAMES, RunSettings, check_framework, engine, framework_names, missing_packages, model_names
 from tasks import registry
 from tasks.augment import AugmentError, describe as describe_augment, with_augment
 from tasks.optimizers import describe
@@ -31,11 +31,12 @@ from tasks.user_data import load_spec_data
 from workbench.deploy.export import export_row, row_folder
 from workbench.deploy.weights_file import load_weights
 from workbench.errors import UsageError
-from workbench.options import MAX_SEED, SWEEP_KEYS, THREADS_VAR, Options, REPEATS_WARNING, threads_from_env
+from workbench.options import (AUGMENT_MODES, DEVICES, DTYPES, INTEGERS, MAX_SEED, NUMBERS, REPEATS_WARNING, REQUIRED_NUMBERS,
+                               SWEEP_KEYS, THREADS_VAR, Options, threads_from_env)
 from workbench.process.adapters import row_device
 from workbench.process.ask import function_path
 from workbench.process.files import UnsafeTarget, check_target, is_writable, resolve
-from workbench.report.html import REPORT_NAME as HTML_NAME
+from workbench.report.html import PAGE_NAME
 from workbench.report.markdown import PLOT_NAME, REPORT_NAME, RESULTS_NAME
 from workbench.report.tables import FORMATS, config_title
 from workbench.run.devices import Resolution, resolve_for
@@ -46,8 +47,6 @@ from workbench.run.request import RunRequest
 from workbench.run.result import RunResult
 from workbench.run.runner import RunPlan
 
-DTYPES = ("float32", "float64")  # --dtype values
-AUGMENT_MODES = ("shared", "native")  # --augment values
 COMPILE_MODES = ("eager", "compiled")  # what --compile asks for
 
 
@@ -157,9 +156,30 @@ def check_conflicts(options: Options) -> None:
         raise UsageError(f"--output {output} differs from --resume {resume}: a resumed run saves back into its file")
 
 
+def check_values(options: Options) -> None:
+    """Each field's type and range, as compare.py's flags check them (a library call reaches here without argparse)."""
+    for name, check in NUMBERS.items():
+        value = getattr(options, name)
+        if value is None and name not in REQUIRED_NUMBERS:
+            continue
+        whole = isinstance(value, int) if check in INTEGERS else isinstance(value, (int, float))
+        try:
+            if isinstance(value, bool) or not whole:
+                raise ValueError(f"expected a {'whole ' if check in INTEGERS else ''}number, got {value!r}")
+            check(str(value))
+        except ValueError as exc:
+            raise UsageError(f"{flag(name)}: {exc}") from None
+    for name, choices in (("device", DEVICES), ("dtype", DTYPES), ("precision", PRECISION_NAMES)):
+        if getattr(options, name) not in choices:
+            raise UsageError(f"unknown {flag(name)} {getattr(options, name)!r}: use {', '.join(choices)}")
+    if options.augment is not None and options.augment not in AUGMENT_MODES:
+        raise UsageError(f"unknown --augment {options.augment!r}: use {' or '.join(AUGMENT_MODES)}")
+
+
 def check_options(options: Options) -> Options:
     """Every check before a row runs (UsageError, UnknownTaskError, UnknownFrameworkError), and the options resolved:
     the framework names listed, --tf32 as precision tf32, --export and --import-weights as absolute paths."""
+    check_values(options)
     check_conflicts(options)
     if options.spec is not None:
         options = _with_spec_file(options)
@@ -176,10 +196,6 @@ def check_options(options: Options) -> Options:
         require_ray()
     if options.format not in FORMATS:
         raise UsageError(f"unknown --format {options.format!r}: use a tabulate format ({', '.join(FORMATS[:6])}, ...), csv or json")
-    if options.dtype not in DTYPES:
-        raise UsageError(f"unknown --dtype {options.dtype!r}: use {' or '.join(DTYPES)}")
-    if options.augment is not None and options.augment not in AUGMENT_MODES:
-        raise UsageError(f"unknown --augment {options.augment!r}: use {' or '.join(AUGMENT_MODES)}")
     _check_output_paths(options)
     if options.epochs == 0 and options.import_weights is None:
         raise UsageError("--epochs 0 evaluates imported weights: it needs --import-weights FILE")
@@ -227,7 +243,7 @@ def _check_loss(options: Options) -> None:
 def _check_counts(options: Options) -> None:
     """Seeds NumPy and the baseline library take (the last one too: seed + repeats - 1); a warning for more threads than CPUs
     or a very long --repeats."""
-    first = options.seed if options.seed is not None else task_spec(options).train.seed
+    first = options.seed if options.seed is not None else base_spec(options).train.seed
     last = first + options.repeats - 1
     if last > MAX_SEED:
         asked = f"--seed {first}" + (f" with --repeats {options.repeats} reaches seed {last}, which" if first <= MAX_SEED else "")
@@ -268,7 +284,7 @@ def _check_output_paths(options: Options) -> None:
     if options.code is not None:
         _check_output_folder("--code", options.code)
     if options.report is not None:
-        _check_output_folder("--report", options.report, (REPORT_NAME, HTML_NAME, RESULTS_NAME, PLOT_NAME))
+        _check_output_folder("--report", options.report, (REPORT_NAME, PAGE_NAME, RESULTS_NAME, PLOT_NAME))
     if options.tensorboard is not None:
         _check_output_folder("--tensorboard", options.tensorboard)
         if importlib.util.find_spec("tensorboard") is None:
@@ -355,7 +371,7 @@ def run_meta(options: Options, spec: TaskSpec, resolution: Resolution | None) ->
         dtype=options.dtype, tf32=options.precision == "tf32", optimizer=describe(spec.optimizer), loss=spec.model.loss,
         dry_run=options.dry_run, argv=list(options.argv), executor=options.executor, sweep=sweep_grid(options.sweep),
         variant=_variant_name(options), augment=augment,
-        spec_lines=resolved_lines(spec) if options.spec is not None else [],
+        spec_lines=resolved_lines(spec) if options.spec is not None else [], spec=spec_to_json(spec),
     )  # fmt: skip
 
 
@@ -397,4 +413,4 @@ def make_plan(options: Options, resolution: Resolution | None = None, kept: dict
     return RunPlan(requests=requests, timeout_s=options.timeout, in_process=options.in_process, output=output,
                    meta=run_meta(options, spec, resolution), kept=kept or {}, executor=options.executor,
                    ray_address=options.ray_address, quiet=options.quiet,
-                   shared_children=options.dry_run)  # a dry run times nothing: each engine starts once  # fmt: skip
+                   shared_children=options.dry_run, spec=spec)  # a dry run times nothing: each engine starts once  # fmt: skip

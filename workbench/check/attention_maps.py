@@ -18,11 +18,10 @@ from tasks.attention_maps import attention_maps as reference_maps
 from tasks.spec import MultiHeadSelfAttention, TaskSpec, Weights
 from tasks.spec_attention import real_tokens
 from tasks.spec_io import spec_from_json, spec_to_json
-from workbench.check.equivalence import check_weights, random_inputs
+from workbench.check.equivalence import REFERENCE, check_weights, random_inputs
 from workbench.check.measure import _network
 from workbench.process.ask import AskError, ask
 
-REFERENCE = "reference"
 SHORT_REVIEW = (12, 48)  # real tokens of the review shown: long enough to have structure, short enough to read
 SEARCHED = 2000  # test reviews searched for one of that length
 

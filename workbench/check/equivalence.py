@@ -55,8 +55,7 @@ from workbench.check.measure import answer_many as measure_answer_many
 from workbench.process.adapters import row_device
 from workbench.process.ask import AskError, ask
 
-REFERENCE = "reference"
-FRAMEWORKS = DEFAULT_FRAMEWORKS
+REFERENCE = "reference"  # the NumPy float64 reference's name in a check row's pair and among attention maps
 INACCURATE_FACTOR = 10.0  # the narrow band of float32 Adam and RMSprop trajectories (see the module docstring)
 
 
@@ -85,7 +84,7 @@ class CheckConfig:
     fd_samples: int = 2  # samples in the finite-difference instance
     fd_coords: int = 8  # coordinates per parameter checked by finite differences
     dtypes: tuple[str, ...] = ("float64", "float32")
-    frameworks: tuple[str, ...] = FRAMEWORKS
+    frameworks: tuple[str, ...] = DEFAULT_FRAMEWORKS
     threads: int = 1  # every framework's threads: one (tiny batches; two spin for 0.2 s per conv on a busy machine)
     seed: int = 0  # weights, perturbations, random inputs, finite-difference coordinates
     optimizers: tuple[OptimizerSpec, ...] = ()  # trajectories of these too, as of the spec's optimizer (in the same children)
@@ -116,7 +115,7 @@ class Report:
 FLOAT32_JUDGED_STEPS = 2  # large pooling CNNs: float32 trajectories judged at steps 1 and 2 (module docstring)
 
 
-def default_config(spec: TaskSpec, frameworks: tuple[str, ...] = FRAMEWORKS, threads: int = 1) -> CheckConfig:
+def default_config(spec: TaskSpec, frameworks: tuple[str, ...] = DEFAULT_FRAMEWORKS, threads: int = 1) -> CheckConfig:
     """8 samples and 50 steps; large CNN/LSTM specs get 4 samples and 10 steps (the report says so), and a large
     CNN with MaxPool2D float32 trajectories judged at FLOAT32_JUDGED_STEPS steps (its windows' ties: module docstring)."""
     heavy = any(isinstance(l, (Conv2D, LSTM, GRU, Conv1D)) for l in spec.model.layers) and count_params(spec.model) > 20_000

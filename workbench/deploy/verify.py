@@ -28,7 +28,7 @@ from workbench.deploy.reload import answer as reload_answer
 from workbench.process.ask import AskError, ask
 from workbench.run.result import ArtifactRecord
 
-ASK_TIMEOUT_S = 1800  # reading back and timing every artifact of one row (LSTM test sets in ONNX Runtime are slow)
+VERIFY_TIMEOUT_S = 1800  # reading back and timing every artifact of one row (LSTM test sets in ONNX Runtime are slow)
 TRUST_FLAG = "--trust-artifacts"
 UNSIGNED_NOTE = ("verified without --signing-key: the sha256 hashes catch accidental corruption (a truncated or changed "
                  "file), not forgery (whoever can edit the folder can rehash export.json); artifacts that can run code "
@@ -78,7 +78,7 @@ def reload_checks(framework: str, folder: Path, records: list[ArtifactRecord], r
     question = {**request, "folder": str(folder), "artifacts": written, "latency_calls": latency_calls}
     try:
         answer, _ = ask(reload_answer if trusted else answer_untrusted, framework, question, arrays,
-                        threads=request["threads"], timeout=ASK_TIMEOUT_S)  # fmt: skip
+                        threads=request["threads"], timeout=VERIFY_TIMEOUT_S)  # fmt: skip
     except AskError as exc:  # the fresh process itself failed: every artifact it should have read says so
         return [replace(r, status=f"reload failed: {exc}") if r.status == "ok" else r for r in records]
     checks = answer["checks"]

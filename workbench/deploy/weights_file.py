@@ -19,14 +19,13 @@ from pathlib import Path
 import numpy as np
 
 from tasks.download import DataError
-from tasks.safe_files import SafeNpz
+from tasks.safe_files import NPZ_SLACK_BYTES, SafeNpz
 from tasks.spec import ModelSpec, Weights, param_shapes
 
 FORMAT = "framebench-weights/1"
 META_KEY = "__meta__"
 DTYPES = ("float32", "float64")  # what a weight may be stored as (either byte order: read as native)
 MAX_META_CHARS = 4096  # the JSON member: format, spec, framework, sha256
-SLACK_BYTES = 1 << 16  # per member, beyond its float64 data: npy header and zip records
 
 
 class WeightsFileError(DataError):
@@ -81,8 +80,8 @@ def _check_headers(npz: SafeNpz, path: Path, expected: dict[str, tuple[int, ...]
 
 
 def max_file_bytes(expected: dict[str, tuple[int, ...]]) -> int:
-    """The largest weights file the spec's shapes allow: float64 data plus SLACK_BYTES per member."""
-    return sum(math.prod(shape) * 8 for shape in expected.values()) + SLACK_BYTES * (len(expected) + 1)
+    """The largest weights file the spec's shapes allow: float64 data plus NPZ_SLACK_BYTES per member."""
+    return sum(math.prod(shape) * 8 for shape in expected.values()) + NPZ_SLACK_BYTES * (len(expected) + 1)
 
 
 def load_weights(path: Path, model: ModelSpec, spec_name: str) -> Weights:

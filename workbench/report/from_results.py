@@ -78,8 +78,9 @@ def load_runs(paths: Sequence[Path]) -> tuple[dict, list[RunResult]]:
 
 
 def saved_spec(meta: dict, results: Sequence[RunResult] = ()) -> tuple[TaskSpec | None, str]:
-    """The run's spec and where it came from: the one saved in meta['spec'], else the task's registered spec (its
-    variant) as it is today, with the epochs every trained row ran; None when the task is not registered here."""
+    """The run's spec and where it came from: the one saved in meta['spec'] (workbench.run.meta.RunMeta.spec), else
+    (files saved before it) the task's registered spec (its variant) as it is today, with the epochs every trained
+    row ran; None when the task is not registered here."""
     if isinstance(meta.get("spec"), str):
         try:
             return spec_from_json(meta["spec"]), "saved with the results"
@@ -107,6 +108,6 @@ def rebuild_report(folder: Path, paths: Sequence[Path], explain: bool = True) ->
 
     meta, results = load_runs(paths)
     spec, where = saved_spec(meta, results)
-    meta["spec_note"] = where
     frameworks = list(dict.fromkeys(r.framework for r in results))
-    return write_html_report(folder, results, meta, spec, frameworks, explain=explain, sources=[str(p) for p in paths])
+    return write_html_report(folder, results, meta, spec, frameworks, explain=explain, sources=[str(p) for p in paths],
+                             spec_note=where)  # fmt: skip

@@ -28,14 +28,15 @@ from workbench.report.html_assets import CSS, JS
 from workbench.report.html_attention import attention_html
 from workbench.report.html_charts import Series, colour, line_chart, strip_chart
 from workbench.report.html_code import code_css, code_html, defaults_html, generated_html, summary_html
+from workbench.report.markdown import RESULTS_NAME  # beside the page: the rows it shows (--from DIR/results.json)
 from workbench.report.html_tables import (check_table, notes_list, pairs_table, results_table, row_label, summary_table,
                                           series_label, timings_table, worst_table)  # fmt: skip
 from workbench.report.statistics import mixed_modes, shown_mode, summarize
 from workbench.report.tables import PRECISION_WORDS, config_title
+from workbench.run.meta import RunMeta
 from workbench.run.result import RunResult, atomic_write_text, save_results
 
-REPORT_NAME = "index.html"
-RESULTS_NAME = "results.json"  # beside the page: the rows it shows, for `--report DIR2 --from DIR/results.json`
+PAGE_NAME = "index.html"
 # (EpochRecord field or "samples_per_s", figure title, y label, scale, number format, log y axis allowed): samples/s is
 # computed per epoch, and may be drawn on a log axis because the engines' speeds differ by orders of magnitude
 CURVES = (
@@ -181,29 +182,30 @@ def spec_facts(spec: TaskSpec) -> list[tuple[str, str]]:
     ]
 
 
-def run_facts(meta: dict, results: list[RunResult]) -> list[tuple[str, str]]:
-    """Device, precision, threads, seeds, dtype, dataset, versions, nodes, the command."""
+def run_facts(meta: RunMeta, results: list[RunResult], spec_note: str = "") -> list[tuple[str, str]]:
+    """Device, precision, threads, seeds, dtype, dataset, versions, nodes, the command (spec_note: where a rebuilt
+    page's spec came from)."""
     ran = [r for r in results if r.version]
     versions = {}
     for r in ran:
         versions.setdefault(r.framework, r.version)
-    seeds = sorted({r.seed for r in results}) or [meta.get("seed", "?")]
+    seeds = sorted({r.seed for r in results}) or [meta.seed]
     nodes = sorted({r.node for r in results if r.node})
     facts = [
-        ("device", ", ".join(sorted({r.device for r in ran})) or str(meta.get("device", "?"))),
-        ("precision", PRECISION_WORDS.get(meta.get("precision", ""), str(meta.get("precision", "?")))),
-        ("threads", str(meta.get("threads", "?"))),
+        ("device", ", ".join(sorted({r.device for r in ran})) or meta.device),
+        ("precision", PRECISION_WORDS.get(meta.precision, meta.precision or "?")),
+        ("threads", str(meta.threads)),
         ("seeds", ", ".join(map(str, seeds))),
-        ("dtype", str(meta.get("dtype", "?"))),
+        ("dtype", meta.dtype),
     ]
     facts += [("dataset", d) for d in sorted({r.dataset for r in ran if r.dataset})]
     facts += [("versions", " | ".join(f"{k} {v}" for k, v in versions.items()))] if versions else []
     facts += [("node" + ("s" if len(nodes) > 1 else ""), ", ".join(nodes))] if nodes else []
-    facts += [("device choice", meta["device_note"])] if meta.get("device_note") else []
-    facts += [("executor", str(meta["executor"]))] if meta.get("executor") else []
-    facts += [("spec", str(meta["spec_note"]))] if meta.get("spec_note") else []  # a page rebuilt with --from
+    facts += [("device choice", meta.device_note)] if meta.device_note else []
+    facts += [("executor", meta.executor)] if meta.executor else []
+    facts += [("spec", spec_note)] if spec_note else []  # a page rebuilt with --from
     facts += [("warning", w) for w in sorted({w for r in ran for w in r.data_warnings})]
-    facts.append(("command", "python compare.py " + shlex.join(str(a) for a in meta.get("argv", []))))
+    facts.append(("command", "python compare.py " + shlex.join(str(a) for a in meta.argv)))
     return facts
 
 
@@ -211,10 +213,11 @@ def _facts_html(facts: list[tuple[str, str]]) -> str:
     return '<dl class="facts">' + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in facts) + "</dl>"
 
 
-def header_html(meta: dict, results: list[RunResult], spec: TaskSpec | None, sources: Sequence[str] = ()) -> str:
+def header_html(meta: RunMeta, results: list[RunResult], spec: TaskSpec | None, sources: Sequence[str] = (),
+                spec_note: str = "") -> str:  # fmt: skip
     """The run header: task, spec summary, where and how it ran, the command, and the files it was rebuilt from."""
-    facts = [("task", f"{meta.get('task', '?')}: {meta.get('title', '')}")] + (spec_facts(spec) if spec else [])
-    facts += run_facts(meta, results)
+    facts = [("task", f"{meta.task}: {meta.title}")] + (spec_facts(spec) if spec else [])
+    facts += run_facts(meta, results, spec_note)
     facts += [("rebuilt from", ", ".join(sources))] if sources else []
     facts.append(("written", f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}, python {platform.python_version()}, "
                              f"{platform.platform()}, {os.cpu_count()} logical CPUs"))  # fmt: skip
@@ -223,15 +226,15 @@ def header_html(meta: dict, results: list[RunResult], spec: TaskSpec | None, sou
     return _facts_html(facts) + spec_json
 
 
-def build_html(meta: object, results: list[RunResult], spec: TaskSpec | None, answers: dict[str, dict] | None = None,
+def build_html(meta: RunMeta | dict, results: list[RunResult], spec: TaskSpec | None, answers: dict[str, dict] | None = None,
                check: object = None, attention: object = None, sources: Sequence[str] = (),
-               left_out: Sequence[str] = ()) -> str:  # fmt: skip
+               left_out: Sequence[str] = (), spec_note: str = "") -> str:  # fmt: skip
     """The whole page as one string (pure: `answers` are the engines' teaching facts, already gathered). meta: the
-    run's workbench.run.meta.RunMeta or its saved dict."""
-    meta = meta if isinstance(meta, dict) else meta.to_dict()
+    run's RunMeta, or a saved "meta" dict (read as one)."""
+    meta = meta if isinstance(meta, RunMeta) else RunMeta.from_dict(meta)
     labels = series_labels(results)
     sections = [
-        ("run", "The run", header_html(meta, results, spec, sources)),
+        ("run", "The run", header_html(meta, results, spec, sources, spec_note)),
         ("results", "Results", results_table(results) + notes_list(results)),
         ("curves", "Learning curves", curves_html(results, labels)),
         ("seeds", "Over seeds", statistics_html(results, labels)),
@@ -252,7 +255,7 @@ def build_html(meta: object, results: list[RunResult], spec: TaskSpec | None, an
     sections = [(ident, title, body) for ident, title, body in sections if body]
     toc = " ".join(f'<a href="#{ident}">{_e(title)}</a>' for ident, title, _ in sections)
     body = "".join(f'<section id="{ident}"><h2>{_e(title)}</h2>{text}</section>' for ident, title, text in sections)
-    title = f"framebench: {meta.get('task', '?')}" + (f" · {meta['title']}" if meta.get("title") else "")
+    title = f"framebench: {meta.task}" + (f" · {meta.title}" if meta.title else "")
     return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
@@ -262,25 +265,25 @@ def build_html(meta: object, results: list[RunResult], spec: TaskSpec | None, an
             f"<script>{JS}</script></body></html>\n")  # fmt: skip
 
 
-def write_html_report(folder: Path, results: list[RunResult], meta: object, spec: TaskSpec | None, frameworks: list[str],
+def write_html_report(folder: Path, results: list[RunResult], meta: RunMeta | dict, spec: TaskSpec | None, frameworks: list[str],
                       check: object = None, explain: bool = True, attention: object = None, sources: Sequence[str] = (),
-                      gathered: tuple[dict[str, dict], list[str]] | None = None) -> list[Path]:  # fmt: skip
+                      gathered: tuple[dict[str, dict], list[str]] | None = None, spec_note: str = "") -> list[Path]:  # fmt: skip
     """Write FOLDER/index.html and FOLDER/results.json (the rows shown, as --output saves them); return both paths.
 
     check: the --check result (a workbench.check.equivalence.Report, or its text). explain: ask each installed
     framework for its code, summary and defaults (one child process each; nothing trains), unless `gathered` holds
     workbench.teach.explain.gather's answer already. attention: a workbench.check.attention_maps.AttentionMaps.
-    sources: the result files a rebuilt page was made from.
+    sources: the result files a rebuilt page was made from; spec_note: where its spec came from.
     """
     answers, left_out = gathered if gathered is not None else (None, [])
     if explain and gathered is None and spec is not None and frameworks:
         from workbench.teach.explain import gather
 
         answers, left_out = gather(spec, list(frameworks))
-    page = build_html(meta, results, spec, answers, check, attention, sources, left_out)
+    page = build_html(meta, results, spec, answers, check, attention, sources, left_out, spec_note)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    written = [folder / REPORT_NAME, folder / RESULTS_NAME]
+    written = [folder / PAGE_NAME, folder / RESULTS_NAME]
     atomic_write_text(written[0], page)
     save_results(written[1], meta, results)
     umask = os.umask(0)

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Collection, Sequence
 
+from workbench.check.equivalence import REFERENCE
 from workbench.report.statistics import ConfigStats, Spread, mixed_modes, shown_mode
 from workbench.report.tables import (BREAK_EVEN, MAIN_COLUMNS, _cell, break_even_steps, config_title, eager_partner,
                                      noisy_note, timings_columns)  # fmt: skip
@@ -18,7 +19,6 @@ from workbench.run.result import RunResult
 
 CHECK_ORDER = ("OK", "INFO", "DOWNCAST", "INACCURATE", "FAIL")  # worst last, as workbench.check.report
 TEXT_KEYS = ("framework", "model", "device", "config", "mode", "node", "timing", "status")  # the columns that are not numbers
-REFERENCE = "reference"  # the NumPy float64 reference's name in a check row's pair
 VERDICT_BADGES = {"OK": "status-ok", "INFO": "status-skipped", "FAIL": "status-error"}  # the others: amber
 
 

@@ -29,6 +29,7 @@ class RunMeta:
     sweep: dict = field(default_factory=dict)  # the --sweep grid: key -> values
     argv: list[str] = field(default_factory=list)  # the command line: --resume parses it again
     spec_lines: list[str] = field(default_factory=list)  # --spec: the resolved spec, every field (defaults included)
+    spec: str = ""  # the resolved spec as JSON (tasks/spec_io.py): a report rebuilt with --from shows it ("" in older files)
 
     def to_dict(self) -> dict:
         """The JSON form saved with the results."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+from tasks.spec import TaskSpec
 from workbench.process.env import child_env
 from workbench.run.child import execute, failed_row
 from workbench.run.meta import RunMeta
@@ -38,6 +39,7 @@ class RunPlan:
     ray_address: str | None = None  # "HOST:PORT" or "auto" to join a cluster; None starts a local Ray instance
     quiet: bool = False  # no progress lines (the Ray executor prints one per finished row)
     shared_children: bool = False  # a dry run times nothing: one child per engine runs all of its rows (local executor)
+    spec: TaskSpec | None = None  # the options' spec, resolved once (each request carries its row's: + sweep, seed)
 
 
 class Interrupted(Exception):

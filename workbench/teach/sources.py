@@ -12,8 +12,9 @@ import os
 from dataclasses import asdict, dataclass
 from types import ModuleType
 
+from workbench.process.env import ROOT
+
 ROLES = ("Build the model from the spec", "The optimizer", "The loss", "One training epoch")  # shown first, in this order
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ def resolve(module: ModuleType, dotted: str) -> object:
 
 
 def _relative(path: str) -> str:
-    return os.path.relpath(path, ROOT) if path.startswith(ROOT) else path
+    return os.path.relpath(path, ROOT) if path.startswith(str(ROOT)) else path
 
 
 def source_of(module: ModuleType, dotted: str) -> SourceBlock:
