@@ -1,10 +1,10 @@
 """What initialisation alone does to the sentiment LSTM: canonical (Keras-style) vs PyTorch's defaults.
 
-    FRAMEBENCH_DATA=/tmp/fbdata python benchmarks/sentiment_init.py --init torch_default --epochs 2
+    FRAMEBENCH_DATA=/tmp/fbdata python benchmarks/sentiment_init.py --init native --epochs 2
 
 Trains the PyTorch adapter on the shared batches and prints test accuracy after each epoch.
 "canonical" loads the spec's NumPy weights (embedding U(-0.05, 0.05), Glorot, orthogonal,
-forget bias 1). "torch_default" keeps what `nn.Embedding`/`nn.LSTM`/`nn.Linear` draw by
+forget bias 1). "native" keeps what `nn.Embedding`/`nn.LSTM`/`nn.Linear` draw by
 themselves (embedding N(0, 1), LSTM U(+-1/sqrt(64)) incl. both biases, both trained).
 """
 
@@ -29,7 +29,8 @@ from tasks.sentiment import SPEC, load  # noqa: E402
 def main() -> None:
     """Train once with the chosen init and print accuracy per epoch."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--init", default="canonical", choices=("canonical", "torch_default"), help="initial weights (default: canonical)")
+    p.add_argument("--init", default="canonical", choices=("canonical", "native"),
+                   help="initial weights: the spec's, or PyTorch's own draw (default: canonical)")
     p.add_argument("--epochs", type=int, default=SPEC.train.epochs, help="epochs (default: the spec's)")
     p.add_argument("--seed", type=int, default=0, help="seed for weights and batch order (default: 0)")
     p.add_argument("--subset", type=int, default=None, help="first N training samples (default: all)")
@@ -42,7 +43,7 @@ def main() -> None:
     torch_adapter.configure(settings)
     adapter = torch_adapter.Adapter(SPEC, settings)
     adapter.build(init_weights(SPEC.model, SPEC.init, args.seed))
-    if args.init == "torch_default":
+    if args.init == "native":
         torch.manual_seed(args.seed)
         for module in adapter.model.modules():
             if hasattr(module, "reset_parameters"):

@@ -198,6 +198,10 @@ class AdapterModule(Protocol):
         export(network, artifact, path) -> str   write one artifact of a trained Network; returns the route taken
         load(artifact, path, spec, settings) -> predict(X) -> logits   read it back with the framework's own loader
     Optional: augment_native(spec, settings) -> (augment, description), --augment native (in <engine>_augment.py).
+    Optional: attention_weights(network, ids) -> the per-head attention weights of one review, (layers, H, L, L)
+    queries by keys in evaluation mode (the attention maps, workbench/check/attention_maps.py).
+
+    REQUIRED_NAMES: those every adapter module binds (tests/test_adapters.py checks it); OPTIONAL_NAMES: the rest.
     """
 
     NAME: str
@@ -225,8 +229,14 @@ PROTOCOL_ORDER = (
     "DTYPES", "PRECISIONS", "MODES", "mode_unsupported", "EPS_STYLES", "HAS_GRADIENTS", "UNBIASED_MOVING_VAR", "SUMMARY_TITLE",
     "unsupported", "default_optimizer", "peak_gpu_mb", "defaults", "source_names", "summary_column",
     "create", "build_model", "make_optimizer", "make_loss", "Network", "Baseline",
-    "EXPORTS", "export", "load", "augment_native",
+    "EXPORTS", "export", "load", "augment_native", "attention_weights",
 )  # fmt: skip
+# the names a module may leave out (the workbench has a default or skips the feature): the rest are required
+OPTIONAL_NAMES = frozenset({
+    "PRECISIONS", "MODES", "mode_unsupported", "build_model", "make_optimizer", "make_loss", "Network", "Baseline",
+    "EXPORTS", "export", "load", "augment_native", "attention_weights",
+})  # fmt: skip
+REQUIRED_NAMES = tuple(name for name in PROTOCOL_ORDER if name not in OPTIONAL_NAMES)  # every adapter binds these
 
 
 class ExportingModule(AdapterModule, Protocol):

@@ -48,12 +48,12 @@ IMDB_ARCHIVE = RemoteFile(
     "aclImdb_v1.tar.gz", ("https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",),
     sha256="c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe", size=84125825)
 IMDB_FOLDER = "aclImdb"
-_KERAS = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
-IMDB_KERAS_NPZ = RemoteFile(  # not in the shared copy; fetch(IMDB_KERAS_NPZ, "imdb") downloads it
-    "imdb.npz", (_KERAS + "imdb.npz",),
+_IMDB_NPZ_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"  # where Keras' datasets module reads it
+IMDB_NPZ = RemoteFile(  # IMDB as word ids; not in the shared copy: fetch(IMDB_NPZ, "imdb") downloads it
+    "imdb.npz", (_IMDB_NPZ_URL + "imdb.npz",),
     sha256="69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f", size=17464789)
 IMDB_WORD_INDEX = RemoteFile(
-    "imdb_word_index.json", (_KERAS + "imdb_word_index.json",),
+    "imdb_word_index.json", (_IMDB_NPZ_URL + "imdb_word_index.json",),
     sha256="027313fe9a320280f3bf0fac5baf58c4a683cf39a7ed9c3d3d3912bde4284cf6", size=1641221)
 
 
@@ -351,11 +351,13 @@ def load_imdb_reviews(data_dir: str | os.PathLike | None = None) -> TextData:
 
 # ------------------------------------------------------------------ IMDB (Keras npz)
 
+_NOT_IMDB_NPZ = "it is not an imdb.npz of word ids"
+
 
 def _read_npy_member(zf: zipfile.ZipFile, npz: Path, key: str) -> np.ndarray:
     name = f"{key}.npy"
     if name not in zf.namelist():
-        raise DataError(f"{npz} has no array {key!r} (found {sorted(zf.namelist())}): it is not Keras' imdb.npz")
+        raise DataError(f"{npz} has no array {key!r} (found {sorted(zf.namelist())}): {_NOT_IMDB_NPZ}")
     with zf.open(name) as f:
         try:
             major, _ = np.lib.format.read_magic(f)
@@ -364,7 +366,7 @@ def _read_npy_member(zf: zipfile.ZipFile, npz: Path, key: str) -> np.ndarray:
         except ValueError as e:
             raise DataError(f"{npz}: {name} is not a valid .npy array ({e}): delete it and download it again") from e
         if dtype.hasobject:  # ragged lists are pickled; build them with the restricted unpickler
-            arr = _load_pickle(npz, f, encoding="latin1", allow_object=True, what="Keras imdb.npz")
+            arr = _load_pickle(npz, f, encoding="latin1", allow_object=True, what="imdb.npz")
         else:
             raw = f.read()
             if len(raw) != math.prod(shape) * dtype.itemsize:
@@ -375,8 +377,8 @@ def _read_npy_member(zf: zipfile.ZipFile, npz: Path, key: str) -> np.ndarray:
     return arr
 
 
-def load_keras_imdb_npz(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Keras' imdb.npz as (x_train, y_train, x_test, y_test); x are object arrays of int lists."""
+def load_imdb_npz(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Keras' imdb.npz (IMDB as word ids) as (x_train, y_train, x_test, y_test); x are object arrays of int lists."""
     path = Path(path)
     try:
         with zipfile.ZipFile(path) as zf:
@@ -387,10 +389,10 @@ def load_keras_imdb_npz(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray
     for xname, x, yname, y in (("x_train", x_train, "y_train", y_train), ("x_test", x_test, "y_test", y_test)):
         if x.ndim != 1 or y.shape != x.shape or y.dtype.kind not in "iu" or not np.isin(y, (0, 1)).all():
             raise DataError(f"{path}: {xname} {x.shape} / {yname} {y.dtype} {y.shape} are not N sequences "
-                            "with N labels in {0, 1}: it is not Keras' imdb.npz")
+                            f"with N labels in {{0, 1}}: {_NOT_IMDB_NPZ}")
         if not all(type(s) is list for s in x):
-            raise DataError(f"{path}: {xname} holds non-list entries: it is not Keras' imdb.npz")
+            raise DataError(f"{path}: {xname} holds non-list entries: {_NOT_IMDB_NPZ}")
         flat = np.array(list(itertools.chain.from_iterable(x)))
         if flat.size and (flat.dtype.kind not in "iu" or flat.min() < 0):
-            raise DataError(f"{path}: {xname} holds values that are not non-negative ints: it is not Keras' imdb.npz")
+            raise DataError(f"{path}: {xname} holds values that are not non-negative ints: {_NOT_IMDB_NPZ}")
     return x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64)

@@ -48,8 +48,9 @@ def he_uniform(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     return rng.uniform(-limit, limit, size=shape)
 
 
-def torch_default_uniform(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int) -> np.ndarray:
-    """PyTorch's Linear/Conv default (kaiming_uniform with a=sqrt(5)): U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+def fan_in_uniform(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int) -> np.ndarray:
+    """U(-1/sqrt(fan_in), 1/sqrt(fan_in)): PyTorch's Linear/Conv default for kernel (kaiming_uniform with a=sqrt(5))
+    and bias alike (the "fan_in_uniform" init)."""
     limit = 1.0 / np.sqrt(fan_in)
     return rng.uniform(-limit, limit, size=shape)
 
@@ -68,17 +69,17 @@ def _kernel(rng: np.random.Generator, init: InitSpec, shape: tuple[int, ...]) ->
         return glorot_uniform(rng, shape)
     if init.kernel == "he_uniform":
         return he_uniform(rng, shape)
-    if init.kernel == "torch_default":
-        return torch_default_uniform(rng, shape, fans(shape)[0])
-    raise ValueError(f"unknown kernel init {init.kernel!r}: use glorot_uniform, he_uniform or torch_default")
+    if init.kernel == "fan_in_uniform":
+        return fan_in_uniform(rng, shape, fans(shape)[0])
+    raise ValueError(f"unknown kernel init {init.kernel!r}: use glorot_uniform, he_uniform or fan_in_uniform")
 
 
 def _bias(rng: np.random.Generator, init: InitSpec, shape: tuple[int, ...], fan_in: int) -> np.ndarray:
     if init.bias == "zeros":
         return np.zeros(shape)
-    if init.bias == "torch_default":
-        return torch_default_uniform(rng, shape, fan_in)
-    raise ValueError(f"unknown bias init {init.bias!r}: use zeros or torch_default")
+    if init.bias == "fan_in_uniform":
+        return fan_in_uniform(rng, shape, fan_in)
+    raise ValueError(f"unknown bias init {init.bias!r}: use zeros or fan_in_uniform")
 
 
 def init_weights(model: ModelSpec, init: InitSpec, seed: int) -> Weights:

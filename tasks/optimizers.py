@@ -16,7 +16,9 @@ from tasks.spec import OptimizerSpec, Weights, is_trainable
 
 PRESETS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")  # the --optimizer values
 FAMILIES = ("sgd", "rmsprop", "adam")  # OptimizerSpec.name: the update rule
-EPS_STYLES = {"adam": ("corrected", "uncorrected"), "rmsprop": ("outside", "inside")}  # OptimizerSpec.eps_style
+# the eps placements a spec may name (OptimizerSpec.eps_style), per family; not an adapter's EPS_STYLES, which says
+# which of these that engine runs exactly
+EPS_STYLE_CHOICES = {"adam": ("corrected", "uncorrected"), "rmsprop": ("outside", "inside")}
 VELOCITIES = ("gradient", "step")
 DECAY_STYLES = ("l2", "decoupled")
 DECAY_SCALES = ("lr", "schedule")
@@ -71,7 +73,7 @@ def describe(opt: OptimizerSpec) -> str:
         parts += [f"momentum={opt.momentum:g}"] + ([f"dampening={opt.dampening:g}"] if opt.dampening else [])
     if opt.name == "rmsprop":
         parts += [f"rho={opt.rho:g}"] + (["centered"] if opt.centered else []) + ([f"momentum={opt.momentum:g}"] if opt.momentum else [])
-    if opt.name in EPS_STYLES:
+    if opt.name in EPS_STYLE_CHOICES:
         parts += [f"eps={opt.eps:g}", opt.eps_style]
     if opt.momentum and opt.velocity != "gradient":
         parts.append(f"velocity={opt.velocity}")
@@ -84,8 +86,8 @@ def validate(opt: OptimizerSpec) -> None:
     """Raise OptimizerError if a field has an unknown value or does not apply to the family."""
     checks = [
         (opt.name in FAMILIES, f"optimizer name {opt.name!r}: choose from {', '.join(FAMILIES)}"),
-        (opt.name not in EPS_STYLES or opt.eps_style in EPS_STYLES[opt.name],
-         f"{opt.name} eps_style {opt.eps_style!r}: choose from {', '.join(EPS_STYLES.get(opt.name, ()))}"),
+        (opt.name not in EPS_STYLE_CHOICES or opt.eps_style in EPS_STYLE_CHOICES[opt.name],
+         f"{opt.name} eps_style {opt.eps_style!r}: choose from {', '.join(EPS_STYLE_CHOICES.get(opt.name, ()))}"),
         (opt.velocity in VELOCITIES, f"velocity {opt.velocity!r}: choose from {', '.join(VELOCITIES)}"),
         (opt.weight_decay_style in DECAY_STYLES, f"weight_decay_style {opt.weight_decay_style!r}: choose from {', '.join(DECAY_STYLES)}"),
         (opt.decay_scale in DECAY_SCALES, f"decay_scale {opt.decay_scale!r}: choose from {', '.join(DECAY_SCALES)}"),
@@ -197,7 +199,7 @@ def sgd_step(weights: Weights, grads: Weights, lr: float) -> Weights:
 def adam_step(weights: Weights, grads: Weights, state: OptimizerState | None, *, lr: float, beta_1: float, beta_2: float,
               eps: float, eps_style: str) -> tuple[Weights, OptimizerState]:  # fmt: skip
     """One Adam step (state None = first step); eps_style says where eps enters, see OptimizerSpec."""
-    if eps_style not in EPS_STYLES["adam"]:
-        raise KeyError(f"unknown eps_style {eps_style!r}; valid: {', '.join(EPS_STYLES['adam'])}")
+    if eps_style not in EPS_STYLE_CHOICES["adam"]:
+        raise KeyError(f"unknown eps_style {eps_style!r}; valid: {', '.join(EPS_STYLE_CHOICES['adam'])}")
     opt = OptimizerSpec(name="adam", lr=lr, beta_1=beta_1, beta_2=beta_2, eps=eps, eps_style=eps_style)
     return step(weights, grads, state, opt)

@@ -18,7 +18,7 @@ from typing import Any, Callable
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from tasks.optimizers import EPS_STYLES, AdamState, OptimizerState, adam_step, sgd_step, step  # noqa: F401 - re-exported
+from tasks.optimizers import EPS_STYLE_CHOICES, AdamState, OptimizerState, adam_step, sgd_step, step  # noqa: F401 - re-exported
 from tasks.reference_layers import NEW_LAYER_OPS
 from tasks.spec_attention import real_tokens, uses_padding_mask
 from tasks.spec import (

@@ -177,8 +177,8 @@ def is_chain(model: ModelSpec) -> bool:
 class InitSpec:
     """How the canonical initial weights are drawn in NumPy (once, from the seed)."""
 
-    kernel: str = "glorot_uniform"  # Dense/Conv kernels: glorot_uniform | he_uniform | torch_default
-    bias: str = "zeros"  # zeros | torch_default (U(+-1/sqrt(fan_in)))
+    kernel: str = "glorot_uniform"  # Dense/Conv kernels: glorot_uniform | he_uniform | fan_in_uniform
+    bias: str = "zeros"  # zeros | fan_in_uniform (U(+-1/sqrt(fan_in)), PyTorch's Linear/Conv default)
     embedding_scale: float = 0.05  # Embedding ~ U(-scale, scale) (Keras' default uniform)
     recurrent: str = "orthogonal"  # LSTM recurrent kernel: orthogonal | glorot_uniform
     forget_bias: float = 1.0  # LSTM forget-gate bias (Keras' unit_forget_bias=True gives 1)

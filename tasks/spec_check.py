@@ -53,8 +53,8 @@ TAKES = {
 # The values a string field takes (read by tasks/init.py, tasks/reference_attention.py, tasks/spec_attention.py):
 # anything else is refused as the file is read, not by the first engine that meets it
 CHOICES: dict[tuple[type, str], tuple[str, ...]] = {
-    (InitSpec, "kernel"): ("glorot_uniform", "he_uniform", "torch_default"),
-    (InitSpec, "bias"): ("zeros", "torch_default"),
+    (InitSpec, "kernel"): ("glorot_uniform", "he_uniform", "fan_in_uniform"),
+    (InitSpec, "bias"): ("zeros", "fan_in_uniform"),
     (InitSpec, "recurrent"): ("orthogonal", "glorot_uniform"),
     (MultiHeadSelfAttention, "mask"): MASKS,
     (MultiHeadSelfAttention, "softmax_dtype"): ("input", "float32"),

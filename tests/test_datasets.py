@@ -19,7 +19,7 @@ import pytest
 from conftest_data import cifar_batch, make_aclimdb, make_cifar_folder, make_tar, py2_pickle, real_data_dir, write_idx
 
 from tasks import datasets
-from tasks.datasets import (DataError, load_cifar10, load_imdb_reviews, load_keras_imdb_npz, load_mnist,
+from tasks.datasets import (DataError, load_cifar10, load_imdb_npz, load_imdb_reviews, load_mnist,
                             read_idx)
 
 
@@ -263,28 +263,28 @@ def ragged(rows: list) -> np.ndarray:
     return out
 
 
-def test_keras_npz_good_and_bad(tmp_path):
+def test_imdb_npz_good_and_bad(tmp_path):
     path = tmp_path / "imdb.npz"
     x = ragged([[1, 14, 22], [1, 5]])
     np.savez(path, x_train=x, y_train=np.array([1, 0]), x_test=ragged([[1], [1, 2, 3]]), y_test=np.array([0, 1]))
-    x_train, y_train, x_test, y_test = load_keras_imdb_npz(path)
+    x_train, y_train, x_test, y_test = load_imdb_npz(path)
     assert x_train.dtype == object and x_train[0] == [1, 14, 22] and y_test.tolist() == [0, 1]
     assert y_train.dtype == np.int64
     np.savez(path, x_train=x, y_train=np.array([1, 0]), x_test=x)
     with pytest.raises(DataError, match=r"no array 'y_test'"):
-        load_keras_imdb_npz(path)
+        load_imdb_npz(path)
     np.savez(path, x_train=x, y_train=np.array([1, 7]), x_test=x, y_test=np.array([0, 1]))
     with pytest.raises(DataError, match=r"labels in \{0, 1\}"):
-        load_keras_imdb_npz(path)
+        load_imdb_npz(path)
     np.savez(path, x_train=ragged([[1, -2], [3]]), y_train=np.array([1, 0]), x_test=x, y_test=np.array([0, 1]))
     with pytest.raises(DataError, match=r"not non-negative ints"):
-        load_keras_imdb_npz(path)
+        load_imdb_npz(path)
     path.write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(DataError, match=r"imdb\.npz is not a readable \.npz archive"):
-        load_keras_imdb_npz(path)
+        load_imdb_npz(path)
 
 
-def test_keras_npz_malicious_object_is_refused(tmp_path):
+def test_imdb_npz_malicious_object_is_refused(tmp_path):
     marker, path = tmp_path / "pwned", tmp_path / "imdb.npz"
     evil = ragged([[1, 2], Evil(marker)])
     buf = io.BytesIO()
@@ -292,7 +292,7 @@ def test_keras_npz_malicious_object_is_refused(tmp_path):
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("x_train.npy", buf.getvalue())
     with pytest.raises(DataError, match=r"refused to load: the pickle tries to build posix\.system|nt\.system"):
-        load_keras_imdb_npz(path)
+        load_imdb_npz(path)
     assert not marker.exists()
 
 

@@ -185,7 +185,7 @@ def optimizer_reports() -> dict[str, eq.Report]:
 
 def _matched(report: eq.Report, engine: str, opt: OptimizerSpec) -> dict[str, list[eq.Row]]:
     """variant -> the engine's rows against the reference, for every matched variant of `opt` (any eps placement)."""
-    family = {opts.describe(replace(opt, eps_style=s)) for s in opts.EPS_STYLES.get(opt.name, (opt.eps_style,))}
+    family = {opts.describe(replace(opt, eps_style=s)) for s in opts.EPS_STYLE_CHOICES.get(opt.name, (opt.eps_style,))}
     rows: dict[str, list[eq.Row]] = {}
     for r in report.rows:
         name = r.variant.removesuffix(" (matched)").removesuffix(DROP)

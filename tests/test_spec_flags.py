@@ -63,7 +63,7 @@ def test_exports_are_signed_and_verify_again(spec_run):
 # Values the reader refuses at once (before, some failed inside an engine's row, or fell back silently): (table, key,
 # value) set in the residual example, and the one line; table "layer" appends a layer before the logits
 OUT_OF_RANGE = [
-    ("init", "kernel", "os.system", "init.kernel: 'os.system' is not one of glorot_uniform, he_uniform, torch_default"),
+    ("init", "kernel", "os.system", "init.kernel: 'os.system' is not one of glorot_uniform, he_uniform, fan_in_uniform"),
     ("init", "recurrent", "zeros", "init.recurrent: 'zeros' is not one of orthogonal, glorot_uniform"),
     ("train", "seed", -1, "train.seed -1: must be >= 0"),
     ("train", "lr_decay", 0.0, "train.lr_decay 0.0: must be > 0 (1: a constant lr)"),

@@ -15,11 +15,11 @@ from tasks import registry  # noqa: E402
 from tasks.overrides import with_overrides  # noqa: E402
 from tasks.spec_io import spec_to_json  # noqa: E402
 from tests.cli_helpers import ROOT, run_cli  # noqa: E402
-from workbench.report.tensorboard import (HPARAMS, RUN_TAGS, SPEC_TAG, run_name, without_tensorflow,  # noqa: E402
+from workbench.report.tensorboard import (HPARAMS, RUN_TAGS, SPEC_TAG, run_name, use_tensorboard_stub,  # noqa: E402
                                           write_tensorboard)  # fmt: skip
 from workbench.run.result import RunResult, load_results  # noqa: E402
 
-without_tensorflow()  # the reader goes through the same tensorboard.compat as the writer
+use_tensorboard_stub()  # the reader goes through the same tensorboard.compat as the writer
 from tensorboard.backend.event_processing import event_accumulator  # noqa: E402
 from tensorboard.plugins.hparams import metadata as hparams_metadata  # noqa: E402
 from tensorboard.util import tensor_util  # noqa: E402

@@ -15,7 +15,7 @@ import numpy as np
 
 from frameworks.base import RunSettings
 from tasks import reference
-from tasks.optimizers import EPS_STYLES, describe, preset_name
+from tasks.optimizers import EPS_STYLE_CHOICES, describe, preset_name
 from tasks.reference_attention import cancelled_by_softmax
 from tasks.spec import OptimizerSpec, TaskSpec
 from tasks.spec_attention import MultiHeadSelfAttention
@@ -89,7 +89,7 @@ def optimizers(module: ModuleType, spec: TaskSpec, extra: tuple[OptimizerSpec, .
     variants = {f"sgd lr={SGD_LR}": plain}
     for opt in (spec.optimizer, *extra):
         lr = SGD_LR if opt.name == "sgd" else opt.lr
-        styles = module.EPS_STYLES.get(opt.name, ()) if opt.name in EPS_STYLES else (opt.eps_style,)
+        styles = module.EPS_STYLES.get(opt.name, ()) if opt.name in EPS_STYLE_CHOICES else (opt.eps_style,)
         for style in styles:
             matched = replace(opt, lr=lr, eps_style=style)
             if matched != plain and module.unsupported(replace(spec, optimizer=matched)) is None:
@@ -106,7 +106,7 @@ def spec_optimizer(module: ModuleType, spec: TaskSpec) -> dict[str, OptimizerSpe
     """variant name -> the spec's own optimizer (CheckConfig.variants "spec"): one trajectory, in the spec's eps
     placement where this framework runs it exactly, else in the first placement it does; none if it cannot run it."""
     opt = spec.optimizer
-    styles = module.EPS_STYLES.get(opt.name, ()) if opt.name in EPS_STYLES else (opt.eps_style,)
+    styles = module.EPS_STYLES.get(opt.name, ()) if opt.name in EPS_STYLE_CHOICES else (opt.eps_style,)
     for style in sorted(styles, key=lambda s: s != opt.eps_style):
         matched = replace(opt, eps_style=style)
         if module.unsupported(replace(spec, optimizer=matched)) is None:

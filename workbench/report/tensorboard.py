@@ -39,7 +39,7 @@ class TensorBoardUnavailable(RuntimeError):
     """The `tensorboard` package is not installed (pip install tensorboard)."""
 
 
-def without_tensorflow() -> None:
+def use_tensorboard_stub() -> None:
     """Make the `tensorboard` package use its own TensorFlow stub in this process, never TensorFlow itself.
 
     tensorboard.compat picks the stub when a module `tensorboard.compat.notf` can be imported (its no-TensorFlow build
@@ -95,7 +95,7 @@ def epoch_scalars(r: RunResult) -> list[tuple[int, float, dict[str, float]]]:
 def write_tensorboard(folder: Path, results: list[RunResult], spec: TaskSpec, variant: str = "default") -> list[Path]:
     """Write one event file per row under FOLDER/task/engine/variant/seedN and the HParams experiment in FOLDER;
     returns the run folders. Raises TensorBoardUnavailable without the `tensorboard` package."""
-    without_tensorflow()
+    use_tensorboard_stub()
     try:
         from tensorboard.compat.proto import event_pb2, summary_pb2
         from tensorboard.plugins.hparams import summary_v2 as hp
