@@ -1,14 +1,15 @@
 """JAX adapter: a Flax NNX module built from the spec, trained by an explicit loop over a `jax.jit` step.
 
 Read it side by side with `frameworks/pytorch.py`: same public names, same order. Flax keeps the
-canonical layouts (NHWC, Dense (in, out), Conv HWIO), so frameworks/layout.py only renames.
+canonical layouts (NHWC, Dense (in, out), Conv HWIO), so frameworks/layout.py only renames. What Keras on
+JAX shares with it (XLA's environment, configure's settings, devices) is in jax_runtime.py; Flax layers in jax_layers.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
-import os
 
 import numpy as np
 
@@ -48,20 +49,13 @@ DETERMINISM = jax_runtime.DETERMINISM
 
 
 def configure(settings: RunSettings) -> str:
-    """Apply threads, precision and determinism settings; return the device actually used. XLA reads them when its
-    backend starts (the first computation): this runs before any JAX work in the row's child process."""
-    # XLA sizes its CPU thread pool from PJRT_NPROC (else the CPU count). XLA_FLAGS' old intra_op_parallelism_threads
-    # recipe does not limit jaxlib 0.10 (measured: CPU time / wall time 1.96 on 2 cores with it, 0.98 with PJRT_NPROC=1).
-    os.environ["PJRT_NPROC"] = str(settings.threads)
-    if settings.deterministic:
-        jax_runtime.deterministic_gpu_ops()
+    """Threads, determinism, platform and matmul precision as Keras on JAX sets them (jax_runtime.py), then float64;
+    return the device kind actually used. This runs before any JAX work in the row's child process."""
     # JAX computes in float32 by default and silently turns float64 arrays into float32: float64
     # needs jax_enable_x64, which is process-wide, so it is on exactly when float64 is asked for.
     jax.config.update("jax_enable_x64", settings.dtype == "float64")
     # JAX has no global seed: dropout keys come from nnx.Rngs(settings.seed) in Network.
-    if settings.device == "cpu":
-        jax.config.update("jax_platforms", "cpu")
-    return jax_runtime.configure(settings)  # the matmul precision, and the device
+    return jax_runtime.configure(settings)
 
 
 # ---------------------------------------------------------------- facts the workbench asks for
@@ -76,12 +70,21 @@ PRECISIONS = {
     "cpu": {"fp32": None, "tf32": "TF32 is a CUDA matmul mode (Ampere and newer GPUs)", "bf16": None, "fp16": NO_FP16},
     "cuda": {"fp32": None, "tf32": None, "bf16": None, "fp16": NO_FP16},
 }
-MODES = jax_runtime.JAX_MODES  # --mode: jax.jit (the default) or op by op under jax.disable_jit (small networks only)
+MODES = {  # --mode: what each execution mode runs (jax.jit first, the default)
+    "compiled": "jax.jit of the whole training step (forward, backward, optax update): XLA compiles it once per "
+    "batch shape, a smaller last batch once more (its compilations count shows it)",
+    "eager": "op by op under jax.disable_jit (for teaching, small networks only): every jnp call dispatched from "
+    "Python, nothing compiled as one program",
+}
+OP_BY_OP_MAX_FLOPS = 100_000  # training FLOPs per sample above which op by op is refused: digits (28,608) runs, mnist (1.4M) not
 
 
 def mode_unsupported(spec: TaskSpec, mode: str) -> str | None:
     """Why the spec's network cannot run in `mode`: op by op is for teaching on small networks, else None."""
-    return jax_runtime.op_by_op_refused(train_flops(spec.model)) if mode == "eager" else None
+    if mode != "eager" or (flops := train_flops(spec.model)) <= OP_BY_OP_MAX_FLOPS:
+        return None
+    return (f"op-by-op JAX (--mode eager) is for small networks: this one needs {flops:,} training FLOPs per sample, "
+            f"above {OP_BY_OP_MAX_FLOPS:,}; use --mode compiled")  # fmt: skip
 
 
 # eps placements run exactly, per family: optax.adam and scale_by_adam_uncorrected_eps; optax.rmsprop's eps_in_sqrt
@@ -127,7 +130,7 @@ def default_optimizer(name: str) -> OptimizerSpec | None:
 
 
 peak_gpu_mb = jax_runtime.peak_gpu_mb
-_initializer = jax_runtime.initializer_words  # a jax.nn.initializers function in words
+_initializer = jax_layers.initializer_words  # a jax.nn.initializers function in words
 
 
 def defaults(spec: TaskSpec) -> dict[str, str]:
@@ -192,16 +195,10 @@ def summary_column(spec: TaskSpec) -> list[tuple[str, str]]:
     outputs = nnx.eval_shape(lambda m: m.layer_outputs(_dummy_inputs(spec)), view)
     cells = []
     for layer, out in zip(model.layers, outputs):
-        trainable = _size(layer, nnx.Param)
-        state = _size(layer, nnx.BatchStat)  # BatchNorm: running mean and var
+        trainable = jax_layers.variable_count(layer, nnx.Param)
+        state = jax_layers.variable_count(layer, nnx.BatchStat)  # BatchNorm: running mean and var
         cells.append((str(tuple(out.shape[1:])), f"{trainable:,}" + (f" + {state:,} state" if state else "")))
     return cells
-
-
-def _size(layer: object, kind: type) -> int:
-    if not isinstance(layer, nnx.Module):
-        return 0  # a plain function (ReLU, pooling, flatten)
-    return sum(int(np.prod(v.shape)) for v in jax.tree.leaves(nnx.state(layer, kind)))
 
 
 def _dummy_inputs(spec: TaskSpec) -> jax.Array:
@@ -314,7 +311,7 @@ class Network:
         self.dtype = jnp.dtype(settings.dtype)
         self.compiled = settings.mode != "eager"  # "" or "compiled": jax.jit; "eager": op by op (jax.disable_jit)
         self.model_label = "flax.nnx.Module + " + ("jax.jit step" if self.compiled else "op-by-op step (jax.disable_jit)")
-        self.running = functools.partial(jax_runtime.running, self.compiled)  # the mode's context for every call
+        self.running = contextlib.nullcontext if self.compiled else jax.disable_jit  # the mode's context for every call
         self.loss_fn = make_loss(spec)
         self._train_step = make_train_step(self.loss_fn)
         grad_fn = lambda graphdef, state, X, y: nnx.value_and_grad(lambda m: self.loss_fn(m(X), y))(nnx.merge(graphdef, state))  # noqa: E731
@@ -337,7 +334,7 @@ class Network:
 
     def num_params(self) -> int:
         """Trainable parameters (nnx.Param) as Flax holds them."""
-        return sum(int(np.prod(v.shape)) for v in jax.tree.leaves(nnx.state(self.model, nnx.Param)))
+        return jax_layers.variable_count(self.model, nnx.Param)
 
     def _variables(self) -> dict[str, nnx.Variable]:
         """Every Param and BatchStat of the model by dotted path, e.g. 'layers.0.kernel'."""

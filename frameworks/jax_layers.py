@@ -1,9 +1,11 @@
 """The Flax modules the spec's layers need beyond flax.nnx's own, the spec's model as one module, and its jitted
-forward passes, for the JAX adapter's build_model and Network."""
+forward passes, for the JAX adapter's build_model and Network; and what Flax's layers hold and default to (their
+variable counts, their initializers in words), for its summary and its differing-defaults table."""
 
 from __future__ import annotations
 
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -79,6 +81,28 @@ def flatten(x: jax.Array) -> jax.Array:
 def add(*xs: jax.Array) -> jax.Array:
     """The sum of its inputs: the join of a residual block."""
     return functools.reduce(jnp.add, xs)
+
+
+def variable_count(layer: object, kind: type) -> int:
+    """The number of a Flax layer's values of one variable kind (nnx.Param, nnx.BatchStat), 0 for a plain function."""
+    if not isinstance(layer, nnx.Module):
+        return 0  # a plain function (ReLU, pooling, flatten)
+    return sum(math.prod(v.shape) for v in jax.tree.leaves(nnx.state(layer, kind)))
+
+
+def initializer_words(fn: object) -> str:
+    """A jax.nn.initializers function in words, read from its closure (e.g. variance_scaling's arguments)."""
+    code = getattr(fn, "__code__", None)
+    if code is None or not fn.__closure__:
+        return getattr(fn, "__name__", repr(fn))
+    free = {k: c.cell_contents for k, c in zip(code.co_freevars, fn.__closure__)}
+    args = ", ".join(f"{k}={free[k]!r}" for k in ("scale", "mode", "distribution") if k in free)
+    known = {
+        (1.0, "fan_in", "truncated_normal"): " = lecun_normal",
+        (1.0, "fan_in", "normal"): " = lecun_normal (untruncated)",
+    }
+    name = known.get((free.get("scale"), free.get("mode"), free.get("distribution")), "")
+    return f"{fn.__qualname__.split('.')[0]}({args}){name}"
 
 
 class SpecModel(nnx.Module):

@@ -12,11 +12,10 @@ import os
 
 import numpy as np
 
-from frameworks import jax_runtime  # sets XLA's environment, then imports jax
+from frameworks import jax_runtime  # XLA's environment, then jax; configure() before the first computation
 from frameworks.base import RunSettings, Weights
 
 os.environ["KERAS_BACKEND"] = "jax"  # set before the first `import keras` in this process
-jax_runtime.deterministic_gpu_ops()  # read when XLA's backend starts
 import jax  # noqa: E402
 
 from frameworks import keras_export  # noqa: E402 - after the backend is chosen
@@ -34,8 +33,8 @@ DETERMINISM = jax_runtime.DETERMINISM
 
 
 def configure(settings: RunSettings) -> str:
-    """The matmul precision; the device kind JAX really uses (threads come from the child's environment: XLA has no
-    runtime setter; determinism from XLA_FLAGS, set before the import; the adapter seeds)."""
+    """Threads, determinism, platform and matmul precision as the JAX engine sets them (frameworks/jax_runtime.py),
+    before Keras' first computation; the device kind JAX really uses (the adapter seeds). No jax_enable_x64: DTYPES."""
     return jax_runtime.configure(settings)
 
 

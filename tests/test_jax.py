@@ -245,9 +245,19 @@ def test_summary_column_counts_what_the_spec_computes(name):
 
 
 def test_defaults_and_source_names():
+    """The BatchNorm momentum and Adam epsilon cells state what Flax and optax do: one step of each measures them."""
+    import jax.numpy as jnp
+    import optax
+    from flax import nnx
+
     spec = SPECS["sentiment"]
     cells = fj.defaults(spec)
-    assert cells["BatchNorm momentum"].startswith("0.99") and cells["Adam epsilon"].startswith("1e-08")
+    bn = nnx.BatchNorm(1, rngs=nnx.Rngs(0))  # running mean 0; a batch of mean 1 moves it to 1 - momentum (the OLD weight)
+    bn(jnp.array([[0.0], [2.0]]), use_running_average=False)
+    assert float(cells["BatchNorm momentum"].split()[0]) == pytest.approx(1 - float(bn.mean[...][0]), rel=1e-6)
+    g = 1e-8  # Adam's first step is -lr * g / (|g| + eps), eps added to sqrt(v_hat): eps = g / |step| - g at lr 1
+    step = optax.adam(1.0).update(jnp.array([g]), optax.adam(1.0).init(jnp.zeros(1)))[0]
+    assert float(cells["Adam epsilon"].split(",")[0]) == pytest.approx(g / abs(float(step[0])) - g, rel=1e-4)
     assert "lecun_normal" in cells["kernel init (Dense, Conv)"]
     for names in fj.source_names(spec).values():
         for dotted in names:
