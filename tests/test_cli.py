@@ -44,6 +44,12 @@ AFTER_STEP_TOL = 1e-4  # test loss after one float32 step; measured differences 
         (["--report", "/proc/x"], ["--report folder /proc is not writable"]),
         (["--plot", "/proc/x.png"], ["--plot folder /proc is not writable"]),
         (["--bogus"], ["unrecognized arguments: --bogus"]),
+        (["--task", "digits", "--precision", "bf16", "--dtype", "float64"], ["--precision bf16 needs --dtype float32"]),
+        (["--task", "digits", "--tf32", "--precision", "fp16"], ["--tf32 cannot be combined with --precision fp16"]),
+        (["--task", "digits", "--precision", "int8"], ["--precision", "'int8'", "'fp32', 'tf32', 'bf16', 'fp16'"]),
+        (["--optimizer", "adagrad"], ["--optimizer: invalid choice: 'adagrad'"]),
+        (["--weight-decay", "-1"], ["expected a non-negative finite number, got -1"]),
+        (["--loss", "mse"], ["--loss mse does not fit task mnist"]),
     ],
 )
 def test_bad_flags_one_line(args, fragments):

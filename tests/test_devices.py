@@ -97,15 +97,6 @@ def test_peak_of_the_rows_device_and_precision(tmp_path, monkeypatch):
 # ---------------------------------------------------------------- the command line, real runs on digits
 
 
-@pytest.mark.parametrize("args, fragments", [
-    (["--precision", "bf16", "--dtype", "float64"], ["--precision bf16 needs --dtype float32"]),
-    (["--tf32", "--precision", "fp16"], ["--tf32 cannot be combined with --precision fp16"]),
-    (["--precision", "int8"], ["--precision", "'int8'", "'fp32', 'tf32', 'bf16', 'fp16'"]),
-])  # fmt: skip
-def test_precision_flag_errors(args, fragments):
-    assert_one_line_error(run_cli("--task", "digits", *args), 2, *fragments)
-
-
 def test_device_cuda_without_gpu_is_one_line(tmp_path):
     proc = run_cli("--task", "digits", "--frameworks", "pytorch,sklearn", "--device", "cuda", "--output", str(tmp_path / "r.json"))
     # sklearn is CPU-only (not asked, not blamed); torch is asked in a child and sees no GPU

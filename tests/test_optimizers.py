@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_helpers import assert_one_line_error, run_cli
+from cli_helpers import run_cli
 from tiny_specs import MLP, tiny_task
 
 from frameworks import sklearn as sklearn_adapter
@@ -272,15 +272,6 @@ def test_injected_optimizer_bugs_are_fail(monkeypatch):
 
 
 # ---------------------------------------------------------------- the command line
-
-
-@pytest.mark.parametrize("args, fragment", [
-    (["--optimizer", "adagrad"], "--optimizer: invalid choice: 'adagrad'"),
-    (["--weight-decay", "-1"], "expected a non-negative finite number, got -1"),
-    (["--loss", "mse"], "--loss mse does not fit task mnist"),
-])  # fmt: skip
-def test_bad_optimizer_flags_are_one_line(args, fragment):
-    assert_one_line_error(run_cli("--task", "mnist", *args), 2, fragment)
 
 
 def test_sklearn_mlp_row_is_skipped_for_rmsprop():
