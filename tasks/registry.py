@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Callable
 
+from tasks import cifar10, digits, mnist, sentiment
 from tasks.pipeline import Dataset
 from tasks.spec import TaskSpec
 
-TASK_MODULES = ("tasks.digits", "tasks.mnist", "tasks.cifar10", "tasks.sentiment")  # digits first: it runs offline
+TASK_MODULES = (digits, mnist, cifar10, sentiment)  # the built-in tasks, registered in this order: digits first (offline)
 
 
 class UnknownTaskError(KeyError):
@@ -68,7 +68,7 @@ def _load_builtin() -> None:
     global _builtin_loaded
     if _builtin_loaded:
         return
-    modules = [importlib.import_module(name) for name in TASK_MODULES]
+    modules = list(TASK_MODULES)
     seen: dict[str, str] = {}
     for module in modules:  # check them all before registering any, so a failure leaves no half-filled registry
         name = module.SPEC.name

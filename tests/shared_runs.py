@@ -84,7 +84,8 @@ def digits_dry_run(factory: pytest.TempPathFactory) -> tuple[subprocess.Complete
 
 
 def _key_and_flags(folder: Path) -> list[str]:
-    """The export run's flags; its signing key (32 random bytes) written first, in its folder."""
+    """The export run's flags; its signing key (32 random bytes) written first, in its folder. Three engines by name,
+    not the registry's: the tests read these engines' own artifacts, and each more engine is one more trained row."""
     (folder / "export.key").write_bytes(os.urandom(32))
     return ["--task", "digits", "--frameworks", "pytorch,keras,sklearn", "--epochs", "1", "--quiet",
             "--export", str(folder / "exports"), "--signing-key", str(folder / "export.key"),

@@ -1,5 +1,6 @@
 """The transformer's layers (tasks/spec_attention.py) in the NumPy reference: by hand, the padding mask, and
-backward vs central finite differences in float64, on a tiny pre-LN encoder and on the sentiment variant's spec."""
+backward vs central finite differences in float64, on a tiny pre-LN encoder; attention's FLOP count; the sentiment
+variant's canonical init."""
 
 from __future__ import annotations
 
@@ -9,28 +10,24 @@ from scipy.stats import norm
 from test_reference import FD_ATOL, run_layer
 
 from tasks import registry
-from tasks.flops import forward_flops
+from tasks.flops import layer_flops
 from tasks.init import init_weights
 from tasks.reference import finite_difference_gradients, forward, forward_layers, loss, loss_and_gradients
 from tasks.attention_maps import attention_maps
 from tasks.reference_attention import masked_softmax
 from tasks.spec import (
     GELU,
-    Add,
     Dense,
     Embedding,
     InitSpec,
-    LayerNorm,
     MaskedMeanPooling,
     ModelSpec,
     MultiHeadSelfAttention,
     PositionEmbedding,
-    count_params,
     param_shapes,
 )
 from tasks.spec_attention import real_tokens, uses_padding_mask
 from tasks.spec_graph import Node, encoder_block, graph_model
-from tasks.spec_io import spec_from_json, spec_to_json
 
 rng = np.random.default_rng(0)
 
@@ -198,24 +195,27 @@ def test_bad_mask_names_are_refused():
         uses_padding_mask(MultiHeadSelfAttention(mask="causal"))
 
 
+def _einsum_flops(subscripts: str, *shapes: tuple[int, ...]) -> int:
+    """The FLOPs NumPy counts for one contraction (np.einsum_path's naive count: 2 per multiply-add)."""
+    text = np.einsum_path(subscripts, *(np.empty(shape) for shape in shapes), optimize=False)[1]
+    return round(float(text.split("Naive FLOP count:")[1].split()[0]))
+
+
+def test_attention_flops_are_its_contractions_and_one_softmax_op_per_score():
+    """tasks.flops: the four projections, q k^T and the weighted sum as NumPy counts those contractions, plus one
+    operation per softmax score (biases, the 1/sqrt(D) scale and the mask are not counted)."""
+    L, E, H, D = 5, 4, 2, 3
+    contractions = [
+        *[("le,ehd->hld", (L, E), (E, H, D))] * 3,  # the query, key and value projections
+        ("hld,hde->le", (H, L, D), (H, D, E)),  # the output projection
+        ("hqd,hkd->hqk", (H, L, D), (H, L, D)),  # q k^T
+        ("hqk,hkd->hqd", (H, L, L), (H, L, D)),  # the weights times v
+    ]
+    expected = sum(_einsum_flops(subscripts, *shapes) for subscripts, *shapes in contractions) + H * L * L
+    assert layer_flops(MultiHeadSelfAttention(heads=H, head_dim=D), (L, E), (L, E)) == expected
+
+
 # ---------------------------------------------------------------- the sentiment variant
-
-
-def test_sentiment_transformer_spec():
-    spec = registry.get("sentiment").variant("transformer")
-    assert spec_from_json(spec_to_json(spec)) == spec  # how the spec reaches every child
-    layers = spec.model.layers
-    attention = [layer for layer in layers if isinstance(layer, MultiHeadSelfAttention)]
-    assert attention == [MultiHeadSelfAttention(heads=4, head_dim=16, bias=True, mask="padding", softmax_dtype="input")] * 2
-    assert sum(isinstance(layer, Add) for layer in layers) == 4 and [l for l in layers if isinstance(l, GELU)] == [GELU("none")] * 2
-    assert isinstance(layers[-2], MaskedMeanPooling) and layers[-1] == Dense(1) and layers[1] == PositionEmbedding(200, 64)
-    assert all(layer.eps == 1e-5 for layer in layers if isinstance(layer, LayerNorm))
-    block = 2 * 2 * 64 + (4 * 64 * 64 + 4 * 64) + (64 * 128 + 128) + (128 * 64 + 64)  # 2 LayerNorms, attention, FFN
-    assert count_params(spec.model) == 20000 * 64 + 200 * 64 + 2 * block + 65
-    attention = 4 * 2 * 200 * 64 * 64 + 2 * 2 * 200 * 200 * 64 + 4 * 200 * 200  # projections, q k^T and the sum, softmax
-    ffn = 2 * (2 * 200 * 64 * 128) + 200 * 128  # two Dense layers at every position, GELU
-    elementwise = 2 * 5 * 200 * 64 + 2 * 200 * 64  # two LayerNorms, two Adds
-    assert forward_flops(spec.model) == 200 * 64 + 2 * (attention + ffn + elementwise) + 200 * 64 + 2 * 64  # positions, pool, logit
 
 
 def test_sentiment_transformer_init_is_glorot_per_projection_matrix():

@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 from cli_helpers import ROOT, run_cli
 
-from frameworks.base import SPEC_MODEL, model_names
-from tasks import digits, registry
+from tasks import digits, mnist, registry
 from workbench.run.driver import DIVERGED_FACTOR
 
 
@@ -27,7 +26,9 @@ def test_load_matches_scikit_learn_and_splits_once():
     np.testing.assert_array_equal(data.X_train, (bunch.data[train] / 16).astype(np.float32))
     np.testing.assert_array_equal(data.y_test, bunch.target[test])
     assert data.X_train.dtype == np.float32 and data.X_train.min() == 0 and data.X_train.max() == 1
-    assert set(np.unique(data.y_test)) == set(range(10))  # every class in the test set
+    spec = registry.get("digits").spec
+    assert data.X_train.shape[1:] == spec.model.input_shape  # the spec describes its data
+    assert set(np.unique(data.y_test)) == set(range(spec.data.num_classes))  # every class in the test set
     assert data.canonical and data.describe().startswith("Digits (canonical): 1437 train / 360 test")
 
 
@@ -35,15 +36,6 @@ def test_load_does_not_import_scikit_learn():
     code = "import sys; from tasks import digits; digits.load(); print('sklearn' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip() == "False", proc.stderr  # the PyTorch and Keras rows do not carry its memory
-
-
-def test_registered_first_and_small():
-    assert registry.names()[0] == "digits"
-    spec = registry.get("digits").spec
-    assert spec.model.input_shape == (64,) and spec.data.num_classes == 10
-    # the task asks for a linear baseline and its own MLP from the baseline library, whose row keeps its old id
-    assert model_names("sklearn", spec) == ["logistic_regression", "MLPClassifier"]
-    assert model_names("pytorch", spec) == [SPEC_MODEL]
 
 
 def test_a_huge_learning_rate_is_diverged_even_when_the_loss_stays_finite(tmp_path):
@@ -76,7 +68,7 @@ def test_a_large_but_healthy_learning_rate_is_not_diverged(tmp_path):
 def test_a_task_name_taken_twice_raises(monkeypatch):
     monkeypatch.setattr(registry, "_TASKS", {})
     monkeypatch.setattr(registry, "_builtin_loaded", False)
-    monkeypatch.setattr(registry, "TASK_MODULES", ("tasks.digits", "tasks.mnist", "tasks.digits"))
+    monkeypatch.setattr(registry, "TASK_MODULES", (digits, mnist, digits))
     with pytest.raises(ValueError, match="task 'digits' of tasks.digits is already registered by tasks.digits"):
         registry.names()
     assert registry._TASKS == {}  # nothing half-registered

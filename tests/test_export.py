@@ -239,6 +239,8 @@ def _weights(name: str, exported) -> tuple:  # noqa: ANN001
 
 @pytest.mark.parametrize("name", ["digits", "cnn", "rnn"])
 def test_pytorch_and_keras_onnx_agree_with_each_other_and_the_reference(name, exported, tmp_path):
+    """The two ONNX exporters that fit in this process: Keras holds one backend per process, so keras-jax and
+    keras-torch would each need a child (keras-jax's export path is tested in one below)."""
     from frameworks import keras as keras_adapter
     from frameworks import pytorch as torch_adapter
 

@@ -58,16 +58,13 @@ def _max_diff(a: dict, b: dict) -> float:
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_flax_layout_round_trip(name):
+def test_flax_splits_each_gru_bias_in_two(name):
+    """A Flax fact (the round trip itself is tests/test_layout.py's, for every layout): nnx.GRUCell keeps a GRU's
+    (2, 3u) bias as two biases, so the Flax weights have one more array per GRU layer and no other extra."""
     model = MODELS[name]
-    weights = {k: np.random.default_rng(1).standard_normal(v.shape) for k, v in eq.check_weights(tiny_task(model), 0).items()}
-    flat = layout.to_flax(model, weights)
-    again = layout.from_flax(model, flat)
-    assert list(again) == list(weights)
-    for key in weights:
-        np.testing.assert_array_equal(again[key], weights[key])
-    grus = sum(type(layer).__name__ == "GRU" for layer in model.layers)  # a GRU's bias (2, 3u) is two Flax biases
-    assert len(flat) == len(weights) + grus
+    flat = layout.to_flax(model, eq.check_weights(tiny_task(model), 0))
+    grus = sum(type(layer).__name__ == "GRU" for layer in model.layers)
+    assert len(flat) == len(eq.check_weights(tiny_task(model), 0)) + grus
 
 
 def test_flax_names_of_batchnorm_and_lstm():

@@ -56,14 +56,19 @@ def test_lstm_round_trip_sums_biases():
     np.testing.assert_allclose(b, bias, rtol=0, atol=1e-15)
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
-@pytest.mark.parametrize("framework", ["torch", "keras"])
-def test_whole_model_round_trip(name, framework):
+# every whole-model mapping in frameworks/layout.py, found by its names: to_<form>(model, weights) and from_<form>
+FORMS = sorted(name[3:] for name in dir(layout) if name.startswith("to_") and hasattr(layout, f"from_{name[3:]}"))
+ONLY = {"sklearn_mlp": {"mlp"}}  # MLPClassifier's coefs_ and intercepts_ hold Dense + ReLU networks only
+PAIRS = [(form, name) for form in FORMS for name in sorted(MODELS) if name in ONLY.get(form, MODELS)]
+
+
+@pytest.mark.parametrize("form, name", PAIRS, ids=[f"{form}-{name}" for form, name in PAIRS])
+def test_whole_model_round_trip(form, name):
     model = MODELS[name]
     weights = init_weights(model, InitSpec(), seed=1)
     weights = {k: v + rng.standard_normal(v.shape) for k, v in weights.items()}  # no symmetric values
-    to, back = (layout.to_torch, layout.from_torch) if framework == "torch" else (layout.to_keras, layout.from_keras)
-    again = back(model, to(model, weights))
+    mapped = getattr(layout, f"to_{form}")(model, weights)
+    again = getattr(layout, f"from_{form}")(model, *(mapped if isinstance(mapped, tuple) else (mapped,)))
     assert list(again) == list(weights)
     for key in weights:
         np.testing.assert_array_equal(again[key], weights[key])

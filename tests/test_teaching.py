@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 import struct
 from dataclasses import replace
 from pathlib import Path
@@ -13,10 +14,10 @@ import pytest
 from cli_helpers import assert_one_line_error, run_cli
 from tiny_specs import CNN, MLP, RNN, tiny_task
 
-from frameworks.base import SPEC_MODEL, RunSettings
+from frameworks.base import DEFAULT_FRAMEWORKS, SPEC_MODEL, RunSettings, missing_packages
 from tasks import registry
 from tasks.init import init_weights
-from tasks.spec import BaselineSpec, DataSpec
+from tasks.spec import BaselineSpec, DataSpec, count_params
 from workbench.teach.explain import explain_sections, gather_many
 from workbench.report.markdown import PLOT_NAME, REPORT_NAME, write_report
 from workbench.report.plots import curve_stats, plot_learning_curves
@@ -177,7 +178,12 @@ def test_explain_mnist_cli():
 
     out = proc.stdout
     assert inspect.getsource(sklearn_adapter.build_mlp).rstrip() in out
-    assert "| 0   | Dense(units=256) |" in out and out.count("235,146") == 4  # spec, torch, keras, sklearn totals
+    model = registry.get("mnist").spec.model
+    assert all(re.search(rf"\| {re.escape(repr(layer))} +\|", out) for layer in model.layers)  # the summary's rows
+    cells = [cell.strip() for cell in next(line for line in out.splitlines() if "total trainable" in line).split("|")]
+    totals = [cell for cell in cells[cells.index("total trainable") + 1:] if cell]  # the spec's, then each framework's
+    explained = [name for name in DEFAULT_FRAMEWORKS if not missing_packages(name)]
+    assert totals == [f"{count_params(model):,}"] * (1 + len(explained)), totals
     assert "BatchNorm" not in out.split("Framework defaults that differ")[1]  # no BatchNorm rows for an MLP
     for topic in ("kernel init", "Adam epsilon", "loss input", "batching and shuffling", "L2 penalty"):
         assert f"| {topic}" in out

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from test_templates import DOWNCAST, ENGINES, MLP_ONLY, UNSUPPORTED, _plugin_registered  # noqa: F401 - the plugin engine's fixture
+from test_templates import DOWNCAST, ENGINES, UNSUPPORTED, _plugin_registered  # noqa: F401 - the plugin engine's fixture
 from tiny_specs import MODELS, tiny_task
 from tiny_transformer import TRANSFORMER
 
@@ -22,7 +22,6 @@ from workbench.check.all_checks import run_checks_many
 # ---------------------------------------------------------------- numerical checks
 
 TINY = {**MODELS, "transformer": TRANSFORMER}  # every layer type of the vocabulary is in one of them
-TINY_UNSUPPORTED = {**UNSUPPORTED, ("sklearn", "transformer"): MLP_ONLY}
 # the layers are the subject here: one trajectory per dtype, the spec's optimizer (every optimizer x eps placement x
 # engine, and each engine's defaults, are tests/test_optimizers.py's)
 CONFIG = eq.CheckConfig(batch_size=8, steps=5, fd_samples=2, fd_coords=4, frameworks=tuple(ENGINES), variants="spec")
@@ -53,8 +52,8 @@ def tiny_report(request, tiny_reports) -> tuple[str, eq.Report]:
 @pytest.mark.parametrize("engine", ENGINES)
 def test_check_tiny_specs(tiny_report, engine):
     name, report = tiny_report
-    if (engine, name) in TINY_UNSUPPORTED:
-        assert report.skipped.get(engine, "").startswith(TINY_UNSUPPORTED[engine, name])
+    if (engine, name) in UNSUPPORTED:
+        assert report.skipped.get(engine, "").startswith(UNSUPPORTED[engine, name])
         return
     assert engine not in report.skipped, report.skipped.get(engine)
     own = [r for r in report.rows if r.pair.startswith(f"{engine} vs reference")]
@@ -68,8 +67,9 @@ def test_check_tiny_specs(tiny_report, engine):
         assert {r.status for r in forward64} == {"DOWNCAST"}
     else:
         assert forward64 and max(r.max_abs for r in forward64) <= 1e-10
-    if engine != "sklearn":  # scikit-learn has no public gradient API (its module says HAS_GRADIENTS = False)
-        assert "gradient" in checks
+    # gradient rows exactly for the engines whose module declares HAS_GRADIENTS (the check notes the others)
+    no_gradients = any(note.startswith(f"{engine}: no public gradient API") for note in report.notes)
+    assert ("gradient" in checks) != no_gradients, (checks, report.notes)
 
 
 def test_jax_default_attention_softmax_is_measured_as_info_rows(tiny_reports):
