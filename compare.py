@@ -30,9 +30,9 @@ from workbench.deploy.verify import unsigned_note
 from workbench.errors import (EXIT_CHECK_FAILED, EXIT_DATA, EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK,
                               EXIT_USAGE, FATAL_KINDS, UsageError)  # fmt: skip
 from workbench.options import AUGMENT_MODES, DEVICES, DTYPES, NUMBERS, SWEEP_KEYS, Options
-from workbench.plan import check_options, default_output, flag, make_plan, resolve_device, task_spec
+from workbench.plan import check_options, default_output, flag, task_spec
 from workbench.report.tables import FORMATS, render
-from workbench.run.execute import EXECUTORS, run_plan
+from workbench.run.execute import EXECUTORS
 from workbench.report.from_results import ResultsFileError
 from workbench.run.resume import available_frameworks, kept_rows, read_saved_run
 from workbench.run.runner import Interrupted
@@ -211,20 +211,18 @@ def parse(argv: list[str]) -> tuple[Options, dict]:
 def run_rows(options: Options, kept: dict, check: api.CheckReport | None, check_failed: bool) -> int:
     """Run every row, print the tables, write --plot/--report; the exit code."""
     options = replace(options, output=default_output(options))
-    plan = make_plan(options, resolve_device(options), kept, progress=api.progress_wanted(options))
     fatal = lambda r: r.status == "error" and r.error_kind in FATAL_KINDS  # noqa: E731 - every other row would fail too
     try:
-        results = run_plan(plan, on_result=fatal)
-        api.sign_exports(options, plan)
+        comparison = api.run(options, kept, progress=api.progress_wanted(options), stop=fatal)
     except Interrupted as stop:
-        print(render(plan.meta, stop.results, options.format), end="")
+        print(render(stop.meta, stop.results, options.format), end="")
         print("compare.py: interrupted; the finished rows are above" + (f" and in {options.output}" if options.output else ""), file=sys.stderr)
         return EXIT_INTERRUPTED
+    results = comparison.results
     if results and fatal(results[-1]):
         print(f"compare.py: error: {results[-1].message.split(': ', 1)[-1]}", file=sys.stderr)  # "DataError: ..." -> the message
         return FATAL_KINDS[results[-1].error_kind]
-    print(render(plan.meta, results, options.format), end="")
-    comparison = api.Comparison(plan.meta, results, plan.spec)
+    print(render(comparison.meta, results, options.format), end="")
     plot, report = api.write_outputs(options, comparison, check)
     written = {"learning curves": plot, "report": ", ".join(map(str, report)), "TensorBoard event files": options.tensorboard}
     for what, where in [(what, where) for what, where in written.items() if where]:

@@ -20,6 +20,7 @@ and a FAIL of check() (or a framework whose check ended in an error) raises Chec
 from __future__ import annotations
 
 import sys
+from typing import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
@@ -51,12 +52,12 @@ from workbench.run.devices import ask_devices
 from workbench.run.execute import run_plan
 from workbench.run.meta import RunMeta
 from workbench.run.result import RunResult, save_results
-from workbench.run.runner import RunPlan
+from workbench.run.runner import Interrupted, RunPlan
 from workbench.teach.code import scripts, write_code
 from workbench.teach.explain import Section, explain_text, gather
 
 __all__ = ["CheckFailed", "CheckReport", "Comparison", "Options", "RowsFailed", "UsageError", "available", "check", "code",
-           "compare", "dry_runs", "explain", "export", "options_from", "report_from", "verify", "verify_table",
+           "compare", "dry_runs", "explain", "export", "options_from", "report_from", "run", "verify", "verify_table",
            "write_outputs"]  # fmt: skip
 
 
@@ -103,15 +104,26 @@ class Comparison:
         return {f"{r.framework} / {r.model}": r.test_acc for r in self.results if r.status == "ok"}
 
 
+def run(options: Options, kept: dict[tuple, RunResult] | None = None, *, progress: bool = False,
+        stop: Callable[[RunResult], bool] | None = None) -> Comparison:  # fmt: skip
+    """Plan the checked options' rows on one device (DeviceError if none), run them, sign the exports: what compare
+    and compare.py share. kept: --resume's rows that are not run again; stop: a row it is True for ends the run (that
+    row comes last); progress: bars on stderr. Ctrl-C raises Interrupted with the finished rows and the run's meta."""
+    plan = make_plan(options, resolve_device(options), kept, progress=progress)
+    try:
+        results = run_plan(plan, on_result=stop)
+    except Interrupted as stopped:
+        raise Interrupted(stopped.results, plan.meta) from None
+    sign_exports(options, plan)
+    return Comparison(plan.meta, results, plan.spec, notes(results))
+
+
 def compare(options: Options | None = None, /, *, strict: bool = True, **values: object) -> Comparison:
     """Run the rows of these options (keywords: Options fields, e.g. task="digits", epochs=1) and return them."""
     options = options_from(options, values)
     if options.explain or options.check or options.list or options.verify_export or options.resume:
         raise UsageError("api.compare runs rows: use api.explain, api.check or api.verify, or compare.py for --list and --resume")
-    plan = make_plan(options, resolve_device(options))  # one device for every row (DeviceError if none)
-    results = run_plan(plan)
-    sign_exports(options, plan)
-    comparison = Comparison(plan.meta, results, plan.spec, notes(results))
+    comparison = run(options)
     if strict and not comparison.ok:
         raise RowsFailed("; ".join(comparison.notes) or "no row ran")
     return comparison

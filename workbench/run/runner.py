@@ -43,11 +43,12 @@ class RunPlan:
 
 
 class Interrupted(Exception):
-    """Ctrl-C during a run; carries the rows that finished."""
+    """Ctrl-C during a run; carries the rows that finished (and, from workbench.api.run, the run's header facts)."""
 
-    def __init__(self, results: list[RunResult]):
+    def __init__(self, results: list[RunResult], meta: RunMeta | None = None):
         super().__init__("interrupted")
         self.results = results
+        self.meta = meta
 
 
 _PRCTL = ctypes.CDLL(None).prctl if sys.platform.startswith("linux") else None  # looked up before any fork
