@@ -83,3 +83,13 @@ def test_export_writes_checked_artifacts_that_verify_again(tmp_path) -> None:  #
     verified = api.verify(folder, trust=True)
     assert [(r.framework, r.model) for r in verified] == [(row.framework, row.model_id)]
     assert {record.artifact for record in verified[0].exports} == {record.artifact for record in row.exports}
+
+
+def test_compare_py_uses_only_the_api_it_exports() -> None:
+    """compare.py is a client of the library's front: every api name it calls is in api.__all__ and exists."""
+    import re
+    from pathlib import Path
+
+    used = set(re.findall(r"\bapi\.([A-Za-z_]+)", (Path(__file__).resolve().parent.parent / "compare.py").read_text()))
+    assert used and used <= set(api.__all__), sorted(used - set(api.__all__))
+    assert all(hasattr(api, name) for name in api.__all__)

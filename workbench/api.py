@@ -56,9 +56,9 @@ from workbench.run.runner import Interrupted, RunPlan
 from workbench.teach.code import scripts, write_code
 from workbench.teach.explain import Section, explain_text, gather
 
-__all__ = ["CheckFailed", "CheckReport", "Comparison", "Options", "RowsFailed", "UsageError", "available", "check", "code",
-           "compare", "dry_runs", "explain", "export", "options_from", "report_from", "run", "verify", "verify_table",
-           "write_outputs"]  # fmt: skip
+__all__ = ["CheckFailed", "CheckReport", "Comparison", "Options", "RowsFailed", "UsageError", "available", "check",
+           "check_import_weights", "code", "compare", "dry_runs", "explain", "export", "options_from", "progress_wanted",
+           "report_from", "run", "verify", "verify_table", "write_outputs"]  # fmt: skip
 
 
 def options_from(options: Options | None, values: dict) -> Options:
