@@ -16,7 +16,7 @@ import numpy as np
 
 from frameworks.base import Export, Network, RunSettings
 from tasks.download import DataError
-from tasks.safe_files import NPZ_SLACK_BYTES, SafeNpz
+from tasks.safe_files import SafeNpz, float64_npz_limit
 from tasks.spec import Dense, TaskSpec
 
 COEFFICIENTS = "mlp_coefficients.npz"
@@ -48,8 +48,7 @@ def export(network: Network, artifact: str, path: str) -> str:
 def read_coefficients(path: str, spec: TaskSpec) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(coefs, intercepts) of a COEFFICIENTS file, every member's shape and dtype checked before it is read."""
     expected = _shapes(spec)
-    limit = sum(math.prod(shape) * 8 for shape in expected.values()) + NPZ_SLACK_BYTES * len(expected)
-    with SafeNpz(path, limit, DataError, "coefficients file") as npz:
+    with SafeNpz(path, float64_npz_limit(expected), DataError, "coefficients file") as npz:
         declared = {name: (h.shape, h.dtype) for name, h in npz.headers.items()}
         wrong = sorted(set(expected) ^ set(declared)) or [n for n in expected if declared[n][0] != expected[n]]
         if wrong or any(dtype.kind != "f" for _, dtype in declared.values()):

@@ -28,13 +28,18 @@ from tasks.download import DataError
 
 MAX_JSON_BYTES = 64 << 20  # a manifest or a results file larger than this is refused unread
 MAX_NPZ_MEMBERS = 1024  # members of one .npz archive
-NPZ_SLACK_BYTES = 1 << 16  # per member of a weights archive, beyond its float64 data: npy header and zip records
 MAX_NPY_HEADER = 10_000  # bytes of one npy header (numpy's own default limit)
 MAX_FOLDER_ENTRIES = 100_000  # files and folders walked inside one artifact folder
 NPY_VERSIONS = ((1, 0), (2, 0))  # what np.save writes; 3.0 (utf-8 field names) is never needed here
 # Errors that malformed bytes raise inside zipfile and numpy's npy parser: all mean "corrupt".
 CORRUPT = (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError, zlib.error, NotImplementedError,
            RuntimeError, KeyError, OverflowError, TypeError, SyntaxError, struct.error, MemoryError)  # fmt: skip
+
+
+def float64_npz_limit(shapes: dict[str, tuple[int, ...]], extra_members: int = 0) -> int:
+    """The largest .npz a reader of these arrays opens: their data as float64, plus 64 KiB per member (its npy header
+    and zip records), `extra_members` (e.g. a JSON member) counted too."""
+    return sum(math.prod(shape) * 8 for shape in shapes.values()) + (1 << 16) * (len(shapes) + extra_members)
 
 
 def _kind(mode: int) -> str:

@@ -20,9 +20,9 @@ and a FAIL of check() (or a framework whose check ended in an error) raises Chec
 from __future__ import annotations
 
 import sys
-from typing import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Callable
 
 from tabulate import tabulate
 

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 
 from tasks.download import DataError
-from tasks.safe_files import NPZ_SLACK_BYTES, SafeNpz
+from tasks.safe_files import SafeNpz, float64_npz_limit
 from tasks.spec import ModelSpec, Weights, param_shapes
 
 FORMAT = "framebench-weights/1"
@@ -80,8 +79,8 @@ def _check_headers(npz: SafeNpz, path: Path, expected: dict[str, tuple[int, ...]
 
 
 def max_file_bytes(expected: dict[str, tuple[int, ...]]) -> int:
-    """The largest weights file the spec's shapes allow: float64 data plus NPZ_SLACK_BYTES per member."""
-    return sum(math.prod(shape) * 8 for shape in expected.values()) + NPZ_SLACK_BYTES * (len(expected) + 1)
+    """The largest weights file the spec's shapes allow: float64 data plus each member's slack, the JSON member's too."""
+    return float64_npz_limit(expected, extra_members=1)
 
 
 def load_weights(path: Path, model: ModelSpec, spec_name: str) -> Weights:

@@ -28,9 +28,9 @@ from workbench.report.html_assets import CSS, JS
 from workbench.report.html_attention import attention_html
 from workbench.report.html_charts import Series, colour, line_chart, strip_chart
 from workbench.report.html_code import code_css, code_html, defaults_html, generated_html, summary_html
-from workbench.report.markdown import RESULTS_NAME  # beside the page: the rows it shows (--from DIR/results.json)
 from workbench.report.html_tables import (check_table, notes_list, pairs_table, results_table, row_label, summary_table,
                                           series_label, timings_table, worst_table)  # fmt: skip
+from workbench.report.markdown import RESULTS_NAME  # beside the page: the rows it shows (--from DIR/results.json)
 from workbench.report.statistics import mixed_modes, shown_mode, summarize
 from workbench.report.tables import PRECISION_WORDS, config_title
 from workbench.run.meta import RunMeta

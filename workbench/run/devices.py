@@ -16,6 +16,7 @@ from types import ModuleType
 import numpy as np
 
 from workbench.errors import UsageError
+from workbench.options import DEVICES
 from workbench.process.ask import AskError, ask
 
 GPU_DEVICE_FILES = ("/dev/nvidia[0-9]*", "/dev/dxg")  # the driver's device nodes (Linux; WSL2): no GPU without one
@@ -71,8 +72,8 @@ def resolve(requested: str, seen: dict[str, list[str] | str], cpu_only: tuple[st
             why = ", ".join(f"{n} ({seen[n]})" if isinstance(seen[n], str) else n for n in lacking)
             raise DeviceError(f"--device cuda: no GPU seen by {why}; use --device cpu, or leave those frameworks out")
         return Resolution("cuda", cpu_note)
-    if requested != "auto":
-        raise DeviceError(f"unknown --device {requested!r}: use auto, cpu or cuda")
+    if requested not in DEVICES:
+        raise DeviceError(f"unknown --device {requested!r}: use {', '.join(DEVICES)}")
     if not seen:
         return Resolution("cpu", "auto -> cpu: no selected framework can use a GPU")
     if lacking:
