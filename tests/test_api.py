@@ -78,7 +78,8 @@ def test_export_writes_checked_artifacts_that_verify_again(tmp_path) -> None:  #
     comparison = api.export(tmp_path / "out", task="digits", frameworks=("sklearn",), epochs=1, threads=1)
     row = next(r for r in comparison.results if any(e.artifact != "-" for e in r.exports))  # the network row's (a
     # one-shot baseline's row says "skipped: ... no spec weights to export")
-    assert row.exports and all(record.status in ("ok", "skipped") for record in row.exports), row.exports
+    statuses = [record.status for record in row.exports]
+    assert "ok" in statuses and all(s == "ok" or s.startswith("skipped") for s in statuses), row.exports
     (folder,) = [p for p in (tmp_path / "out").iterdir() if p.is_dir()]
     verified = api.verify(folder, trust=True)
     assert [(r.framework, r.model) for r in verified] == [(row.framework, row.model_id)]
@@ -88,8 +89,9 @@ def test_export_writes_checked_artifacts_that_verify_again(tmp_path) -> None:  #
 def test_compare_py_uses_only_the_api_it_exports() -> None:
     """compare.py is a client of the library's front: every api name it calls is in api.__all__ and exists."""
     import re
-    from pathlib import Path
 
-    used = set(re.findall(r"\bapi\.([A-Za-z_]+)", (Path(__file__).resolve().parent.parent / "compare.py").read_text()))
+    from cli_helpers import ROOT
+
+    used = set(re.findall(r"\bapi\.([A-Za-z_]+)", (ROOT / "compare.py").read_text()))
     assert used and used <= set(api.__all__), sorted(used - set(api.__all__))
     assert all(hasattr(api, name) for name in api.__all__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_templates import UNSUPPORTED
+from test_templates import DOWNCAST, UNSUPPORTED
 from tiny_specs import tiny_task
 from tiny_transformer import HEADS, LENGTH, TRANSFORMER
 
@@ -31,6 +31,7 @@ def test_every_engine_gives_the_reference_maps():
         assert np.all(w[..., :2] == 0.0), name  # padding keys exactly 0 in every engine
         np.testing.assert_allclose(w.sum(axis=-1), 1.0, atol=1e-6)
     exact = [name for name in ENGINES if maps.computed_in[name] == "float64"]
+    assert exact == [name for name in ENGINES if name not in DOWNCAST], maps.computed_in  # as the engines declare
     assert all(maps.max_abs[name] < 1e-14 for name in exact), maps.max_abs  # engines that compute float64: exact
     figure = figure_maps(maps)
     assert len(figure) == HEADS * len(maps.weights) and np.shape(figure[f"{ENGINES[0]}, {maps.layers[0]}, head 1"]) == (LENGTH, LENGTH)

@@ -41,3 +41,14 @@ def test_pooling_and_layernorm():
 
     model = ModelSpec(input_shape=(4, 4, 2), layers=(LayerNorm(), AveragePooling2D(2), GlobalAveragePooling2D()))
     assert forward_flops(model) == 5 * 32 + 2 * 2 * 2 * 4 + 8
+
+
+def test_sentiment_transformer():
+    """Every layer of the transformer counted by hand: the attention's projections, scores, softmax and weighted sum,
+    the feed-forward Dense layers and GELU, the LayerNorms and residual Adds, the positions, the pooling, the logit."""
+    model = registry.get("sentiment").variant("transformer").model
+    attention = 4 * 2 * 200 * 64 * 64 + 2 * 2 * 200 * 200 * 64 + 4 * 200 * 200  # projections, q k^T and the sum, softmax
+    ffn = 2 * (2 * 200 * 64 * 128) + 200 * 128  # two Dense layers at every position, GELU
+    elementwise = 2 * 5 * 200 * 64 + 2 * 200 * 64  # two LayerNorms, two Adds
+    assert forward_flops(model) == 200 * 64 + 2 * (attention + ffn + elementwise) + 200 * 64 + 2 * 64  # positions, pool, logit
+

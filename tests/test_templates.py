@@ -52,6 +52,7 @@ UNSUPPORTED = {
 }
 NO_DATA = {"digits"}  # tasks that need no data folder
 DOWNCAST = {"keras-jax", "keras-torch"}  # Keras 3.15.1 on these backends computes float64 in float32
+NO_GRADIENTS = {"sklearn"}  # engines without a public gradient API (their module's HAS_GRADIENTS is False)
 with pytest.MonkeyPatch.context() as _patch:  # the plugin's registry entry, read once at import
     _patch.setenv(EXTRA_FRAMEWORKS_VAR, PLUGIN_ENV[EXTRA_FRAMEWORKS_VAR])
     SPEC_ROW = {name: engine(name).spec_model for name in ENGINES}  # the model id of each engine's spec-network row
@@ -157,6 +158,7 @@ def test_dry_run_trains_from_the_same_start(dry_run):
     """Same weights, same first batch: the loss before the step (the dry run's train loss) agrees in float32."""
     task, rows = dry_run
     before = {r["framework"]: r["train_loss"] for r in _spec_rows(rows)}
+    assert len(before) >= 2, before  # a comparison needs two engines
     first = next(iter(before.values()))  # the first engine in registry order (PyTorch's where installed)
     for engine, loss in before.items():
         assert loss == pytest.approx(first, rel=1e-5), (engine, before)
@@ -232,3 +234,12 @@ def test_explain_every_task(explained, engine):
     if (engine, task) not in UNSUPPORTED:
         assert engine in summary.splitlines()[0]
         assert f"{count_params(spec.model):,}" in total
+
+
+def test_every_declared_pair_names_a_spec_that_exists():
+    """A key of UNSUPPORTED (engine, spec) names a registered engine and a tiny spec, a task or an example: a typo or a
+    removed spec would otherwise leave the pair silently unchecked."""
+    from tiny_specs import MODELS
+
+    specs = {*MODELS, "transformer", *registry.names(), *(p.stem for p in EXAMPLES)}
+    assert not [key for key in UNSUPPORTED if key[0] not in (*FRAMEWORKS, PLUGIN) or key[1] not in specs]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from test_templates import DOWNCAST, ENGINES, UNSUPPORTED, _plugin_registered  # noqa: F401 - the plugin engine's fixture
+from test_templates import DOWNCAST, ENGINES, NO_GRADIENTS, UNSUPPORTED, _plugin_registered  # noqa: F401 - the plugin engine's fixture
 from tiny_specs import MODELS, tiny_task
 from tiny_transformer import TRANSFORMER
 
@@ -67,9 +67,9 @@ def test_check_tiny_specs(tiny_report, engine):
         assert {r.status for r in forward64} == {"DOWNCAST"}
     else:
         assert forward64 and max(r.max_abs for r in forward64) <= 1e-10
-    # gradient rows exactly for the engines whose module declares HAS_GRADIENTS (the check notes the others)
-    no_gradients = any(note.startswith(f"{engine}: no public gradient API") for note in report.notes)
-    assert ("gradient" in checks) != no_gradients, (checks, report.notes)
+    # gradient rows for every engine but those declared without a gradient API, whose check says why in a note
+    noted = any(note.startswith(f"{engine}: no public gradient API") for note in report.notes)
+    assert ("gradient" in checks, noted) == (engine not in NO_GRADIENTS, engine in NO_GRADIENTS), (checks, report.notes)
 
 
 def test_jax_default_attention_softmax_is_measured_as_info_rows(tiny_reports):
